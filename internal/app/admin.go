@@ -1,0 +1,130 @@
+package app
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/walkie-ptt/walkie/internal/floor"
+	"github.com/walkie-ptt/walkie/internal/store"
+)
+
+// registerAdmin adds the admin HTTP API to the appservice listener. It is
+// off unless appservice.admin_token is set, and every call needs that token.
+func (s *Service) registerAdmin(mux *http.ServeMux) {
+	if s.cfg.AppService.AdminToken == "" {
+		return
+	}
+	const prefix = "/_walkie/admin/v1/rooms/{roomId}"
+	mux.HandleFunc("GET "+prefix, s.adminAuth(s.adminRoom))
+	mux.HandleFunc("POST "+prefix+"/release", s.adminAuth(s.adminRelease))
+	mux.HandleFunc("GET "+prefix+"/log", s.adminAuth(s.adminLog))
+}
+
+func (s *Service) adminAuth(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || token == "" {
+			adminError(w, http.StatusUnauthorized, "M_UNAUTHORIZED", "missing admin token")
+			return
+		}
+		if subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.AppService.AdminToken)) != 1 {
+			adminError(w, http.StatusForbidden, "M_FORBIDDEN", "invalid admin token")
+			return
+		}
+		next(w, r)
+	}
+}
+
+// roomStatus is the admin view of a room.
+type roomStatus struct {
+	RoomID       string             `json:"room_id"`
+	Joined       bool               `json:"joined"`
+	Managed      bool               `json:"managed"`
+	Passive      bool               `json:"passive"`
+	Floor        floor.FloorState   `json:"floor"`
+	Holder       *floor.Holder      `json:"holder,omitempty"`
+	Queue        []floor.QueueEntry `json:"queue"`
+	Permits      []floor.Permit     `json:"permits"`
+	NextDeadline *time.Time         `json:"next_deadline,omitempty"`
+	Config       floor.Config       `json:"config"`
+}
+
+func (s *Service) adminRoom(w http.ResponseWriter, r *http.Request) {
+	room, joined, err := s.store.Room(r.Context(), r.PathValue("roomId"))
+	if !s.adminLookup(w, err) {
+		return
+	}
+	st := roomStatus{RoomID: room.RoomID, Joined: joined, Managed: room.Managed, Passive: room.Passive,
+		Floor: room.FloorState(time.Now()), Holder: room.Holder, Queue: room.Queue, Config: room.Config,
+		Permits: make([]floor.Permit, 0, len(room.Permits))}
+	if st.Queue == nil {
+		st.Queue = []floor.QueueEntry{}
+	}
+	for _, p := range room.Permits {
+		st.Permits = append(st.Permits, p)
+	}
+	if d := room.NextDeadline(); !d.IsZero() {
+		st.NextDeadline = &d
+	}
+	writeAdminJSON(w, http.StatusOK, st)
+}
+
+func (s *Service) adminRelease(w http.ResponseWriter, r *http.Request) {
+	roomID := r.PathValue("roomId")
+	if _, _, err := s.store.Room(r.Context(), roomID); !s.adminLookup(w, err) {
+		return
+	}
+	out, err := s.store.Process(r.Context(), roomID, s.handler, floor.AdminRelease{By: "admin API"})
+	if err != nil {
+		adminError(w, http.StatusServiceUnavailable, "M_UNKNOWN", "database unavailable")
+		return
+	}
+	s.committed(out)
+	writeAdminJSON(w, http.StatusOK, map[string]any{"released": out.HolderBefore != nil, "floor": out.After.FloorState(out.CommittedAt)})
+}
+
+func (s *Service) adminLog(w http.ResponseWriter, r *http.Request) {
+	roomID := r.PathValue("roomId")
+	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
+	limit, err := strconv.Atoi(r.URL.Query().Get("limit"))
+	if err != nil || limit <= 0 || limit > 500 {
+		limit = 100
+	}
+	rows, err := s.store.FloorLog(r.Context(), roomID, before, limit)
+	if err != nil {
+		adminError(w, http.StatusServiceUnavailable, "M_UNKNOWN", "database unavailable")
+		return
+	}
+	resp := map[string]any{"entries": rows}
+	if len(rows) == limit {
+		resp["next_before"] = rows[len(rows)-1].ID
+	}
+	writeAdminJSON(w, http.StatusOK, resp)
+}
+
+func (s *Service) adminLookup(w http.ResponseWriter, err error) bool {
+	switch {
+	case errors.Is(err, store.ErrUnknownRoom):
+		adminError(w, http.StatusNotFound, "M_NOT_FOUND", "Walkie does not know this room")
+		return false
+	case err != nil:
+		adminError(w, http.StatusServiceUnavailable, "M_UNKNOWN", "database unavailable")
+		return false
+	}
+	return true
+}
+
+func adminError(w http.ResponseWriter, status int, errcode, msg string) {
+	writeAdminJSON(w, status, map[string]string{"errcode": errcode, "error": msg})
+}
+
+func writeAdminJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

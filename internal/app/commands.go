@@ -1,0 +1,65 @@
+package app
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/walkie-ptt/walkie/internal/config"
+	"github.com/walkie-ptt/walkie/internal/floor"
+)
+
+const commandHelp = "Walkie commands: `!walkie status` (who holds the floor, the queue), " +
+	"`!walkie release` (moderators: free the floor), `!walkie config` (the room's effective floor settings)."
+
+// command answers `!walkie …` in a room (see matrix.Handler.Commands). It
+// runs inside the room's decision transaction, so what it reports is what
+// the engine sees.
+func (s *Service) command(room *floor.Room, sender, args string) (string, []floor.Input) {
+	if !room.Managed || room.Passive {
+		return "", nil // another controller, or no power: stay quiet
+	}
+	switch strings.ToLower(strings.TrimSpace(args)) {
+	case "status":
+		return statusText(room), nil
+	case "config":
+		return configText(room.Config), nil
+	case "release":
+		moderator := room.Power.UserLevel(sender) >= room.Power.StateLevel(floor.TypeFloorConfig)
+		if !moderator && !s.cfg.PermissionLevel(sender).Allows(config.LevelAdmin) {
+			return "Only room moderators may release the floor.", nil
+		}
+		if room.Holder == nil {
+			return "The floor is already free.", nil
+		}
+		return fmt.Sprintf("Releasing the floor held by %s (%s).", room.Holder.UserID, room.Holder.DeviceID),
+			[]floor.Input{floor.AdminRelease{By: sender}}
+	}
+	return commandHelp, nil
+}
+
+func statusText(room *floor.Room) string {
+	var b strings.Builder
+	if room.Holder == nil {
+		fmt.Fprintf(&b, "The floor is free (term %d).", room.Term)
+	} else {
+		fmt.Fprintf(&b, "%s (%s) holds the floor, term %d, %s.", room.Holder.UserID, room.Holder.DeviceID, room.Term, room.Holder.Phase)
+	}
+	if len(room.Queue) == 0 {
+		b.WriteString(" Nobody is waiting.")
+		return b.String()
+	}
+	b.WriteString(" Queue:")
+	for i, q := range room.Queue {
+		fmt.Fprintf(&b, " %d. %s (%s)", i+1, q.UserID, q.DeviceID)
+	}
+	return b.String()
+}
+
+func configText(c floor.Config) string {
+	d := func(v time.Duration) string { return v.String() }
+	return fmt.Sprintf("start_timeout %s, inactivity_timeout %s, max_talk %s, pause_grace %s, revoke_grace %s, "+
+		"queue_timeout %s, queue %t, max_queue %d, preempt_power_level %d.",
+		d(c.StartTimeout), d(c.InactivityTimeout), d(c.MaxTalk), d(c.PauseGrace), d(c.RevokeGrace),
+		d(c.QueueTimeout), c.Queue, c.MaxQueue, c.PreemptPowerLevel)
+}

@@ -1,0 +1,261 @@
+package matrix
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"maunium.net/go/mautrix/event"
+
+	"github.com/walkie-ptt/walkie/internal/floor"
+)
+
+// Envelope is the part of a client-server event every handler needs. The
+// content stays raw until the type is known, so an event Walkie does not
+// care about costs one small decode.
+type Envelope struct {
+	Type     string          `json:"type"`
+	EventID  string          `json:"event_id"`
+	RoomID   string          `json:"room_id"`
+	Sender   string          `json:"sender"`
+	StateKey *string         `json:"state_key,omitempty"`
+	Content  json.RawMessage `json:"content"`
+	Redacts  string          `json:"redacts,omitempty"`
+}
+
+// Limits on identifiers, from the Matrix spec (255 bytes for IDs).
+const maxIDLength = 255
+
+var errNotObject = errors.New("content is not a JSON object")
+
+// ParseEnvelope decodes and checks the envelope of one event.
+func ParseEnvelope(raw []byte) (Envelope, error) {
+	var ev Envelope
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return ev, fmt.Errorf("event: %w", err)
+	}
+	switch {
+	case ev.Type == "":
+		return ev, errors.New("event: missing type")
+	case ev.EventID == "" || len(ev.EventID) > maxIDLength:
+		return ev, errors.New("event: missing or oversized event_id")
+	case ev.RoomID == "" || len(ev.RoomID) > maxIDLength:
+		return ev, errors.New("event: missing or oversized room_id")
+	case ev.Sender == "" || len(ev.Sender) > maxIDLength:
+		return ev, errors.New("event: missing or oversized sender")
+	}
+	return ev, nil
+}
+
+func (ev Envelope) isState() bool { return ev.StateKey != nil }
+
+func (ev Envelope) stateKey() string {
+	if ev.StateKey == nil {
+		return ""
+	}
+	return *ev.StateKey
+}
+
+// decodeContent decodes the content strictly into dst; a JSON null or a
+// missing content counts as empty.
+func decodeContent(raw json.RawMessage, dst any) error {
+	trimmed := strings.TrimSpace(string(raw))
+	if trimmed == "" || trimmed == "null" {
+		return nil
+	}
+	if !strings.HasPrefix(trimmed, "{") {
+		return errNotObject
+	}
+	return json.Unmarshal(raw, dst)
+}
+
+func isEmptyContent(raw json.RawMessage) bool {
+	var m map[string]json.RawMessage
+	if err := decodeContent(raw, &m); err != nil {
+		return false
+	}
+	return len(m) == 0
+}
+
+// ParseInput turns an event into the floor engine's input. ok is false for
+// events the engine does not care about.
+func ParseInput(ev Envelope) (in floor.Input, ok bool) {
+	switch ev.Type {
+	case floor.TypeRequest:
+		if ev.isState() {
+			return nil, false
+		}
+		return parseRequest(ev), true
+	case floor.TypePermit:
+		if !ev.isState() {
+			return nil, false
+		}
+		return parsePermit(ev), true
+	case floor.TypeBroadcastInfo, floor.TypeBroadcastInfoMSC3888, floor.TypeBroadcastInfoElement:
+		if !ev.isState() {
+			return nil, false
+		}
+		return parseBroadcastInfo(ev), true
+	case TypeChunk.Type, TypeChunkMSC3888.Type:
+		return parseChunk(ev)
+	case event.EventMessage.Type:
+		if !hasKey(ev.Content, elementChunkKey) {
+			return nil, false
+		}
+		return parseChunk(ev)
+	case event.EventEncrypted.Type:
+		// Encrypted chunks keep m.relates_to in plaintext. Whether the
+		// reference is a broadcast is decided by the engine's knowledge of
+		// broadcasts (see Handler.Translate).
+		return parseChunk(ev)
+	case floor.TypeFloor:
+		if !ev.isState() || ev.stateKey() != "" {
+			return nil, false
+		}
+		return floor.FloorStateSeen{EventID: ev.EventID, Sender: ev.Sender}, true
+	case floor.TypeFloorConfig:
+		if !ev.isState() || ev.stateKey() != "" {
+			return nil, false
+		}
+		values := map[string]any{}
+		if err := decodeContent(ev.Content, &values); err != nil {
+			values = map[string]any{}
+		}
+		return floor.ConfigChange{EventID: ev.EventID, Sender: ev.Sender, Values: values}, true
+	case event.StateMember.Type:
+		if !ev.isState() {
+			return nil, false
+		}
+		var c struct {
+			Membership string `json:"membership"`
+		}
+		if err := decodeContent(ev.Content, &c); err != nil || c.Membership == "" {
+			c.Membership = "leave" // an unreadable membership grants nothing
+		}
+		return floor.MemberChange{EventID: ev.EventID, UserID: ev.stateKey(), Membership: c.Membership}, true
+	case event.StatePowerLevels.Type:
+		if !ev.isState() || ev.stateKey() != "" {
+			return nil, false
+		}
+		return floor.PowerChange{EventID: ev.EventID, Levels: ParsePowerLevels(ev.Content)}, true
+	}
+	return nil, false
+}
+
+func parseRequest(ev Envelope) floor.TalkRequest {
+	req := floor.TalkRequest{EventID: ev.EventID, Sender: ev.Sender}
+	var c RequestContent
+	if err := decodeContent(ev.Content, &c); err != nil {
+		req.Invalid = "content: " + err.Error()
+		return req
+	}
+	req.Action, req.DeviceID, req.Priority, req.Preempt, req.Target = c.Action, c.DeviceID, c.Priority, c.Preempt, c.Target
+	switch {
+	case c.Action == "":
+		req.Invalid = "missing action"
+	case c.DeviceID == "" || len(c.DeviceID) > maxIDLength:
+		req.Invalid = "missing or oversized device_id"
+	case c.Target != nil && (len(c.Target.UserID) > maxIDLength || len(c.Target.DeviceID) > maxIDLength):
+		req.Invalid = "oversized target"
+	}
+	return req
+}
+
+func parsePermit(ev Envelope) floor.PermitChange {
+	pc := floor.PermitChange{EventID: ev.EventID, Sender: ev.Sender, StateKey: ev.stateKey()}
+	if isEmptyContent(ev.Content) {
+		pc.Empty = true
+		return pc
+	}
+	var c PermitContent
+	if err := decodeContent(ev.Content, &c); err != nil {
+		pc.Invalid = "content: " + err.Error()
+		return pc
+	}
+	pc.DeviceID = c.DeviceID
+	pc.Send = c.Send != nil && *c.Send
+	pc.Receive = c.Receive != nil && *c.Receive
+	if c.ExpiresTS != nil {
+		if *c.ExpiresTS <= 0 {
+			pc.Invalid = "expires_ts must be a positive timestamp in milliseconds"
+			return pc
+		}
+		pc.ExpiresAt = time.UnixMilli(*c.ExpiresTS)
+	}
+	if c.DeviceID == "" {
+		pc.Invalid = "missing device_id"
+	}
+	return pc
+}
+
+func parseBroadcastInfo(ev Envelope) floor.BroadcastInfo {
+	bi := floor.BroadcastInfo{EventID: ev.EventID, Sender: ev.Sender}
+	var c BroadcastInfoContent
+	if err := decodeContent(ev.Content, &c); err != nil {
+		bi.Invalid = "content: " + err.Error()
+		return bi
+	}
+	bi.State, bi.DeviceID = c.State, c.DeviceID
+	if c.ChunkLength > 0 && c.ChunkLength < 3600 {
+		bi.ChunkLength = time.Duration(c.ChunkLength * float64(time.Second))
+	}
+	if c.Term != nil {
+		bi.Term = *c.Term
+	}
+	if c.RelatesTo != nil {
+		bi.StartedEventID = c.RelatesTo.EventID.String()
+	}
+	switch {
+	case ev.stateKey() != ev.Sender:
+		bi.Invalid = "state_key must be the broadcaster's user ID"
+	case c.State == "":
+		bi.Invalid = "missing state"
+	case c.State == floor.BroadcastStarted && c.DeviceID == "":
+		bi.Invalid = "started without device_id"
+	}
+	return bi
+}
+
+func parseChunk(ev Envelope) (floor.Input, bool) {
+	var c ChunkContent
+	if err := decodeContent(ev.Content, &c); err != nil || c.RelatesTo == nil ||
+		c.RelatesTo.Type != event.RelReference || c.RelatesTo.EventID == "" {
+		return nil, false
+	}
+	return floor.Chunk{EventID: ev.EventID, Sender: ev.Sender, BroadcastEventID: c.RelatesTo.EventID.String()}, true
+}
+
+// ParsePowerLevels reads m.room.power_levels with the spec's defaults for
+// absent keys (state_default and redact 50, the rest 0).
+func ParsePowerLevels(raw json.RawMessage) floor.PowerLevels {
+	var c event.PowerLevelsEventContent
+	if err := decodeContent(raw, &c); err != nil {
+		c = event.PowerLevelsEventContent{}
+	}
+	pl := floor.PowerLevels{
+		Users:         make(map[string]int, len(c.Users)),
+		UsersDefault:  c.UsersDefault,
+		Events:        make(map[string]int, len(c.Events)),
+		EventsDefault: c.EventsDefault,
+		StateDefault:  c.StateDefault(),
+		Redact:        c.Redact(),
+	}
+	for u, l := range c.Users {
+		pl.Users[u.String()] = l
+	}
+	for t, l := range c.Events {
+		pl.Events[t] = l
+	}
+	return pl
+}
+
+func hasKey(raw json.RawMessage, key string) bool {
+	var m map[string]json.RawMessage
+	if decodeContent(raw, &m) != nil {
+		return false
+	}
+	_, ok := m[key]
+	return ok
+}

@@ -1,0 +1,278 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/walkie-ptt/walkie/internal/floor"
+)
+
+// batchSize bounds how many inbox events of one room one decision
+// transaction handles: big enough to amortise the commit, small enough to
+// keep the room lock short.
+const BatchSize = 256
+
+// Handler is the Matrix adapter's part of a decision. The store knows no
+// Matrix event shapes: the handler turns raw events into engine inputs and
+// engine effects into outbox actions (the Matrix requests to make).
+type Handler interface {
+	Translate(room *floor.Room, ev InboxEvent) Translation
+	Render(room *floor.Room, eff floor.Effect) []Action
+}
+
+// Translation is what one inbox event means for a room.
+type Translation struct {
+	Inputs  []floor.Input
+	Actions []Action
+	// Joined, when set, records the controller's own membership change.
+	Joined *bool
+}
+
+// Action is one row of the outbox: a Matrix request to make after commit.
+type Action struct {
+	Kind    string
+	Payload any // marshalled to JSON
+}
+
+// Outcome summarises a committed decision transaction for logs and metrics.
+type Outcome struct {
+	RoomID string
+	// Events are the inbox events processed (ReceivedAt gives latency).
+	Events []InboxEvent
+	Log    []floor.LogEntry
+	// Actions is how many outbox rows were written.
+	Actions     int
+	Managed     bool
+	Ticked      bool
+	CommittedAt time.Time
+	// HolderBefore is a copy of the holder before the transaction (nil when
+	// idle); with After it tells how long a released floor was held.
+	HolderBefore *floor.Holder
+	// After is the room after commit (nil when nothing happened).
+	After *floor.Room
+}
+
+// Process runs one decision transaction for a room: it locks the room's row,
+// applies the given inputs, then the room's pending inbox events in arrival
+// order, then fires due timers, and writes the room, the floor log, the
+// outbox and the inbox marks before commit. Nothing is decided outside it.
+func (s *Store) Process(ctx context.Context, roomID string, h Handler, inputs ...floor.Input) (Outcome, error) {
+	var out Outcome
+	err := retryConflicts(ctx, func() error {
+		out = Outcome{RoomID: roomID}
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			return s.process(ctx, tx, roomID, h, inputs, &out)
+		})
+	})
+	if err != nil {
+		return Outcome{}, fmt.Errorf("process room %s: %w", roomID, err)
+	}
+	return out, nil
+}
+
+func (s *Store) process(ctx context.Context, tx pgx.Tx, roomID string, h Handler, inputs []floor.Input, out *Outcome) error {
+	var now time.Time
+	if err := tx.QueryRow(ctx, `SELECT clock_timestamp() + $1::interval`, s.clockOffset()).Scan(&now); err != nil {
+		return err
+	}
+	room, joined, err := s.lockRoom(ctx, tx, roomID)
+	if err != nil {
+		return err
+	}
+	if room.Holder != nil {
+		h := *room.Holder
+		out.HolderBefore = &h
+	}
+	events, err := pendingEvents(ctx, tx, roomID)
+	if err != nil {
+		return err
+	}
+
+	var envErr error
+	env := floor.Env{Now: now, BusyElsewhere: func(d floor.Device) bool {
+		busy, err := busyElsewhere(ctx, tx, roomID, d)
+		if err != nil && envErr == nil {
+			envErr = err
+		}
+		return busy
+	}}
+	var actions []Action
+	decide := func(in floor.Input) {
+		d := floor.Decide(room, in, env)
+		room = d.Room
+		out.Log = append(out.Log, d.Log...)
+		for _, eff := range d.Effects {
+			actions = append(actions, h.Render(room, eff)...)
+		}
+	}
+	for _, in := range inputs {
+		decide(in)
+	}
+	for _, ev := range events {
+		tr := h.Translate(room, ev)
+		if tr.Joined != nil {
+			joined = *tr.Joined
+		}
+		for _, in := range tr.Inputs {
+			decide(in)
+		}
+		actions = append(actions, tr.Actions...)
+	}
+	if due := room.NextDeadline(); !due.IsZero() && !due.After(now) {
+		decide(floor.Tick{})
+		out.Ticked = true
+	}
+	if envErr != nil {
+		return envErr
+	}
+	if len(inputs) == 0 && len(events) == 0 && !out.Ticked {
+		return nil // nothing happened (another replica got here first)
+	}
+
+	if err := saveRoom(ctx, tx, room, joined); err != nil {
+		return err
+	}
+	if err := appendLog(ctx, tx, roomID, out.Log); err != nil {
+		return err
+	}
+	if err := insertActions(ctx, tx, roomID, actions); err != nil {
+		return err
+	}
+	if err := markProcessed(ctx, tx, events); err != nil {
+		return err
+	}
+	out.Events, out.Actions, out.Managed, out.After, out.CommittedAt = events, len(actions), room.Managed, room, now
+	return nil
+}
+
+// lockRoom takes the room's row lock, creating the row on first sight.
+func (s *Store) lockRoom(ctx context.Context, tx pgx.Tx, roomID string) (*floor.Room, bool, error) {
+	var (
+		state  []byte
+		joined bool
+	)
+	err := tx.QueryRow(ctx, `SELECT state, joined FROM room WHERE room_id = $1 FOR UPDATE`, roomID).Scan(&state, &joined)
+	if errors.Is(err, pgx.ErrNoRows) {
+		fresh := floor.NewRoom(roomID, s.opts.Controller, s.opts.Defaults)
+		state, err = json.Marshal(fresh)
+		if err != nil {
+			return nil, false, err
+		}
+		// A racing replica may insert first: retryConflicts runs us again.
+		if _, err := tx.Exec(ctx, `INSERT INTO room (room_id, state) VALUES ($1, $2)`, roomID, state); err != nil {
+			return nil, false, err
+		}
+		return fresh, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	room := new(floor.Room)
+	if err := json.Unmarshal(state, room); err != nil {
+		return nil, false, fmt.Errorf("decode room state: %w", err)
+	}
+	room.Controller = s.opts.Controller
+	room.ApplyDefaults(s.opts.Defaults)
+	return room, joined, nil
+}
+
+func pendingEvents(ctx context.Context, tx pgx.Tx, roomID string) ([]InboxEvent, error) {
+	rows, err := tx.Query(ctx, `SELECT seq, event_id, room_id, event::text, received_at FROM inbox
+		WHERE room_id = $1 AND processed_at IS NULL ORDER BY seq LIMIT $2`, roomID, BatchSize)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (InboxEvent, error) {
+		var ev InboxEvent
+		var raw string
+		err := row.Scan(&ev.Seq, &ev.EventID, &ev.RoomID, &raw, &ev.ReceivedAt)
+		ev.Raw = json.RawMessage(raw)
+		return ev, err
+	})
+}
+
+// busyElsewhere also takes a transaction-scoped advisory lock on the device,
+// so two rooms deciding about one device at once see each other's grant.
+func busyElsewhere(ctx context.Context, tx pgx.Tx, roomID string, d floor.Device) (bool, error) {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, d.UserID+"|"+d.DeviceID); err != nil {
+		return false, err
+	}
+	var busy bool
+	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM room
+		WHERE holder_user = $1 AND holder_device = $2 AND room_id <> $3)`, d.UserID, d.DeviceID, roomID).Scan(&busy)
+	return busy, err
+}
+
+func saveRoom(ctx context.Context, tx pgx.Tx, room *floor.Room, joined bool) error {
+	state, err := json.Marshal(room)
+	if err != nil {
+		return err
+	}
+	var holderUser, holderDevice *string
+	if room.Holder != nil {
+		holderUser, holderDevice = &room.Holder.UserID, &room.Holder.DeviceID
+	}
+	var deadline *time.Time
+	if d := room.NextDeadline(); !d.IsZero() {
+		deadline = &d
+	}
+	_, err = tx.Exec(ctx, `UPDATE room SET state = $2, joined = $3, managed = $4, passive = $5, term = $6,
+		holder_user = $7, holder_device = $8, queue_length = $9, next_deadline = $10, updated_at = clock_timestamp()
+		WHERE room_id = $1`,
+		room.RoomID, state, joined, room.Managed, room.Passive, room.Term,
+		holderUser, holderDevice, len(room.Queue), deadline)
+	return err
+}
+
+func appendLog(ctx context.Context, tx pgx.Tx, roomID string, log []floor.LogEntry) error {
+	if len(log) == 0 {
+		return nil
+	}
+	n := len(log)
+	actions, users, devices, reasons, eventIDs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	terms := make([]int64, n)
+	for i, e := range log {
+		actions[i], users[i], devices[i], terms[i], reasons[i], eventIDs[i] = e.Action, e.Device.UserID, e.Device.DeviceID, e.Term, e.Reason, e.EventID
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO floor_log (room_id, action, user_id, device_id, term, reason, event_id)
+		SELECT $1, a, u, d, t, r, e FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[])
+		WITH ORDINALITY AS x(a, u, d, t, r, e, ord) ORDER BY ord`,
+		roomID, actions, users, devices, terms, reasons, eventIDs)
+	return err
+}
+
+func insertActions(ctx context.Context, tx pgx.Tx, roomID string, actions []Action) error {
+	if len(actions) == 0 {
+		return nil
+	}
+	kinds := make([]string, len(actions))
+	payloads := make([]string, len(actions))
+	for i, a := range actions {
+		body, err := json.Marshal(a.Payload)
+		if err != nil {
+			return fmt.Errorf("encode %s action: %w", a.Kind, err)
+		}
+		kinds[i], payloads[i] = a.Kind, string(body)
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO outbox (room_id, kind, payload)
+		SELECT $1, k, p::jsonb FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS x(k, p, ord) ORDER BY ord`,
+		roomID, kinds, payloads)
+	return err
+}
+
+func markProcessed(ctx context.Context, tx pgx.Tx, events []InboxEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	seqs := make([]int64, len(events))
+	for i, ev := range events {
+		seqs[i] = ev.Seq
+	}
+	_, err := tx.Exec(ctx, `UPDATE inbox SET processed_at = clock_timestamp() WHERE seq = ANY($1)`, seqs)
+	return err
+}

@@ -1,0 +1,77 @@
+// Package store is Walkie's only access to PostgreSQL: the durable inbox of
+// appservice transactions, one row of floor state per room, the floor log
+// and the outbox. Every floor decision is made inside one database
+// transaction that holds the room's row lock, so any number of Walkie
+// processes may share one database and never grant two holders.
+package store
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/walkie-ptt/walkie/internal/floor"
+)
+
+// Options configure a Store.
+type Options struct {
+	// URI is a PostgreSQL connection string.
+	URI string
+	// MaxConns bounds the pool (config database.max_conns).
+	MaxConns int32
+	// Controller is the bot's user ID; new rooms are created for it.
+	Controller string
+	// Defaults are config.yaml's floor defaults, applied to every room on load.
+	Defaults floor.Config
+}
+
+// Store is a handle on Walkie's database.
+type Store struct {
+	pool      *pgxpool.Pool
+	opts      Options
+	installID string
+	// offset shifts the database clock as the engine sees it; only tests
+	// and benchmarks move it (AdvanceClock), to fire timers without waiting.
+	offset atomic.Int64
+}
+
+// AdvanceClock moves the engine's view of the database clock forward.
+// For tests and benchmarks: a running service never calls it.
+func (s *Store) AdvanceClock(d time.Duration) { s.offset.Add(int64(d)) }
+
+func (s *Store) clockOffset() time.Duration { return time.Duration(s.offset.Load()) }
+
+// Open connects to PostgreSQL. It does not migrate: call Migrate.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(opts.URI)
+	if err != nil {
+		return nil, fmt.Errorf("database.uri: %w", err)
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	return &Store{pool: pool, opts: opts}, nil
+}
+
+// Close releases the pool.
+func (s *Store) Close() { s.pool.Close() }
+
+// Pool exposes the pool for health checks and pool metrics.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// InstallID identifies this database; outgoing txn IDs embed it.
+func (s *Store) InstallID() string { return s.installID }
+
+// SetDefaults changes the floor defaults applied to rooms on load.
+func (s *Store) SetDefaults(d floor.Config) { s.opts.Defaults = d }
