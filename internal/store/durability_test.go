@@ -1,0 +1,246 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/walkie-ptt/walkie/internal/floor"
+	"github.com/walkie-ptt/walkie/internal/matrix"
+	"github.com/walkie-ptt/walkie/internal/store"
+)
+
+func TestMigrateTwiceAndConcurrently(t *testing.T) {
+	f := newFixture(t) // migrated once
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, err := store.Open(f.ctx, store.Options{URI: f.url, Controller: bot, Defaults: testDefaults})
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer st.Close()
+			errs <- st.Migrate(f.ctx)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int
+	if err := f.st.Pool().QueryRow(f.ctx, `SELECT count(*) FROM walkie_schema_migration`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("want each migration recorded once, got %d rows", n)
+	}
+}
+
+func TestTransactionReplayAcrossRestart(t *testing.T) {
+	f := newFixture(t)
+	raw := f.ev("!r:test", alice, "m.room.message", nil, map[string]any{"msgtype": "m.text", "body": "hi"})
+	events := []store.InboxEvent{{EventID: eventID(raw), RoomID: "!r:test", Raw: raw}}
+	replay, rooms, err := f.st.SaveTransaction(f.ctx, "T1", events)
+	if err != nil || replay || len(rooms) != 1 {
+		t.Fatalf("first delivery: replay=%v rooms=%v err=%v", replay, rooms, err)
+	}
+	restarted := f.open()
+	replay, rooms, err = restarted.SaveTransaction(f.ctx, "T1", events)
+	if err != nil || !replay || len(rooms) != 0 {
+		t.Fatalf("replay after restart: replay=%v rooms=%v err=%v", replay, rooms, err)
+	}
+	// The same event in a new transaction is not stored twice either.
+	_, rooms, err = restarted.SaveTransaction(f.ctx, "T2", events)
+	if err != nil || len(rooms) != 0 {
+		t.Fatalf("known event in a new txn: rooms=%v err=%v", rooms, err)
+	}
+	var n int
+	_ = f.st.Pool().QueryRow(f.ctx, `SELECT count(*) FROM inbox`).Scan(&n)
+	if n != 1 {
+		t.Fatalf("inbox holds %d rows, want 1", n)
+	}
+}
+
+// A process that acknowledged a transaction but died before deciding
+// leaves the events in the inbox; the next process decides them.
+func TestAcknowledgedEventsSurviveCrashBeforeDecision(t *testing.T) {
+	f := newFixture(t)
+	const room = "!r:test"
+	f.setupRoom(room, alice)
+	raw := f.permit(room, alice, "A", nil)
+	req := f.request(room, alice, "A", "request", nil)
+	if _, _, err := f.st.SaveTransaction(f.ctx, "T-crash", []store.InboxEvent{
+		{EventID: eventID(raw), RoomID: room, Raw: raw}, {EventID: eventID(req), RoomID: room, Raw: req}}); err != nil {
+		t.Fatal(err)
+	}
+	restarted := f.open()
+	pending, err := restarted.PendingRooms(f.ctx, 10)
+	if err != nil || len(pending) != 1 || pending[0] != room {
+		t.Fatalf("pending rooms after restart: %v %v", pending, err)
+	}
+	if _, err := restarted.Process(f.ctx, room, f.h); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.room(room); holderOf(r) != alice+"/A" {
+		t.Fatalf("the acknowledged request was not decided after restart: holder %q", holderOf(r))
+	}
+}
+
+// Restart between decision and send: the outbox row is claimed again after
+// the dead process's lease and carries the same Matrix txn ID.
+func TestOutboxResentWithSameTxnIDAfterCrash(t *testing.T) {
+	f := newFixture(t)
+	const room = "!r:test"
+	f.setupRoom(room, alice)
+	first, err := f.st.Claim(f.ctx, 100, 300*time.Millisecond)
+	if err != nil || len(first) == 0 {
+		t.Fatalf("claim: %v %v", first, err)
+	}
+	// The process dies here: nothing is marked. A new process claims after the lease.
+	restarted := f.open()
+	if again, _ := restarted.Claim(f.ctx, 100, time.Minute); len(again) != 0 {
+		t.Fatalf("rows under lease must not be claimed again, got %d", len(again))
+	}
+	time.Sleep(400 * time.Millisecond)
+	again, err := restarted.Claim(f.ctx, 100, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[int64]string{}
+	for _, it := range first {
+		byID[it.ID] = it.TxnID
+	}
+	for _, it := range again {
+		if txn, ok := byID[it.ID]; ok && txn != it.TxnID {
+			t.Fatalf("row %d re-sent with txn %s, first %s", it.ID, it.TxnID, txn)
+		}
+		if it.Attempts != 2 {
+			t.Fatalf("row %d attempts = %d, want 2", it.ID, it.Attempts)
+		}
+	}
+	if len(again) != len(first) {
+		t.Fatalf("re-claimed %d rows, want %d", len(again), len(first))
+	}
+}
+
+func TestOutboxSendsRoomsInOrderAndSkipsFailedRows(t *testing.T) {
+	f := newFixture(t)
+	for _, room := range []string{"!a:test", "!b:test"} {
+		if err := f.st.Enqueue(f.ctx, room, store.Action{Kind: "message", Payload: map[string]int{"n": 1}},
+			store.Action{Kind: "message", Payload: map[string]int{"n": 2}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	heads, err := f.st.Claim(f.ctx, 10, time.Minute)
+	if err != nil || len(heads) != 2 {
+		t.Fatalf("want one head per room, got %d (%v)", len(heads), err)
+	}
+	// Room a's head fails for good, room b's must be retried later.
+	for _, h := range heads {
+		if h.RoomID == "!a:test" {
+			_ = f.st.MarkFailed(f.ctx, h.ID, "M_FORBIDDEN")
+		} else {
+			_ = f.st.MarkRetry(f.ctx, h.ID, time.Hour, "timeout")
+		}
+	}
+	next, _ := f.st.Claim(f.ctx, 10, time.Minute)
+	if len(next) != 1 || next[0].RoomID != "!a:test" || string(next[0].Payload) != `{"n": 2}` {
+		t.Fatalf("after a permanent failure the room's next row is sendable; a retrying head blocks its own room only: %+v", next)
+	}
+}
+
+// Many goroutines on two store instances (two replicas) hammer one room:
+// the floor log must never show two holders at once, and terms strictly
+// increase.
+func TestConcurrentReplicasNeverGrantTwoHolders(t *testing.T) {
+	f := newFixture(t)
+	const room = "!r:test"
+	devices := []string{alice, bob, carol, "@dave:test", "@erin:test", "@frank:test"}
+	f.setupRoom(room, devices...)
+	for _, u := range devices {
+		f.deliver(f.permit(room, u, "D", nil))
+	}
+	replicas := []*store.Store{f.st, f.open()}
+	var wg sync.WaitGroup
+	const perWorker = 25
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st := replicas[w%2]
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			for i := range perWorker {
+				u := devices[rng.IntN(len(devices))]
+				action := []string{"request", "request", "release", "cancel"}[rng.IntN(4)]
+				raw := f.request(room, u, "D", action, nil)
+				txn := fmt.Sprintf("w%d-%d", w, i)
+				if _, _, err := st.SaveTransaction(context.Background(), txn,
+					[]store.InboxEvent{{EventID: eventID(raw), RoomID: room, Raw: raw}}); err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := st.Process(context.Background(), room, f.h); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if pending, _ := f.st.PendingRooms(f.ctx, 10); len(pending) != 0 {
+		t.Fatalf("events left undecided: %v", pending)
+	}
+	rows, err := f.st.Pool().Query(f.ctx, `SELECT action, user_id, term FROM floor_log WHERE room_id = $1 ORDER BY id`, room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	holder, lastTerm, grants := "", int64(0), 0
+	for rows.Next() {
+		var action, user string
+		var term int64
+		if err := rows.Scan(&action, &user, &term); err != nil {
+			t.Fatal(err)
+		}
+		switch action {
+		case "grant":
+			if holder != "" {
+				t.Fatalf("%s granted at term %d while %s still held the floor", user, term, holder)
+			}
+			if term <= lastTerm {
+				t.Fatalf("term %d after %d: terms must strictly increase", term, lastTerm)
+			}
+			holder, lastTerm = user, term
+			grants++
+		case "release", "revoke":
+			if user == holder {
+				holder = ""
+			}
+		}
+	}
+	if grants < 2 {
+		t.Fatalf("the hammering produced only %d grants; the test proves nothing", grants)
+	}
+	var responses int
+	for _, s := range f.outbox(room) {
+		if s.Kind == matrix.KindMessage && s.Request.EventType == floor.TypeResponse {
+			var rc matrix.ResponseContent
+			_ = json.Unmarshal(s.Request.Content, &rc)
+			responses++
+		}
+	}
+	if responses < 8*perWorker {
+		t.Fatalf("every explicit request gets a response: %d responses for %d requests", responses, 8*perWorker)
+	}
+}
