@@ -20,10 +20,9 @@ type InboxEvent struct {
 
 // SaveTransaction makes an appservice transaction durable: it records the
 // txn ID and appends its events to the inbox in one database transaction.
-// It reports replay when the txn ID was seen before (nothing is written
-// then), and returns the rooms that got new events. Events already in the
-// inbox (same event ID, e.g. delivered again in another transaction) are
-// not added twice.
+// It reports replay when the txn ID was seen before, and returns the rooms
+// that got new events. Events already in the inbox (same event ID, whether
+// replayed or delivered again in another transaction) are not added twice.
 func (s *Store) SaveTransaction(ctx context.Context, txnID string, events []InboxEvent) (replay bool, rooms []string, err error) {
 	err = retryConflicts(ctx, func() error {
 		replay, rooms = false, nil
@@ -33,10 +32,10 @@ func (s *Store) SaveTransaction(ctx context.Context, txnID string, events []Inbo
 			if err != nil {
 				return err
 			}
-			if tag.RowsAffected() == 0 {
-				replay = true
-				return nil
-			}
+			// A replayed txn ID is not the end of it: Dendrite retries a
+			// failed transaction under the same ID with more events added,
+			// so events are always offered and deduplicated by event ID.
+			replay = tag.RowsAffected() == 0
 			if len(events) == 0 {
 				return nil
 			}

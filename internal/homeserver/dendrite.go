@@ -1,0 +1,261 @@
+package homeserver
+
+import (
+	"context"
+	"crypto/rand"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"text/template"
+	"time"
+)
+
+// startupTimeout bounds how long Start waits for Dendrite to answer, even if
+// the caller's context has no deadline: a wedged homeserver must fail the
+// test rather than hang it until the global go test timeout.
+const startupTimeout = 2 * time.Minute
+
+// Options configures Start. The zero value is usable.
+type Options struct {
+	// BinDir holds the dendrite, generate-keys and create-account binaries.
+	// Default: $WALKIE_DENDRITE_BIN_DIR, else <repo>/.cache/bin. Missing or
+	// stale binaries are built there from e2e/tools.
+	BinDir string
+	// WorkDir is where the instance directory is created (one fresh
+	// subdirectory per Start, removed by Stop). Default: os.TempDir().
+	WorkDir string
+	// ServerName is the Matrix server name. Default: "localhost".
+	ServerName string
+	// AppserviceRegistrationPaths are appservice registration YAML files
+	// loaded at startup. Relative paths are resolved against the caller's
+	// working directory.
+	AppserviceRegistrationPaths []string
+	// LogWriter receives Dendrite's (and a first build's) output. Default:
+	// discarded, though the tail is still quoted in startup errors.
+	LogWriter io.Writer
+}
+
+// Dendrite is a running throwaway Dendrite homeserver: SQLite storage,
+// federation off, registration only through the shared secret.
+type Dendrite struct {
+	url          string
+	serverName   string
+	sharedSecret string
+	dir          string
+	log          io.Writer
+	output       *tailWriter
+
+	cmd      *exec.Cmd
+	exited   chan struct{} // closed once cmd.Wait returns
+	waitErr  error         // valid after exited is closed
+	stopOnce sync.Once
+}
+
+//go:embed dendrite.yaml.tmpl
+var configTemplateText string
+
+var configTemplate = template.Must(template.New("dendrite.yaml").Funcs(template.FuncMap{
+	// A JSON string is a valid YAML double-quoted scalar, so this quotes
+	// any value (paths, secrets) safely.
+	"quote": func(s string) (string, error) {
+		b, err := json.Marshal(s)
+		return string(b), err
+	},
+}).Parse(configTemplateText))
+
+// configValues are the per-instance values substituted into the template.
+type configValues struct {
+	ServerName                  string
+	RegistrationSharedSecret    string
+	AppserviceRegistrationPaths []string
+}
+
+// Start builds the binaries if needed, writes a fresh instance directory and
+// runs Dendrite on a free loopback port. It returns once the client API
+// answers. The caller must call Stop (t.Cleanup(d.Stop) in tests).
+func Start(ctx context.Context, opts Options) (*Dendrite, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	// A first build compiles Dendrite (cgo SQLite included) and may take
+	// minutes, so only the caller's context bounds it.
+	if err := ensureBinaries(ctx, opts.BinDir, opts.LogWriter); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, startupTimeout)
+	defer cancel()
+	dir, err := os.MkdirTemp(opts.WorkDir, "dendrite-")
+	if err != nil {
+		return nil, err
+	}
+	d := &Dendrite{
+		serverName:   opts.ServerName,
+		sharedSecret: randomHex(32),
+		dir:          dir,
+		log:          opts.LogWriter,
+		output:       newTailWriter(opts.LogWriter, 16<<10),
+		exited:       make(chan struct{}),
+	}
+	if err := d.start(ctx, opts); err != nil {
+		d.Stop()
+		return nil, err
+	}
+	return d, nil
+}
+
+func (o Options) withDefaults() (Options, error) {
+	var err error
+	if o.BinDir == "" {
+		if o.BinDir, err = defaultBinDir(); err != nil {
+			return o, err
+		}
+	}
+	if o.WorkDir == "" {
+		o.WorkDir = os.TempDir()
+	}
+	if o.ServerName == "" {
+		o.ServerName = "localhost"
+	}
+	if o.LogWriter == nil {
+		o.LogWriter = io.Discard
+	}
+	// Dendrite runs in the instance directory, so registration paths must
+	// not depend on the caller's working directory.
+	paths := make([]string, len(o.AppserviceRegistrationPaths))
+	for i, p := range o.AppserviceRegistrationPaths {
+		if paths[i], err = filepath.Abs(p); err != nil {
+			return o, err
+		}
+	}
+	o.AppserviceRegistrationPaths = paths
+	return o, nil
+}
+
+func (d *Dendrite) start(ctx context.Context, opts Options) error {
+	keyGen := exec.CommandContext(ctx, filepath.Join(opts.BinDir, "generate-keys"), "-private-key", "matrix_key.pem")
+	keyGen.Dir = d.dir
+	if out, err := keyGen.CombinedOutput(); err != nil {
+		return fmt.Errorf("generate matrix key: %w\n%s", err, out)
+	}
+	if err := d.writeConfig(opts.AppserviceRegistrationPaths); err != nil {
+		return err
+	}
+	addr, err := freeLoopbackAddr()
+	if err != nil {
+		return err
+	}
+	d.url = "http://" + addr
+
+	// Not CommandContext: ctx only bounds startup; the process lives until
+	// Stop.
+	d.cmd = exec.Command(filepath.Join(opts.BinDir, "dendrite"),
+		"-config", "dendrite.yaml",
+		"-http-bind-address", addr,
+	)
+	d.cmd.Dir = d.dir
+	// One comparable writer for both streams makes exec use a single copying
+	// goroutine, so LogWriter never sees concurrent writes.
+	d.cmd.Stdout = d.output
+	d.cmd.Stderr = d.output
+	d.cmd.SysProcAttr = childProcAttr()
+	if err := d.cmd.Start(); err != nil {
+		return fmt.Errorf("start dendrite: %w", err)
+	}
+	go func() {
+		d.waitErr = d.cmd.Wait()
+		close(d.exited)
+	}()
+	return d.waitUntilServing(ctx)
+}
+
+func (d *Dendrite) writeConfig(appservicePaths []string) error {
+	f, err := os.Create(filepath.Join(d.dir, "dendrite.yaml"))
+	if err != nil {
+		return err
+	}
+	err = configTemplate.Execute(f, configValues{
+		ServerName:                  d.serverName,
+		RegistrationSharedSecret:    d.sharedSecret,
+		AppserviceRegistrationPaths: appservicePaths,
+	})
+	return errors.Join(err, f.Close())
+}
+
+// waitUntilServing polls /_matrix/client/versions: Dendrite binds its
+// listener only after every component (and its database migrations) is up,
+// so the first answer means the whole server is ready.
+func (d *Dendrite) waitUntilServing(ctx context.Context) error {
+	client := &http.Client{Timeout: time.Second}
+	ticker := time.NewTicker(50 * time.Millisecond)
+	defer ticker.Stop()
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.url+"/_matrix/client/versions", nil)
+		if err != nil {
+			return err
+		}
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-d.exited:
+			return fmt.Errorf("dendrite exited during startup (%v); last output:\n%s", d.waitErr, d.output.Tail())
+		case <-ctx.Done():
+			return fmt.Errorf("dendrite not serving at %s: %w; last output:\n%s", d.url, ctx.Err(), d.output.Tail())
+		case <-ticker.C:
+		}
+	}
+}
+
+// Stop kills Dendrite, waits for it to exit and removes its instance
+// directory. It is safe to call more than once and on a failed Start.
+// Killing outright is deliberate: nothing in the instance outlives it, and
+// a graceful shutdown only adds seconds to every test.
+func (d *Dendrite) Stop() {
+	d.stopOnce.Do(func() {
+		if d.cmd != nil && d.cmd.Process != nil {
+			_ = d.cmd.Process.Kill() // fails only if it already exited
+			<-d.exited
+		}
+		if err := os.RemoveAll(d.dir); err != nil {
+			fmt.Fprintf(d.log, "homeserver: remove %s: %v\n", d.dir, err)
+		}
+	})
+}
+
+// URL is the client-server API base URL, e.g. http://127.0.0.1:41234.
+func (d *Dendrite) URL() string { return d.url }
+
+// ServerName is the Matrix server name (the part after the colon in IDs).
+func (d *Dendrite) ServerName() string { return d.serverName }
+
+// freeLoopbackAddr asks the kernel for an unused port. Dendrite binds it a
+// moment later; the kernel picks ports at random, so a collision with
+// another process in that window is very unlikely, and would surface as a
+// startup error quoting "address already in use".
+func freeLoopbackAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	addr := l.Addr().String()
+	return addr, l.Close()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b)
+}

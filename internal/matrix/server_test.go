@@ -1,0 +1,155 @@
+package matrix_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/walkie-ptt/walkie/internal/matrix"
+	"github.com/walkie-ptt/walkie/internal/pgtest"
+	"github.com/walkie-ptt/walkie/internal/store"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+const hsToken = "hs-secret"
+
+func newServer(t *testing.T) (*httptest.Server, *store.Store, *[]string) {
+	t.Helper()
+	st, err := store.Open(t.Context(), store.Options{URI: pgtest.NewDatabase(t), Controller: "@walkie:test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	if err := st.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	woken := &[]string{}
+	srv := &matrix.Server{HSToken: hsToken, MaxBodyBytes: 64 << 10, Store: st, Log: zerolog.Nop(),
+		Wake: func(rooms []string) { *woken = append(*woken, rooms...) }}
+	mux := http.NewServeMux()
+	srv.Register(mux)
+	ts := httptest.NewServer(mux)
+	t.Cleanup(ts.Close)
+	return ts, st, woken
+}
+
+const oneEvent = `{"events":[{"type":"m.room.message","event_id":"$1","room_id":"!r:test","sender":"@a:test","content":{"body":"x"}}]}`
+
+func TestTransactionEndpointRejectsBadInputAndChangesNothing(t *testing.T) {
+	// Deeper than encoding/json's nesting limit, yet under the size limit.
+	deep := `{"events":` + strings.Repeat("[", 12000) + strings.Repeat("]", 12000) + `}`
+	cases := []struct {
+		name, method, path, auth, body string
+		status                         int
+		errcode                        string
+	}{
+		{"no token", "PUT", "/_matrix/app/v1/transactions/t1", "", oneEvent, 401, "M_UNAUTHORIZED"},
+		{"wrong token", "PUT", "/_matrix/app/v1/transactions/t1", "Bearer nope", oneEvent, 403, "M_FORBIDDEN"},
+		{"wrong token in query", "PUT", "/_matrix/app/v1/transactions/t1?access_token=nope", "", oneEvent, 403, "M_FORBIDDEN"},
+		{"wrong method", "POST", "/_matrix/app/v1/transactions/t1", "Bearer " + hsToken, oneEvent, 405, "M_UNRECOGNIZED"},
+		{"huge body", "PUT", "/_matrix/app/v1/transactions/t1", "Bearer " + hsToken, `{"events":[],"pad":"` + strings.Repeat("x", 70<<10) + `"}`, 413, "M_TOO_LARGE"},
+		{"truncated JSON", "PUT", "/_matrix/app/v1/transactions/t1", "Bearer " + hsToken, oneEvent[:40], 400, "M_NOT_JSON"},
+		{"not JSON", "PUT", "/_matrix/app/v1/transactions/t1", "Bearer " + hsToken, "hello", 400, "M_NOT_JSON"},
+		{"array instead of object", "PUT", "/_matrix/app/v1/transactions/t1", "Bearer " + hsToken, `[1,2]`, 400, "M_BAD_JSON"},
+		{"events not an array", "PUT", "/_matrix/app/v1/transactions/t1", "Bearer " + hsToken, `{"events":{}}`, 400, "M_BAD_JSON"},
+		{"trailing data", "PUT", "/_matrix/app/v1/transactions/t1", "Bearer " + hsToken, `{"events":[]} {}`, 400, "M_NOT_JSON"},
+		{"deep nesting", "PUT", "/_matrix/app/v1/transactions/t1", "Bearer " + hsToken, deep, 400, "M_NOT_JSON"},
+		{"user query", "GET", "/_matrix/app/v1/users/@x:test", "Bearer " + hsToken, "", 404, "M_NOT_FOUND"},
+		{"room alias query", "GET", "/_matrix/app/v1/rooms/%23x:test", "Bearer " + hsToken, "", 404, "M_NOT_FOUND"},
+		{"user query unauthenticated", "GET", "/_matrix/app/v1/users/@x:test", "", "", 401, "M_UNAUTHORIZED"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ts, st, woken := newServer(t)
+			req, _ := http.NewRequest(tc.method, ts.URL+tc.path, strings.NewReader(tc.body))
+			if tc.auth != "" {
+				req.Header.Set("Authorization", tc.auth)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status || !strings.Contains(string(body), tc.errcode) {
+				t.Fatalf("got %d %s, want %d %s", resp.StatusCode, body, tc.status, tc.errcode)
+			}
+			var txns, inbox int
+			_ = st.Pool().QueryRow(t.Context(), `SELECT (SELECT count(*) FROM as_transaction), (SELECT count(*) FROM inbox)`).Scan(&txns, &inbox)
+			if txns != 0 || inbox != 0 || len(*woken) != 0 {
+				t.Fatalf("bad input changed something: %d transactions, %d events, woke %v", txns, inbox, *woken)
+			}
+		})
+	}
+}
+
+func TestTransactionStoredBeforeAckAndReplayIgnored(t *testing.T) {
+	ts, st, woken := newServer(t)
+	put := func(path, body string) int {
+		req, _ := http.NewRequest("PUT", ts.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+hsToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := put("/_matrix/app/v1/transactions/t1", oneEvent); code != 200 {
+		t.Fatalf("status %d", code)
+	}
+	var inbox int
+	_ = st.Pool().QueryRow(t.Context(), `SELECT count(*) FROM inbox`).Scan(&inbox)
+	if inbox != 1 || len(*woken) != 1 {
+		t.Fatalf("after 200 the event must be in the inbox: %d rows, woke %v", inbox, *woken)
+	}
+	// Replay on the legacy path, with the legacy query token.
+	if code := put("/transactions/t1?access_token="+hsToken, oneEvent); code != 200 {
+		t.Fatalf("replay status %d", code)
+	}
+	// A transaction mixing a malformed event with a good one stores the good one.
+	mixed := `{"events":[{"type":"x"},` + strings.TrimPrefix(strings.Replace(oneEvent, `"$1"`, `"$2"`, 1), `{"events":[`)
+	if code := put("/_matrix/app/v1/transactions/t2", mixed); code != 200 {
+		t.Fatalf("mixed status %d", code)
+	}
+	_ = st.Pool().QueryRow(t.Context(), `SELECT count(*) FROM inbox`).Scan(&inbox)
+	if inbox != 2 || len(*woken) != 2 {
+		t.Fatalf("want 2 inbox rows and 2 wake-ups, got %d, %v", inbox, *woken)
+	}
+}
+
+func TestTransactionAnswers503WhenDatabaseIsGone(t *testing.T) {
+	ts, st, _ := newServer(t)
+	st.Close()
+	req, _ := http.NewRequest("PUT", ts.URL+"/_matrix/app/v1/transactions/t9", strings.NewReader(oneEvent))
+	req.Header.Set("Authorization", "Bearer "+hsToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("status %d, want 503 so the homeserver retries", resp.StatusCode)
+	}
+}
+
+func TestPing(t *testing.T) {
+	ts, _, _ := newServer(t)
+	req, _ := http.NewRequest("POST", ts.URL+"/_matrix/app/v1/ping", strings.NewReader(`{"transaction_id":"x"}`))
+	req.Header.Set("Authorization", "Bearer "+hsToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || strings.TrimSpace(string(body)) != "{}" {
+		t.Fatal(fmt.Sprintf("ping: %d %s", resp.StatusCode, body))
+	}
+}
