@@ -160,3 +160,6 @@ func modulePath(goMod []byte) string {
 func binaryName(importPath string) string {
 	return importPath[strings.LastIndex(importPath, "/")+1:]
 }
+
+// RepoRoot is the checkout the running test or tool was started from.
+func RepoRoot() (string, error) { return findRepoRoot() }

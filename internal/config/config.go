@@ -1,0 +1,154 @@
+// Package config is Walkie's configuration: config.yaml is the single source
+// of truth, and the homeserver's appservice registration is generated from it
+// (walkie -g), never written by hand, so the two cannot drift apart.
+//
+// Parsing is strict: an unknown key is an error, because a misspelt key that
+// silently falls back to its default is the worst kind of configuration bug.
+// Every error names the key it is about, as a dotted path such as
+// appservice.as_token.
+package config
+
+import (
+	"net"
+	"strconv"
+	"time"
+)
+
+// TokenPlaceholder is what the example config holds in place of the secrets
+// that walkie -g generates. Validate refuses it, so nobody runs with it.
+const TokenPlaceholder = "This value is generated when generating the registration"
+
+// Config is the whole of config.yaml.
+type Config struct {
+	Homeserver  HomeserverConfig `yaml:"homeserver"`
+	AppService  AppServiceConfig `yaml:"appservice"`
+	Database    DatabaseConfig   `yaml:"database"`
+	Metrics     MetricsConfig    `yaml:"metrics"`
+	Permissions map[string]Level `yaml:"permissions"`
+	Floor       FloorConfig      `yaml:"floor"`
+	Logging     LoggingConfig    `yaml:"logging"`
+}
+
+// HomeserverConfig says how Walkie reaches its homeserver.
+type HomeserverConfig struct {
+	// Address is the URL Walkie uses to reach the homeserver's client-server API.
+	Address string `yaml:"address"`
+	// Domain is the server name: the part after the colon in user IDs.
+	Domain string `yaml:"domain"`
+}
+
+// AppServiceConfig says how the homeserver reaches Walkie and who Walkie is.
+type AppServiceConfig struct {
+	// Address is the URL the homeserver uses to push transactions to Walkie.
+	Address string `yaml:"address"`
+	// Hostname and Port are where Walkie listens; an empty hostname listens
+	// on every interface.
+	Hostname string    `yaml:"hostname"`
+	Port     int       `yaml:"port"`
+	ID       string    `yaml:"id"`
+	Bot      BotConfig `yaml:"bot"`
+	// ASToken authenticates Walkie to the homeserver, HSToken the homeserver
+	// to Walkie.
+	ASToken string `yaml:"as_token"`
+	HSToken string `yaml:"hs_token"`
+	// MaxBodyBytes caps a transaction body from the homeserver.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// AdminToken is the bearer token of the admin HTTP API; empty disables
+	// that API.
+	AdminToken string `yaml:"admin_token"`
+}
+
+// BotConfig is the controller bot: the user that arbitrates the floor.
+type BotConfig struct {
+	Username    string `yaml:"username"`
+	Displayname string `yaml:"displayname"`
+}
+
+// DatabaseConfig is Walkie's PostgreSQL database.
+type DatabaseConfig struct {
+	// URI is a postgres:// URL.
+	URI      string `yaml:"uri"`
+	MaxConns int    `yaml:"max_conns"`
+}
+
+// MetricsConfig is the Prometheus endpoint.
+type MetricsConfig struct {
+	Enabled bool   `yaml:"enabled"`
+	Listen  string `yaml:"listen"`
+}
+
+// FloorConfig holds every room's floor defaults; a room's floor_config state
+// event overrides them (PROTOCOL.md "Timers").
+type FloorConfig struct {
+	StartTimeout      time.Duration `yaml:"start_timeout"`
+	InactivityTimeout time.Duration `yaml:"inactivity_timeout"`
+	MaxTalk           time.Duration `yaml:"max_talk"`
+	PauseGrace        time.Duration `yaml:"pause_grace"`
+	RevokeGrace       time.Duration `yaml:"revoke_grace"`
+	QueueTimeout      time.Duration `yaml:"queue_timeout"`
+	Queue             bool          `yaml:"queue"`
+	MaxQueue          int           `yaml:"max_queue"`
+	PreemptPowerLevel int           `yaml:"preempt_power_level"`
+	OneRoomPerDevice  bool          `yaml:"one_room_per_device"`
+	RateLimit         int           `yaml:"rate_limit"`
+	RateWindow        time.Duration `yaml:"rate_window"`
+	Summary           bool          `yaml:"summary"`
+	// ManagePowerLevels lets the controller set the power levels the
+	// protocol needs when it joins a room (PROTOCOL.md "Room setup"). It is
+	// room setup, not a floor rule, so floor.Config does not carry it.
+	ManagePowerLevels bool `yaml:"manage_power_levels"`
+}
+
+// LoggingConfig is the log level and output format.
+type LoggingConfig struct {
+	// Level is one of trace, debug, info, warn, error.
+	Level string `yaml:"level"`
+	// Format is LogFormatJSON or LogFormatPretty.
+	Format string `yaml:"format"`
+}
+
+// Log formats.
+const (
+	LogFormatJSON   = "json"
+	LogFormatPretty = "pretty"
+)
+
+// defaults returns the configuration that absent keys fall back to. It is
+// not valid on its own: addresses, tokens and the database are left empty.
+func defaults() *Config {
+	return &Config{
+		AppService: AppServiceConfig{
+			MaxBodyBytes: 16 << 20,
+		},
+		Database: DatabaseConfig{MaxConns: 10},
+		Metrics:  MetricsConfig{Listen: "127.0.0.1:9330"},
+		// Defaults from MCPTT (3GPP TS 24.380), as PROTOCOL.md lists them.
+		Floor: FloorConfig{
+			StartTimeout:      5 * time.Second,
+			InactivityTimeout: 10 * time.Second,
+			MaxTalk:           30 * time.Second,
+			PauseGrace:        3 * time.Second,
+			RevokeGrace:       3 * time.Second,
+			QueueTimeout:      60 * time.Second,
+			Queue:             true,
+			MaxQueue:          8,
+			PreemptPowerLevel: 50,
+			OneRoomPerDevice:  true,
+			RateLimit:         10,
+			RateWindow:        10 * time.Second,
+			Summary:           false,
+			ManagePowerLevels: true,
+		},
+		Logging: LoggingConfig{Level: "info", Format: LogFormatPretty},
+	}
+}
+
+// BotUserID is the controller's Matrix user ID.
+func (c *Config) BotUserID() string {
+	return "@" + c.AppService.Bot.Username + ":" + c.Homeserver.Domain
+}
+
+// ListenAddress is the host:port the appservice HTTP server listens on.
+func (a AppServiceConfig) ListenAddress() string {
+	return net.JoinHostPort(a.Hostname, strconv.Itoa(a.Port))
+}

@@ -1,0 +1,256 @@
+package config
+
+import (
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBadConfigs loads each file of testdata/bad, each with exactly one
+// mistake, and checks that exactly that key is blamed.
+func TestBadConfigs(t *testing.T) {
+	tests := map[string]struct {
+		key  string
+		line int // for mistakes found while parsing; 0 for Validate's
+	}{
+		"unknown_key":                   {"metric", 15},
+		"unknown_nested_key":            {"appservice.bot.avatar", 11},
+		"unknown_key_in_flow_mapping":   {"appservice.bot.avatar", 9},
+		"duplicate_key":                 {"appservice.port", 8},
+		"wrong_type":                    {"appservice.port", 7},
+		"mapping_instead_of_scalar":     {"appservice.port", 8},
+		"section_is_a_list":             {"floor", 16},
+		"duration_without_unit":         {"floor.max_talk", 16},
+		"placeholder_as_token":          {"appservice.as_token", 0},
+		"placeholder_hs_token":          {"appservice.hs_token", 0},
+		"placeholder_admin_token":       {"appservice.admin_token", 0},
+		"missing_as_token":              {"appservice.as_token", 0},
+		"same_tokens":                   {"appservice.hs_token", 0},
+		"homeserver_url_without_scheme": {"homeserver.address", 0},
+		"appservice_url_not_http":       {"appservice.address", 0},
+		"domain_with_scheme":            {"homeserver.domain", 0},
+		"port_zero":                     {"appservice.port", 0},
+		"port_too_big":                  {"appservice.port", 0},
+		"missing_appservice_id":         {"appservice.id", 0},
+		"bot_username_uppercase":        {"appservice.bot.username", 0},
+		"max_body_bytes_too_small":      {"appservice.max_body_bytes", 0},
+		"database_uri_empty":            {"database.uri", 0},
+		"database_uri_not_postgres":     {"database.uri", 0},
+		"max_conns_zero":                {"database.max_conns", 0},
+		"metrics_listen_without_port":   {"metrics.listen", 0},
+		"permission_level_unknown":      {`permissions."@alice:example.org"`, 0},
+		"permission_subject_invalid":    {`permissions."@alice"`, 0},
+		"max_talk_too_long":             {"floor.max_talk", 0},
+		"start_timeout_zero":            {"floor.start_timeout", 0},
+		"negative_rate_limit":           {"floor.rate_limit", 0},
+		"max_queue_too_big":             {"floor.max_queue", 0},
+		"logging_level_unknown":         {"logging.level", 0},
+		"logging_format_unknown":        {"logging.format", 0},
+	}
+
+	files, err := filepath.Glob("testdata/bad/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range files {
+		names = append(names, strings.TrimSuffix(filepath.Base(f), ".yaml"))
+	}
+	for name := range tests {
+		if !slices.Contains(names, name) {
+			t.Errorf("testdata/bad/%s.yaml is missing", name)
+		}
+	}
+
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			want, ok := tests[name]
+			if !ok {
+				t.Fatalf("testdata/bad/%s.yaml has no expectation in this table", name)
+			}
+			cfg, err := Load("testdata/bad/" + name + ".yaml")
+			if err == nil {
+				err = cfg.Validate()
+			}
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			keyErrs := KeyErrors(err)
+			if len(keyErrs) != 1 || keyErrs[0].Key != want.key || keyErrs[0].Line != want.line {
+				t.Fatalf("got %v, want one error about %s at line %d", err, want.key, want.line)
+			}
+			if !strings.Contains(err.Error(), want.key) {
+				t.Errorf("message %q does not name %s", err, want.key)
+			}
+		})
+	}
+}
+
+// loadValid loads a testdata config that must be valid.
+func loadValid(t *testing.T, path string) *Config {
+	t.Helper()
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func TestParseRefusesDocumentsThatAreNotOneMapping(t *testing.T) {
+	for name, doc := range map[string]string{
+		"empty":         "",
+		"only comments": "# nothing here\n",
+		"two documents": "logging:\n  level: info\n---\nlogging:\n  level: debug\n",
+		"syntax error":  "homeserver:\n  address: [http://x\n",
+		"a list":        "- homeserver\n",
+	} {
+		if _, err := Parse([]byte(doc)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestMinimalConfigTakesDefaults(t *testing.T) {
+	cfg := loadValid(t, "testdata/minimal.yaml")
+	want := defaults()
+	want.Homeserver = HomeserverConfig{Address: "http://localhost:8008", Domain: "example.org"}
+	want.AppService.Address = "http://localhost:29330"
+	want.AppService.Port = 29330
+	want.AppService.ID = "walkie"
+	want.AppService.Bot.Username = "walkie"
+	want.AppService.ASToken = "AS6TESTTOKEN6NOT6A6SECRET"
+	want.AppService.HSToken = "HS6TESTTOKEN6NOT6A6SECRET"
+	want.Database.URI = "postgres://walkie@localhost/walkie"
+	if !reflect.DeepEqual(cfg, want) {
+		t.Errorf("got\n%+v\nwant\n%+v", cfg, want)
+	}
+}
+
+func TestFullConfigSetsEveryKey(t *testing.T) {
+	cfg := loadValid(t, "testdata/full.yaml")
+	want := &Config{
+		Homeserver: HomeserverConfig{Address: "https://matrix.example.net", Domain: "example.net"},
+		AppService: AppServiceConfig{
+			Address:      "http://walkie:8080",
+			Hostname:     "0.0.0.0",
+			Port:         8080,
+			ID:           "ptt",
+			Bot:          BotConfig{Username: "floor.bot", Displayname: "Floor Bot"},
+			ASToken:      "AS6TESTTOKEN6NOT6A6SECRET",
+			HSToken:      "HS6TESTTOKEN6NOT6A6SECRET",
+			MaxBodyBytes: 1 << 20,
+			AdminToken:   "AD6TESTTOKEN6NOT6A6SECRET",
+		},
+		Database:    DatabaseConfig{URI: "postgresql://ptt:secret@db:5432/ptt", MaxConns: 4},
+		Metrics:     MetricsConfig{Enabled: true, Listen: "0.0.0.0:9100"},
+		Permissions: map[string]Level{"*": LevelUser, "example.net": LevelAdmin, "@mallory:example.net": LevelBlock},
+		Floor: FloorConfig{
+			StartTimeout:      2 * time.Second,
+			InactivityTimeout: 20 * time.Second,
+			MaxTalk:           time.Minute,
+			PauseGrace:        0,
+			RevokeGrace:       500 * time.Millisecond,
+			QueueTimeout:      2 * time.Minute,
+			Queue:             false,
+			MaxQueue:          3,
+			PreemptPowerLevel: 75,
+			OneRoomPerDevice:  false,
+			RateLimit:         0,
+			RateWindow:        time.Minute,
+			Summary:           true,
+			ManagePowerLevels: false,
+		},
+		Logging: LoggingConfig{Level: "debug", Format: LogFormatJSON},
+	}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Errorf("got\n%+v\nwant\n%+v", cfg, want)
+	}
+	// full.yaml must keep covering every key: each must differ from its
+	// default, or a key that is not decoded would go unnoticed.
+	for _, path := range sameLeaves(reflect.ValueOf(*cfg), reflect.ValueOf(*defaults()), "") {
+		t.Errorf("testdata/full.yaml leaves %s at its default", path)
+	}
+}
+
+// sameLeaves lists the fields of two structs, recursively, that are equal.
+func sameLeaves(a, b reflect.Value, path string) []string {
+	if a.Kind() != reflect.Struct {
+		if reflect.DeepEqual(a.Interface(), b.Interface()) {
+			return []string{path}
+		}
+		return nil
+	}
+	var same []string
+	for i := range a.NumField() {
+		same = append(same, sameLeaves(a.Field(i), b.Field(i), path+"."+a.Type().Field(i).Name)...)
+	}
+	return same
+}
+
+func TestFloorDefaultsCarryTheFloorSection(t *testing.T) {
+	cfg := loadValid(t, "testdata/full.yaml")
+	got := cfg.FloorDefaults()
+	f := cfg.Floor
+	if got.StartTimeout != f.StartTimeout || got.InactivityTimeout != f.InactivityTimeout ||
+		got.MaxTalk != f.MaxTalk || got.PauseGrace != f.PauseGrace || got.RevokeGrace != f.RevokeGrace ||
+		got.QueueTimeout != f.QueueTimeout || got.Queue != f.Queue || got.MaxQueue != f.MaxQueue ||
+		got.PreemptPowerLevel != f.PreemptPowerLevel || got.OneRoomPerDevice != f.OneRoomPerDevice ||
+		got.RateLimit != f.RateLimit || got.RateWindow != f.RateWindow || got.Summary != f.Summary {
+		t.Errorf("FloorDefaults() = %+v, from %+v", got, f)
+	}
+	// Every field of floor.Config must come from somewhere: a field added
+	// there and forgotten here would stay zero. full.yaml sets none to zero
+	// except those listed.
+	zeroInFull := map[string]bool{"PauseGrace": true, "Queue": true, "OneRoomPerDevice": true, "RateLimit": true}
+	v := reflect.ValueOf(got)
+	for i := range v.NumField() {
+		if name := v.Type().Field(i).Name; v.Field(i).IsZero() && !zeroInFull[name] {
+			t.Errorf("floor.Config.%s is not set by FloorDefaults", name)
+		}
+	}
+}
+
+func TestIdentity(t *testing.T) {
+	cfg := loadValid(t, "testdata/full.yaml")
+	if got := cfg.BotUserID(); got != "@floor.bot:example.net" {
+		t.Errorf("BotUserID() = %q", got)
+	}
+	if got := cfg.AppService.ListenAddress(); got != "0.0.0.0:8080" {
+		t.Errorf("ListenAddress() = %q", got)
+	}
+	cfg.AppService.Hostname = "::1"
+	if got := cfg.AppService.ListenAddress(); got != "[::1]:8080" {
+		t.Errorf("ListenAddress() = %q", got)
+	}
+}
+
+func TestValidateAcceptsServerNames(t *testing.T) {
+	for _, name := range []string{"example.org", "example.org:8448", "localhost", "127.0.0.1:8008", "[::1]", "[2001:db8::1]:8448"} {
+		if !validServerName(name) {
+			t.Errorf("%q refused", name)
+		}
+	}
+	for _, name := range []string{"", "https://example.org", "example.org/", "example.org:", "example.org:123456", "[::1", "[example.org]", "user@example.org", "exa mple.org"} {
+		if validServerName(name) {
+			t.Errorf("%q accepted", name)
+		}
+	}
+}
+
+func TestParseReportsEveryMistake(t *testing.T) {
+	_, err := Parse([]byte("appservice:\n  port: http\n  colour: red\nlogging:\n  level: [info]\n"))
+	var keys []string
+	for _, ke := range KeyErrors(err) {
+		keys = append(keys, ke.Key)
+	}
+	want := []string{"appservice.port", "appservice.colour", "logging.level"}
+	if !slices.Equal(keys, want) {
+		t.Errorf("got keys %q from %v, want %q", keys, err, want)
+	}
+}

@@ -1,0 +1,230 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Validate checks the whole configuration and returns one KeyError per
+// problem, joined, so an operator can fix them all in one go.
+func (c *Config) Validate() error {
+	var v validator
+
+	v.httpURL("homeserver.address", c.Homeserver.Address)
+	v.serverName("homeserver.domain", c.Homeserver.Domain)
+
+	as := c.AppService
+	v.httpURL("appservice.address", as.Address)
+	v.intRange("appservice.port", as.Port, 1, 65535)
+	v.required("appservice.id", as.ID)
+	if v.required("appservice.bot.username", as.Bot.Username) && !validLocalpart(as.Bot.Username) {
+		v.add("appservice.bot.username", "%q is not a user ID localpart (a-z, 0-9 and ._=-/+)", as.Bot.Username)
+	}
+	v.token("appservice.as_token", as.ASToken)
+	v.token("appservice.hs_token", as.HSToken)
+	if as.HSToken == as.ASToken && as.HSToken != "" && as.HSToken != TokenPlaceholder {
+		v.add("appservice.hs_token", "must differ from as_token: each authenticates a different side")
+	}
+	// An empty admin token disables the admin API; walkie -g fills it in.
+	if as.AdminToken == TokenPlaceholder {
+		v.add("appservice.admin_token", "placeholder value; run walkie -g to generate tokens, or leave it empty to disable the admin API")
+	} else if as.AdminToken != "" && (as.AdminToken == as.ASToken || as.AdminToken == as.HSToken) {
+		v.add("appservice.admin_token", "must differ from as_token and hs_token")
+	}
+	// One Matrix event may be 64 KiB, so a smaller cap would refuse
+	// transactions the homeserver can never shrink.
+	if as.MaxBodyBytes < 64<<10 {
+		v.add("appservice.max_body_bytes", "must be at least 65536 (one Matrix event may be 64 KiB)")
+	}
+
+	v.postgresURL("database.uri", c.Database.URI)
+	if c.Database.MaxConns < 1 {
+		v.add("database.max_conns", "must be at least 1")
+	}
+
+	if c.Metrics.Enabled {
+		v.listenAddress("metrics.listen", c.Metrics.Listen)
+	}
+
+	v.permissions(c.Permissions)
+	v.floor(c.Floor)
+
+	switch c.Logging.Level {
+	case "trace", "debug", "info", "warn", "error":
+	default:
+		v.add("logging.level", "%q is not one of trace, debug, info, warn, error", c.Logging.Level)
+	}
+	if c.Logging.Format != LogFormatJSON && c.Logging.Format != LogFormatPretty {
+		v.add("logging.format", "%q is not one of json, pretty", c.Logging.Format)
+	}
+	return v.err()
+}
+
+// floor checks the room defaults against the ranges the floor engine
+// applies to a room's floor_config event (TestFloorRangesMatchFloorConfig
+// keeps the two in step), so a default is never one no room could set.
+func (v *validator) floor(f FloorConfig) {
+	v.durationRange("floor.start_timeout", f.StartTimeout, time.Second, time.Minute)
+	v.durationRange("floor.inactivity_timeout", f.InactivityTimeout, 2*time.Second, 10*time.Minute)
+	v.durationRange("floor.max_talk", f.MaxTalk, time.Second, time.Hour)
+	v.durationRange("floor.pause_grace", f.PauseGrace, 0, 5*time.Minute)
+	v.durationRange("floor.revoke_grace", f.RevokeGrace, 0, time.Minute)
+	v.durationRange("floor.queue_timeout", f.QueueTimeout, time.Second, time.Hour)
+	v.intRange("floor.max_queue", f.MaxQueue, 0, 100)
+	v.intRange("floor.preempt_power_level", f.PreemptPowerLevel, 0, 100)
+	if f.RateLimit < 0 {
+		v.add("floor.rate_limit", "must not be negative (0 disables the limit)")
+	}
+	// A zero window would make the rate limit meaningless.
+	v.durationRange("floor.rate_window", f.RateWindow, time.Second, time.Hour)
+}
+
+func (v *validator) permissions(perms map[string]Level) {
+	// Sorted, so the same file always yields the same errors.
+	for _, who := range slices.Sorted(maps.Keys(perms)) {
+		key := keyPath("permissions", who)
+		if !validPermissionSubject(who) {
+			v.add(key, "%q is not a user ID, a server name or \"*\"", who)
+		}
+		if level := perms[who]; !level.valid() {
+			v.add(key, "%q is not one of block, user, admin", level)
+		}
+	}
+}
+
+// validator collects KeyErrors.
+type validator struct{ errs []error }
+
+func (v *validator) add(key, format string, args ...any) {
+	v.errs = append(v.errs, &KeyError{Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) err() error { return errors.Join(v.errs...) }
+
+func (v *validator) required(key, value string) bool {
+	if value == "" {
+		v.add(key, "missing")
+		return false
+	}
+	return true
+}
+
+func (v *validator) token(key, value string) {
+	switch value {
+	case "":
+		v.add(key, "missing; run walkie -g to generate tokens")
+	case TokenPlaceholder:
+		v.add(key, "placeholder value; run walkie -g to generate tokens")
+	}
+}
+
+func (v *validator) httpURL(key, value string) {
+	if !v.required(key, value) {
+		return
+	}
+	u, err := url.Parse(value)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.add(key, "%q is not an http:// or https:// URL", value)
+	}
+}
+
+// postgresURL checks the database URL without ever echoing it: it usually
+// holds a password.
+func (v *validator) postgresURL(key, value string) {
+	if !v.required(key, value) {
+		return
+	}
+	u, err := url.Parse(value)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		v.add(key, "not a postgres:// URL")
+	}
+}
+
+func (v *validator) serverName(key, value string) {
+	if v.required(key, value) && !validServerName(value) {
+		v.add(key, "%q is not a server name (a host name, optionally with :port, no scheme)", value)
+	}
+}
+
+func (v *validator) listenAddress(key, value string) {
+	_, port, err := net.SplitHostPort(value)
+	if err == nil {
+		var n int
+		n, err = strconv.Atoi(port)
+		if err == nil && (n < 1 || n > 65535) {
+			err = errors.New("port out of range")
+		}
+	}
+	if err != nil {
+		v.add(key, "%q is not a host:port listen address", value)
+	}
+}
+
+func (v *validator) intRange(key string, value, lo, hi int) {
+	if value < lo || value > hi {
+		v.add(key, "%d is out of range %d..%d", value, lo, hi)
+	}
+}
+
+func (v *validator) durationRange(key string, value, lo, hi time.Duration) {
+	if value < lo || value > hi {
+		v.add(key, "%s is out of range %s..%s", shortDuration(value), shortDuration(lo), shortDuration(hi))
+	}
+}
+
+// shortDuration prints 1h rather than time.Duration's 1h0m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
+
+// validLocalpart follows the spec's user ID grammar for new user IDs.
+var validLocalpart = regexp.MustCompile(`^[a-z0-9._=/+-]+$`).MatchString
+
+// validServerName follows the spec's server name grammar: a DNS name, an
+// IPv4 address or a bracketed IPv6 address, optionally with a port.
+func validServerName(s string) bool {
+	host := s
+	if i := strings.LastIndexByte(s, ':'); i >= 0 && !strings.HasSuffix(s, "]") {
+		port := s[i+1:]
+		if len(port) < 1 || len(port) > 5 || strings.Trim(port, "0123456789") != "" {
+			return false
+		}
+		host = s[:i]
+	}
+	if inner, ok := strings.CutPrefix(host, "["); ok {
+		inner, ok = strings.CutSuffix(inner, "]")
+		return ok && strings.Contains(inner, ":") && net.ParseIP(inner) != nil
+	}
+	return len(host) > 0 && len(host) <= 255 && dnsName(host)
+}
+
+var dnsName = regexp.MustCompile(`^[A-Za-z0-9.-]+$`).MatchString
+
+// validPermissionSubject accepts "*", a server name, or a user ID. Existing
+// user IDs may predate the strict localpart grammar, so only the server
+// part is checked.
+func validPermissionSubject(s string) bool {
+	if s == "*" {
+		return true
+	}
+	if rest, ok := strings.CutPrefix(s, "@"); ok {
+		localpart, server, ok := strings.Cut(rest, ":")
+		return ok && localpart != "" && validServerName(server)
+	}
+	return validServerName(s)
+}
