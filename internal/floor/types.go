@@ -160,6 +160,9 @@ type Holder struct {
 	LastActivity     time.Time `json:"last_activity"`
 	PausedAt         time.Time `json:"paused_at,omitzero"`
 	BroadcastEventID string    `json:"broadcast_event_id,omitempty"`
+	// StartedAt is when the current broadcast started; the optional summary
+	// ("Alice spoke for 12 s") measures from it.
+	StartedAt time.Time `json:"started_at,omitzero"`
 	// ChunkLength is the broadcast's declared chunk length; the inactivity
 	// timeout is at least 1.5 times it.
 	ChunkLength time.Duration `json:"chunk_length,omitempty"`
@@ -213,6 +216,9 @@ type Room struct {
 	Members map[string]string `json:"members,omitempty"`
 	Power   PowerLevels       `json:"power"`
 	Config  Config            `json:"config"`
+	// Defaults is config.yaml's floor defaults as last applied (NewRoom,
+	// ApplyDefaults): an empty floor_config falls back to them.
+	Defaults Config `json:"defaults"`
 	// Overrides is the room's floor_config content as last accepted, kept so
 	// a change of config.yaml's defaults still applies to keys it leaves out.
 	Overrides map[string]any `json:"overrides,omitempty"`

@@ -1,0 +1,139 @@
+package floor
+
+import (
+	"fmt"
+	"time"
+)
+
+// onBroadcastInfo handles voice_broadcast_info in any dialect: `started`
+// is also a floor request (the walkie-talkie fast path); paused, resumed
+// and stopped move the holder's phase.
+func (d *decider) onBroadcastInfo(in BroadcastInfo) {
+	r := d.r
+	if r.Passive {
+		return
+	}
+	if in.Invalid != "" || in.Sender == "" || (in.State == BroadcastStarted && in.DeviceID == "") {
+		d.record("invalid_broadcast_info", Device{UserID: in.Sender, DeviceID: in.DeviceID}, in.Invalid, in.EventID)
+		return
+	}
+	if in.State == BroadcastStarted {
+		d.onStarted(in)
+		return
+	}
+	h := r.Holder
+	if !d.fromHolder(in) {
+		d.record("ignore_broadcast_info", Device{UserID: in.Sender, DeviceID: in.DeviceID}, "not the holder's broadcast", in.EventID)
+		return
+	}
+	switch in.State {
+	case BroadcastPaused:
+		h.Phase, h.PausedAt, h.LastActivity = PhasePaused, d.now, d.now
+		d.record("paused", h.Device, "", in.EventID)
+	case BroadcastResumed:
+		h.Phase, h.PausedAt, h.LastActivity = PhaseTalking, time.Time{}, d.now
+		d.record("resumed", h.Device, "", in.EventID)
+	case BroadcastStopped:
+		d.summarise(h)
+		d.freeFloor(ReasonStopped, StatusReleased, false)
+	default:
+		d.record("invalid_broadcast_info", h.Device, "unknown state "+in.State, in.EventID)
+	}
+}
+
+// fromHolder reports whether a paused/resumed/stopped update is about the
+// holder's current broadcast. MSC3888 makes device_id optional after
+// `started`, so the reference to the started event is what identifies it.
+func (d *decider) fromHolder(in BroadcastInfo) bool {
+	h := d.r.Holder
+	return h != nil && h.BroadcastEventID != "" && in.Sender == h.UserID &&
+		(in.DeviceID == "" || in.DeviceID == h.DeviceID) &&
+		(in.StartedEventID == "" || in.StartedEventID == h.BroadcastEventID)
+}
+
+// onStarted: a `started` from the holder starts its turn's broadcast; from
+// anyone else it is a floor request.
+func (d *decider) onStarted(in BroadcastInfo) {
+	r := d.r
+	dev := Device{UserID: in.Sender, DeviceID: in.DeviceID}
+	isHolder := r.Holder != nil && r.Holder.Device == dev
+	if !isHolder && !r.Managed {
+		// Without power there is nothing to enforce: no redaction.
+		d.record("deny", dev, ReasonRoomNotManaged, in.EventID)
+		d.respond(dev, in.EventID, Response{Status: StatusDenied, Reason: ReasonRoomNotManaged})
+		return
+	}
+	if in.Term > 0 && in.Term < r.Term {
+		// Fencing: the client started on a grant the floor has moved past.
+		d.record("deny", dev, ReasonStaleTerm, in.EventID)
+		d.redact(in.EventID, fmt.Sprintf("Walkie: %s — started for term %d, the floor is at term %d", ReasonStaleTerm, in.Term, r.Term))
+		d.respond(dev, in.EventID, Response{Status: StatusDenied, Reason: ReasonStaleTerm, Term: r.Term})
+		return
+	}
+	if isHolder {
+		d.startBroadcast(in)
+		d.record("started", dev, "", in.EventID)
+		return
+	}
+	v := d.admit(dev, in.EventID, false)
+	if v.status == StatusGranted {
+		// One round trip: the started event is the floor's broadcast at
+		// once, and the floor state is the only answer.
+		d.startBroadcast(in)
+		return
+	}
+	d.redact(in.EventID, d.refusal(v.reason))
+	d.answer(dev, in.EventID, v)
+}
+
+// startBroadcast makes in the holder's broadcast. A holder that restarts
+// its broadcast gets the old one's late chunks tolerated for the grace.
+func (d *decider) startBroadcast(in BroadcastInfo) {
+	h := d.r.Holder
+	if h.BroadcastEventID != "" && h.BroadcastEventID != in.EventID {
+		d.graceBroadcast(h.BroadcastEventID)
+	}
+	h.Phase = PhaseTalking
+	h.BroadcastEventID = in.EventID
+	h.StartedAt, h.LastActivity, h.PausedAt = d.now, d.now, time.Time{}
+	h.ChunkLength = in.ChunkLength
+}
+
+// refusal is the human reason on a redacted `started`.
+func (d *decider) refusal(reason string) string {
+	if h := d.r.Holder; h != nil && (reason == ReasonFloorTaken || reason == ReasonQueueFull) {
+		return fmt.Sprintf("Walkie: %s — %s holds the floor", reason, h.UserID)
+	}
+	return "Walkie: " + reason
+}
+
+// summarise posts the optional "Alice spoke for 12 s" notice for clients
+// that do not speak the floor protocol.
+func (d *decider) summarise(h *Holder) {
+	if !d.r.Config.Summary || h.StartedAt.IsZero() {
+		return
+	}
+	secs := max(1, int(d.now.Sub(h.StartedAt).Round(time.Second)/time.Second))
+	d.notice(fmt.Sprintf("%s spoke for %d s", h.UserID, secs), h.BroadcastEventID)
+}
+
+// onChunk enforces one speaker: chunks of the holder's broadcast keep the
+// turn alive; chunks of a just-ended broadcast are tolerated for
+// revoke_grace; everything else is redacted.
+func (d *decider) onChunk(in Chunk) {
+	r := d.r
+	if r.Passive || !r.Managed {
+		return
+	}
+	if h := r.Holder; h != nil && in.BroadcastEventID != "" && in.BroadcastEventID == h.BroadcastEventID && in.Sender == h.UserID {
+		h.LastActivity = d.now
+		return
+	}
+	for _, rb := range r.Revoked {
+		if rb.EventID == in.BroadcastEventID && d.now.Before(rb.GraceUntil) {
+			return
+		}
+	}
+	d.record("redact_chunk", Device{UserID: in.Sender}, "not the floor's broadcast", in.EventID)
+	d.redact(in.EventID, "Walkie: this voice broadcast does not hold the floor")
+}

@@ -1,0 +1,139 @@
+package floor
+
+import "time"
+
+// Decide applies one input to a room and returns the room afterwards, the
+// events to send and the floor-log lines. It takes ownership of r: the room
+// is mutated in place and returned as Decision.Room.
+//
+// Every decision first catches up with the clock (due deadlines fire, the
+// queue is trimmed to the current limits), so an input that arrives after a
+// deadline but before the Tick that would have fired it sees the same floor
+// a Tick would have left behind. Deadlines the input itself made due fire
+// before returning, so afterwards NextDeadline is zero or after env.Now.
+func Decide(r *Room, in Input, env Env) Decision {
+	if r == nil {
+		return Decision{}
+	}
+	r.ensureMaps()
+	d := &decider{r: r, env: env, now: env.Now}
+	before := r.FloorState(d.now)
+	wasManaged := r.Managed
+
+	r.prune(d.now)
+	if !r.Passive {
+		d.fireDue()
+		d.enforceQueueLimit()
+	}
+	d.handle(in)
+	if !r.Passive {
+		// The input may have moved a deadline into the past (a shorter
+		// max_talk, say): fire it now, so NextDeadline is always ahead.
+		d.fireDue()
+	}
+	d.finish(before, wasManaged)
+	return Decision{Room: r, Effects: d.effects, Log: d.log}
+}
+
+// decider carries one decision's context and collects its output.
+type decider struct {
+	r       *Room
+	env     Env
+	now     time.Time
+	effects []Effect
+	log     []LogEntry
+	// republish forces a floor state even when nothing changed (someone
+	// else overwrote ours).
+	republish bool
+}
+
+func (d *decider) handle(in Input) {
+	switch in := in.(type) {
+	case TalkRequest:
+		d.onTalkRequest(in)
+	case BroadcastInfo:
+		d.onBroadcastInfo(in)
+	case Chunk:
+		d.onChunk(in)
+	case PermitChange:
+		d.onPermitChange(in)
+	case MemberChange:
+		d.onMemberChange(in)
+	case PowerChange:
+		d.onPowerChange(in)
+	case ConfigChange:
+		d.onConfigChange(in)
+	case FloorStateSeen:
+		d.onFloorStateSeen(in)
+	case Snapshot:
+		d.onSnapshot(in)
+	case AdminRelease:
+		d.onAdminRelease(in)
+	case Tick:
+		// Nothing beyond the catch-up every decision does.
+	}
+}
+
+// finish publishes the floor state when it changed (or was never
+// published, or management just began) and silences passive rooms, where
+// another controller does all the talking.
+func (d *decider) finish(before FloorState, wasManaged bool) {
+	r := d.r
+	if r.Passive {
+		d.effects = nil
+		return
+	}
+	if !r.Managed {
+		return
+	}
+	after := r.FloorState(d.now)
+	if !r.Published || !wasManaged || d.republish || !sameFloor(before, after) {
+		d.effects = append(d.effects, Effect{Kind: EffectFloorState, Floor: &after})
+		r.Published = true
+	}
+}
+
+// respond queues a talk_response to dev, referencing the asking event.
+func (d *decider) respond(dev Device, inReplyTo string, resp Response) {
+	resp.InReplyTo = inReplyTo
+	device := dev
+	resp.Device = &device
+	d.effects = append(d.effects, Effect{Kind: EffectResponse, Response: &resp})
+}
+
+// redact asks for a redaction; without power it would only fail, so
+// unmanaged rooms get none.
+func (d *decider) redact(eventID, reason string) {
+	if !d.r.Managed || eventID == "" {
+		return
+	}
+	d.effects = append(d.effects, Effect{Kind: EffectRedact, EventID: eventID, Reason: reason})
+}
+
+// notice posts an m.notice. Only managed rooms get notices, so an
+// unconfigured room is not spammed; the power notice goes through
+// powerNotice instead.
+func (d *decider) notice(text, relatesTo string) {
+	if !d.r.Managed {
+		return
+	}
+	d.effects = append(d.effects, Effect{Kind: EffectNotice, Text: text, RelatesTo: relatesTo})
+}
+
+// record appends one floor-log line at the current term.
+func (d *decider) record(action string, dev Device, reason, eventID string) {
+	d.log = append(d.log, LogEntry{Action: action, Device: dev, Term: d.r.Term, Reason: reason, EventID: eventID})
+}
+
+// ensureMaps makes a room loaded from anywhere safe to write to.
+func (r *Room) ensureMaps() {
+	if r.Permits == nil {
+		r.Permits = map[string]Permit{}
+	}
+	if r.Members == nil {
+		r.Members = map[string]string{}
+	}
+	if r.Rate == nil {
+		r.Rate = map[string]RateWindow{}
+	}
+}

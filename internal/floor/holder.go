@@ -1,0 +1,87 @@
+package floor
+
+// grant gives dev the floor under a new term. The term only ever grows:
+// it is the fencing token clients put into their `started` events.
+func (d *decider) grant(dev Device, requestEventID string) *Holder {
+	r := d.r
+	r.removeQueued(dev)
+	r.Term++
+	r.Holder = &Holder{
+		Device:         dev,
+		Phase:          PhaseGranted,
+		GrantedAt:      d.now,
+		LastActivity:   d.now,
+		Power:          r.Power.UserLevel(dev.UserID),
+		RequestEventID: requestEventID,
+	}
+	d.record("grant", dev, "", requestEventID)
+	return r.Holder
+}
+
+// grantedResponse is the answer to the current holder's request.
+func (d *decider) grantedResponse() Response {
+	return Response{Status: StatusGranted, Term: d.r.Term, ExpiresTS: d.r.talkExpiry(d.r.Holder).UnixMilli()}
+}
+
+// dropHolder takes the floor away without handing it on. status is
+// StatusRevoked when the controller (or a chair) ends the turn and
+// StatusReleased when the holder ended it; notify says whether the holder
+// gets a talk_response referencing its request.
+func (d *decider) dropHolder(reason, status string, notify bool) {
+	r := d.r
+	h := r.Holder
+	if h == nil {
+		return
+	}
+	r.Holder = nil
+	d.graceBroadcast(h.BroadcastEventID)
+	action := "revoke"
+	if status == StatusReleased {
+		action = "release"
+	}
+	d.record(action, h.Device, reason, h.RequestEventID)
+	if notify {
+		d.respond(h.Device, h.RequestEventID, Response{Status: status, Reason: reason, Term: r.Term})
+	}
+}
+
+// freeFloor ends the holder's turn and hands the floor to the next in queue.
+func (d *decider) freeFloor(reason, status string, notify bool) {
+	d.dropHolder(reason, status, notify)
+	d.grantNext()
+}
+
+// graceBroadcast tolerates chunks of a finished broadcast that are still
+// in flight for revoke_grace (MCPTT T3); later ones are redacted.
+func (d *decider) graceBroadcast(eventID string) {
+	r := d.r
+	if eventID == "" || r.Config.RevokeGrace <= 0 {
+		return
+	}
+	r.Revoked = append(r.Revoked, RevokedBroadcast{EventID: eventID, GraceUntil: d.now.Add(r.Config.RevokeGrace)})
+}
+
+// grantNext hands an idle floor to the first queued device that may still
+// have it; the ones that may not are dropped with the reason.
+func (d *decider) grantNext() {
+	r := d.r
+	for r.Holder == nil && len(r.Queue) > 0 {
+		e := r.Queue[0]
+		r.Queue = r.Queue[1:]
+		if reason := d.eligibility(e.Device); reason != "" {
+			d.dropQueued(e, StatusDenied, reason, reason != ReasonNotJoined)
+			continue
+		}
+		if d.busyElsewhere(e.Device) {
+			d.dropQueued(e, StatusDenied, ReasonBusyElsewhere, true)
+			continue
+		}
+		d.grant(e.Device, e.RequestEventID)
+		d.respond(e.Device, e.RequestEventID, d.grantedResponse())
+	}
+}
+
+// busyElsewhere reports whether the room's one-floor-per-device rule bars dev.
+func (d *decider) busyElsewhere(dev Device) bool {
+	return d.r.Config.OneRoomPerDevice && d.env.BusyElsewhere != nil && d.env.BusyElsewhere(dev)
+}

@@ -1,0 +1,108 @@
+package floor
+
+// onMemberChange: leaving, being kicked or banned drops the user's
+// permits, queue entries and floor at once. Nobody is answered: the user
+// can no longer read the room.
+func (d *decider) onMemberChange(in MemberChange) {
+	if in.UserID == "" {
+		return
+	}
+	d.applyMembership(in)
+	d.revalidate()
+}
+
+func (d *decider) applyMembership(in MemberChange) {
+	r := d.r
+	r.Members[in.UserID] = in.Membership
+	if in.Membership != "leave" && in.Membership != "ban" {
+		return
+	}
+	for key, p := range r.Permits {
+		if p.UserID == in.UserID {
+			delete(r.Permits, key)
+		}
+	}
+	d.record("left", Device{UserID: in.UserID}, in.Membership, in.EventID)
+}
+
+// onFloorStateSeen: the first controller to publish floor state owns the
+// room. Floor state from another sender before we published makes this
+// controller passive; our own echo confirms we published.
+func (d *decider) onFloorStateSeen(in FloorStateSeen) {
+	r := d.r
+	switch {
+	case in.Sender == r.Controller:
+		r.Published = true
+	case !r.Published && !r.Passive:
+		d.record("passive", Device{UserID: in.Sender}, "floor state published by "+in.Sender, in.EventID)
+		d.becomePassive()
+	case !r.Passive:
+		// We own the room: put our floor state back at once.
+		d.record("foreign_floor_state", Device{UserID: in.Sender}, "", in.EventID)
+		d.republish = true
+	}
+}
+
+// becomePassive hands the room to the other controller. Anything this one
+// held is forgotten silently: the other controller's floor is the truth.
+func (d *decider) becomePassive() {
+	r := d.r
+	r.Passive = true
+	r.Holder = nil
+	r.Queue = nil
+	r.Revoked = nil
+}
+
+// onSnapshot replaces what the engine knew with the room's whole state
+// (on join and at startup) and re-validates the floor against it. It
+// yields at most one floor state (finish) and at most one notice: the
+// power notice in an unmanaged room, the config notice in a managed one.
+func (d *decider) onSnapshot(in Snapshot) {
+	r := d.r
+	r.Power = noPowerLevelsEvent()
+	if in.Power != nil {
+		r.Power = *in.Power
+	}
+	r.Members = map[string]string{}
+	for _, m := range in.Members {
+		if m.UserID != "" {
+			r.Members[m.UserID] = m.Membership
+		}
+	}
+	r.Permits = map[string]Permit{}
+	for _, p := range in.Permits {
+		d.applyPermit(p, false)
+	}
+	passive := in.FloorSender != "" && in.FloorSender != r.Controller
+	switch in.FloorSender {
+	case r.Controller:
+		r.Published = true
+	case "":
+		d.republish = true // the room shows no floor state: put ours up
+	}
+	if passive {
+		if !r.Passive {
+			d.record("passive", Device{UserID: in.FloorSender}, "floor state published by "+in.FloorSender, "")
+		}
+		d.becomePassive()
+	}
+	r.Passive = passive
+	d.checkManagement()
+	config := ConfigChange{}
+	if in.Config != nil {
+		config = *in.Config
+	}
+	d.applyConfig(config)
+	d.enforceQueueLimit()
+	d.revalidate()
+	d.record("snapshot", Device{}, "", "")
+}
+
+// onAdminRelease frees the floor on an operator's request.
+func (d *decider) onAdminRelease(in AdminRelease) {
+	if d.r.Passive {
+		return
+	}
+	d.record("admin_release", Device{UserID: in.By}, "", "")
+	d.freeFloor(ReasonAdmin, StatusRevoked, true)
+}

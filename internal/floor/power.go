@@ -1,0 +1,137 @@
+package floor
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// eventRedaction is the event type whose level (besides `redact`) a
+// redaction needs.
+const eventRedaction = "m.room.redaction"
+
+// noPowerLevelsEvent is what Matrix assumes in a room without
+// m.room.power_levels: everything at 0 except redacting others' events
+// (50). The room creator's implicit 100 is unknown here, so the controller
+// counts as an ordinary user.
+func noPowerLevelsEvent() PowerLevels { return PowerLevels{Redact: 50} }
+
+// UserLevel is a user's power level.
+func (p PowerLevels) UserLevel(user string) int {
+	if level, ok := p.Users[user]; ok {
+		return level
+	}
+	return p.UsersDefault
+}
+
+// StateLevel is the level needed to send a state event of eventType.
+func (p PowerLevels) StateLevel(eventType string) int {
+	if level, ok := p.Events[eventType]; ok {
+		return level
+	}
+	return p.StateDefault
+}
+
+// EventLevel is the level needed to send a timeline event of eventType.
+func (p PowerLevels) EventLevel(eventType string) int {
+	if level, ok := p.Events[eventType]; ok {
+		return level
+	}
+	return p.EventsDefault
+}
+
+// canSendBroadcastInfo: a user who may send voice broadcast info in any
+// accepted dialect may hold the floor (clients pick their dialect).
+func (p PowerLevels) canSendBroadcastInfo(user string) bool {
+	level := p.UserLevel(user)
+	return slices.ContainsFunc(BroadcastInfoTypes, func(t string) bool { return level >= p.StateLevel(t) })
+}
+
+// isModerator: whoever may change floor_config may also act as the chair.
+func (p PowerLevels) isModerator(user string) bool {
+	return p.UserLevel(user) >= p.StateLevel(TypeFloorConfig)
+}
+
+// controllerNeeds is the level that lets the controller publish floor
+// state and redact others' events.
+func (p PowerLevels) controllerNeeds() int {
+	return max(p.StateLevel(TypeFloor), p.Redact, p.EventLevel(eventRedaction))
+}
+
+// CanManage reports whether controller may send the floor state and redact
+// here, the two things enforcement needs.
+func CanManage(pl PowerLevels, controller string) bool {
+	return pl.UserLevel(controller) >= pl.controllerNeeds()
+}
+
+// SetupPowerLevels returns the event levels the controller should add to
+// m.room.power_levels, only where missing (PROTOCOL.md "Room setup"):
+// permits and every broadcast-info dialect at users_default, so members can
+// take part; the floor state at the controller's own level, so nobody
+// below it can forge floor state. Empty when nothing is missing.
+func SetupPowerLevels(pl PowerLevels, controller string) map[string]int {
+	return missingEventLevels(pl, pl.UserLevel(controller))
+}
+
+func missingEventLevels(pl PowerLevels, controllerLevel int) map[string]int {
+	want := map[string]int{TypeFloor: controllerLevel, TypePermit: pl.UsersDefault}
+	for _, t := range BroadcastInfoTypes {
+		want[t] = pl.UsersDefault
+	}
+	for t := range want {
+		if _, ok := pl.Events[t]; ok {
+			delete(want, t)
+		}
+	}
+	return want
+}
+
+// MissingPowerAdvice is the text of the one notice telling an admin which
+// power levels to set so the controller can manage the floor and members
+// can take part; "" when nothing is missing.
+func MissingPowerAdvice(pl PowerLevels, controller string) string {
+	var lines []string
+	level := pl.UserLevel(controller)
+	if need := pl.controllerNeeds(); level < need {
+		lines = append(lines, fmt.Sprintf("- users[%q]: %d (to publish the floor state and redact)", controller, need))
+		level = need
+	}
+	events := missingEventLevels(pl, level)
+	for _, t := range slices.Sorted(maps.Keys(events)) {
+		why := "so members can send it"
+		if t == TypeFloor {
+			why = "so only Walkie publishes the floor"
+		}
+		lines = append(lines, fmt.Sprintf("- events[%q]: %d (%s)", t, events[t], why))
+	}
+	if len(lines) == 0 {
+		return ""
+	}
+	return "Walkie cannot control the floor in this room yet. An admin should set these power levels (m.room.power_levels):\n" +
+		strings.Join(lines, "\n")
+}
+
+// onPowerChange stores new levels, re-decides whether the room is managed
+// and re-validates holder and queue (a demoted user loses the floor).
+func (d *decider) onPowerChange(in PowerChange) {
+	d.r.Power = in.Levels
+	d.record("power", Device{}, "", in.EventID)
+	d.checkManagement()
+	d.revalidate()
+}
+
+// checkManagement recomputes Managed and posts the one "I lack power"
+// notice. It is the only notice an unmanaged room gets: it needs nothing
+// beyond events_default.
+func (d *decider) checkManagement() {
+	r := d.r
+	r.Managed = CanManage(r.Power, r.Controller)
+	if r.Managed || r.PowerNoticeSent || r.Passive {
+		return
+	}
+	if text := MissingPowerAdvice(r.Power, r.Controller); text != "" {
+		d.effects = append(d.effects, Effect{Kind: EffectNotice, Text: text})
+		r.PowerNoticeSent = true
+	}
+}
