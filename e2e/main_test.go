@@ -1,0 +1,53 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/walkie-ptt/walkie/internal/stack"
+)
+
+// shared is the one stack all scenarios use: each scenario works in rooms
+// and with users of its own.
+var shared *stack.Stack
+
+// e2eFloor keeps timers short so the timeout scenarios finish quickly.
+const e2eFloor = `  start_timeout: 4s
+  inactivity_timeout: 3s
+  max_talk: 30s
+  pause_grace: 2s
+  revoke_grace: 1s
+  queue_timeout: 40s
+  rate_limit: 0`
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	logFile, err := os.CreateTemp("", "walkie-e2e-*.log")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer logFile.Close()
+	s, err := stack.Start(ctx, stack.Options{Log: logFile, Floor: e2eFloor})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: could not start PostgreSQL + Dendrite + Walkie: %v\n(log: %s)\n", err, logFile.Name())
+		return 1
+	}
+	shared = s
+	code := m.Run()
+	s.Stop()
+	if code != 0 {
+		fmt.Fprintf(os.Stderr, "e2e: Walkie and Dendrite logs are in %s\n", logFile.Name())
+	} else {
+		_ = os.Remove(logFile.Name())
+	}
+	return code
+}

@@ -1,0 +1,213 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix/event"
+
+	"github.com/walkie-ptt/walkie/internal/floor"
+	"github.com/walkie-ptt/walkie/internal/matrix"
+)
+
+// Scenario 1: the bot joins on invite, sets up power levels, publishes an
+// idle floor.
+func TestBotJoinsAndSetsUpRoom(t *testing.T) {
+	admin := newUser(t, shared, "admin", "ADM")
+	room := managedRoom(t, shared, admin)
+	var pl event.PowerLevelsEventContent
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	for {
+		if err := admin.c.StateEvent(ctx, room, event.StatePowerLevels, "", &pl); err == nil {
+			if _, ok := pl.Events[floor.TypePermit]; ok {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the bot never added the permit level: %+v", pl.Events)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	if pl.Events[floor.TypePermit] != 0 || pl.Events[floor.TypeBroadcastInfo] != 0 || pl.Events[floor.TypeFloor] != 100 {
+		t.Fatalf("power levels after setup: %+v", pl.Events)
+	}
+}
+
+// Scenario 2: grant, queue, talk burst, release to the next in queue.
+func TestGrantQueueTalkRelease(t *testing.T) {
+	admin := newUser(t, shared, "admin", "ADM")
+	alice, bob := newUser(t, shared, "alice", "ALICEPHONE"), newUser(t, shared, "bob", "BOBPHONE")
+	room := managedRoom(t, shared, admin, alice, bob)
+	alice.permit(room, true, true, time.Time{})
+	bob.permit(room, true, true, time.Time{})
+	bob.waitFloor(room, "two listeners", func(f floor.FloorState) bool { return f.Listeners == 2 })
+
+	reqA := alice.request(room, "request", nil)
+	if r := alice.waitResponse(room, reqA); r.Status != floor.StatusGranted || r.Term != 1 {
+		t.Fatalf("alice's request: %+v", r)
+	}
+	bob.waitFloor(room, "alice holds, term 1", func(f floor.FloorState) bool { return holderIs(alice)(f) && f.Term == 1 })
+	reqB := bob.request(room, "request", nil)
+	if r := bob.waitResponse(room, reqB); r.Status != floor.StatusQueued || r.Position != 1 {
+		t.Fatalf("bob's request: %+v", r)
+	}
+	started := alice.broadcast(matrix.TypeBroadcastInfo, room, "started", "", map[string]any{floor.TermKey: 1})
+	bob.waitFloor(room, "alice's broadcast", func(f floor.FloorState) bool { return f.BroadcastEventID == started.String() })
+	for i := 1; i <= 3; i++ {
+		alice.chunk(room, started, i)
+	}
+	alice.broadcast(matrix.TypeBroadcastInfo, room, "stopped", started, nil)
+	f := alice.waitFloor(room, "bob holds after alice stopped", holderIs(bob))
+	if f.Term != 2 || len(f.Queue) != 0 {
+		t.Fatalf("after release: %+v", f)
+	}
+	if r := bob.waitResponse(room, reqB); r.Status != floor.StatusGranted && r.Status != floor.StatusQueued {
+		t.Fatalf("bob's grant: %+v", r)
+	}
+}
+
+// Scenario 3 and 7: the implicit fast path, in MSC3888's and Element's dialects.
+func TestImplicitFastPathBothDialects(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		info      event.Type
+		chunkType string
+	}{
+		{"msc3888", matrix.TypeBroadcastInfo, "m.voice_broadcast_chunk"},
+		{"element", matrix.TypeBroadcastInfoElement, "m.room.message"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			admin := newUser(t, shared, "admin", "ADM")
+			carol, dave := newUser(t, shared, "carol", "CAROL"), newUser(t, shared, "dave", "DAVE")
+			room := managedRoom(t, shared, admin, carol, dave)
+			carol.permit(room, true, true, time.Time{})
+			dave.permit(room, true, true, time.Time{})
+			carol.waitFloor(room, "listeners", func(f floor.FloorState) bool { return f.Listeners == 2 })
+			started := carol.broadcast(tc.info, room, "started", "", nil)
+			dave.waitFloor(room, "carol holds with her broadcast", func(f floor.FloorState) bool {
+				return holderIs(carol)(f) && f.BroadcastEventID == started.String()
+			})
+			content := map[string]any{"m.relates_to": map[string]any{"rel_type": "m.reference", "event_id": started}}
+			chunkType := event.Type{Type: tc.chunkType, Class: event.MessageEventType}
+			if tc.chunkType == "m.room.message" {
+				content["msgtype"], content["body"] = "m.audio", "Voice broadcast chunk"
+				content["io.element.voice_broadcast_chunk"] = map[string]any{"sequence": 1}
+			}
+			// dave's chunk for carol's broadcast: a forgery, redacted; his own
+			// started while carol talks: redacted too.
+			forged, err := dave.c.SendMessageEvent(context.Background(), room, chunkType, content)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = forged
+			daveStart := dave.broadcast(tc.info, room, "started", "", nil)
+			if reason := dave.waitRedacted(room, daveStart); reason == "" {
+				t.Fatal("the redaction of dave's start carries no reason")
+			}
+			if r := dave.waitResponse(room, daveStart); r.Status != floor.StatusQueued || r.Reason != floor.ReasonFloorTaken {
+				t.Fatalf("dave's implicit request: %+v", r)
+			}
+		})
+	}
+}
+
+// Scenario 4: denials with the right reason; an unauthorised start is redacted.
+func TestDenials(t *testing.T) {
+	admin := newUser(t, shared, "admin", "ADM")
+	nopermit, listener, expired := newUser(t, shared, "nopermit", "N"), newUser(t, shared, "listener", "L"), newUser(t, shared, "expired", "E")
+	room := managedRoom(t, shared, admin, nopermit, listener, expired)
+	listener.permit(room, false, true, time.Time{})
+	expired.permit(room, true, true, time.Now().Add(-time.Hour))
+	admin.waitFloor(room, "the listener counted", func(f floor.FloorState) bool { return f.Listeners == 1 })
+	for _, tc := range []struct {
+		dev    *device
+		reason string
+	}{{nopermit, floor.ReasonNoPermit}, {listener, floor.ReasonListenOnly}, {expired, floor.ReasonPermitExpired}} {
+		req := tc.dev.request(room, "request", nil)
+		if r := tc.dev.waitResponse(room, req); r.Status != floor.StatusDenied || r.Reason != tc.reason {
+			t.Fatalf("%s: got %+v, want denied/%s", tc.dev.user, r, tc.reason)
+		}
+	}
+	started := nopermit.broadcast(matrix.TypeBroadcastInfo, room, "started", "", nil)
+	if reason := admin.waitRedacted(room, started); !contains(reason, floor.ReasonNoPermit) {
+		t.Fatalf("redaction reason %q does not name no_permit", reason)
+	}
+}
+
+// Scenario 5: a talker whose client dies loses the floor to inactivity and
+// the next in queue gets it.
+func TestCrashedTalkerFreesTheFloor(t *testing.T) {
+	admin := newUser(t, shared, "admin", "ADM")
+	alice, bob := newUser(t, shared, "alice", "A"), newUser(t, shared, "bob", "B")
+	room := managedRoom(t, shared, admin, alice, bob)
+	alice.permit(room, true, true, time.Time{})
+	bob.permit(room, true, true, time.Time{})
+	bob.waitFloor(room, "listeners", func(f floor.FloorState) bool { return f.Listeners == 2 })
+	started := alice.broadcast(matrix.TypeBroadcastInfo, room, "started", "", nil)
+	bob.waitFloor(room, "alice holds", holderIs(alice))
+	reqB := bob.request(room, "request", nil)
+	bob.waitResponse(room, reqB)
+	alice.chunk(room, started, 1) // then her client dies
+	bob.waitFloor(room, "bob holds after alice went silent", holderIs(bob))
+}
+
+// Scenario 6: a moderator pre-empts, then uses the chair revoke.
+func TestPreemptAndChairRevoke(t *testing.T) {
+	admin := newUser(t, shared, "admin", "ADM")
+	alice := newUser(t, shared, "alice", "A")
+	room := managedRoom(t, shared, admin, alice)
+	alice.permit(room, true, true, time.Time{})
+	admin.permit(room, true, true, time.Time{})
+	admin.waitFloor(room, "listeners", func(f floor.FloorState) bool { return f.Listeners == 2 })
+	alice.request(room, "request", nil)
+	admin.waitFloor(room, "alice holds", holderIs(alice))
+	pre := admin.request(room, "request", map[string]any{"preempt": true})
+	if r := admin.waitResponse(room, pre); r.Status != floor.StatusGranted {
+		t.Fatalf("pre-emption: %+v", r)
+	}
+	alice.waitFloor(room, "admin holds after pre-empting", holderIs(admin))
+	alice.request(room, "request", nil)
+	alice.waitFloor(room, "alice queued", func(f floor.FloorState) bool { return len(f.Queue) == 1 })
+	admin.request(room, "release", nil)
+	admin.waitFloor(room, "alice holds again", holderIs(alice))
+	rev := admin.request(room, "revoke", map[string]any{"target": map[string]any{"user_id": alice.user, "device_id": alice.device}})
+	if r := admin.waitResponse(room, rev); r.Status != floor.StatusRevoked {
+		t.Fatalf("chair revoke: %+v", r)
+	}
+	alice.waitFloor(room, "idle after the chair revoke", func(f floor.FloorState) bool { return f.Holder == nil })
+}
+
+// Scenario 8: Walkie is killed (SIGKILL) mid-talk and restarted: the floor,
+// the queue and the timers carry on from the database.
+func TestKillMinus9MidTalk(t *testing.T) {
+	admin := newUser(t, shared, "admin", "ADM")
+	alice, bob := newUser(t, shared, "alice", "A"), newUser(t, shared, "bob", "B")
+	room := managedRoom(t, shared, admin, alice, bob)
+	alice.permit(room, true, true, time.Time{})
+	bob.permit(room, true, true, time.Time{})
+	bob.waitFloor(room, "listeners", func(f floor.FloorState) bool { return f.Listeners == 2 })
+	started := alice.broadcast(matrix.TypeBroadcastInfo, room, "started", "", nil)
+	bob.waitFloor(room, "alice holds", holderIs(alice))
+	reqB := bob.request(room, "request", nil)
+	if r := bob.waitResponse(room, reqB); r.Status != floor.StatusQueued {
+		t.Fatalf("bob: %+v", r)
+	}
+	alice.chunk(room, started, 1)
+
+	shared.KillWalkie()
+	if err := shared.StartWalkie(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// alice said nothing more: the inactivity deadline, stored in the
+	// database, fires in the restarted process and bob gets the floor.
+	f := bob.waitFloor(room, "bob holds after the restart", holderIs(bob))
+	if f.Term != 2 {
+		t.Fatalf("term after restart = %d, want 2", f.Term)
+	}
+	raw, _ := json.Marshal(f)
+	t.Logf("floor after restart: %s", raw)
+}
