@@ -103,7 +103,9 @@ func TestImplicitFastPathBothDialects(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_ = forged
+			if reason := carol.waitRedacted(room, forged.EventID); reason == "" {
+				t.Fatal("the redaction of dave's forged chunk carries no reason")
+			}
 			daveStart := dave.broadcast(tc.info, room, "started", "", nil)
 			if reason := dave.waitRedacted(room, daveStart); reason == "" {
 				t.Fatal("the redaction of dave's start carries no reason")
