@@ -104,6 +104,9 @@ func (d *decider) refusal(reason string) string {
 	if h := d.r.Holder; h != nil && (reason == ReasonFloorTaken || reason == ReasonQueueFull) {
 		return fmt.Sprintf("Walkie: %s — %s holds the floor", reason, h.UserID)
 	}
+	if why := Explain(reason); why != "" {
+		return "Walkie: " + reason + " — " + why
+	}
 	return "Walkie: " + reason
 }
 

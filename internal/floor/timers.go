@@ -31,7 +31,7 @@ func (r *Room) deadlines() iter.Seq[deadline] {
 		}
 		for i := range r.Queue {
 			e := &r.Queue[i]
-			if !yield(deadline{at: r.queueDeadline(*e), reason: ReasonQueueTimout, device: e.Device, inQueue: true}) {
+			if !yield(deadline{at: r.queueDeadline(*e), reason: ReasonQueueTimeout, device: e.Device, inQueue: true}) {
 				return
 			}
 			if p, ok := r.Permits[e.PermitStateKey()]; ok && !p.ExpiresAt.IsZero() {
@@ -101,7 +101,7 @@ func (d *decider) fire(dl deadline) {
 	if dl.inQueue {
 		e, _ := d.r.removeQueued(dl.device)
 		status := StatusDenied
-		if dl.reason == ReasonQueueTimout {
+		if dl.reason == ReasonQueueTimeout {
 			status = StatusCancelled
 		}
 		d.dropQueued(e, status, dl.reason, true)

@@ -59,7 +59,7 @@ const (
 	ReasonLeft        = "left_room"
 	ReasonPermitGone  = "permit_revoked"
 	ReasonPowerLost   = "insufficient_power"
-	ReasonQueueTimout = "queue_timeout"
+	ReasonQueueTimeout = "queue_timeout"
 	ReasonReleased    = "released"
 	ReasonStopped     = "stopped"
 	ReasonAdmin       = "admin_release"

@@ -243,7 +243,7 @@ func TestQueueTimeout(t *testing.T) {
 	}
 	var cancelled bool
 	for _, resp := range f.responses(room, since) {
-		if resp.Status == floor.StatusCancelled && resp.Reason == floor.ReasonQueueTimout {
+		if resp.Status == floor.StatusCancelled && resp.Reason == floor.ReasonQueueTimeout {
 			cancelled = true
 		}
 	}
