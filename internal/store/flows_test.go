@@ -307,3 +307,19 @@ func TestBusyElsewhere(t *testing.T) {
 	f.deliver(f.request("!two:test", alice, "A", "request", nil))
 	expectResponse(t, f.responses("!two:test", since), 0, floor.StatusDenied, floor.ReasonBusyElsewhere)
 }
+
+func TestFloorInARoomTheBotLeftHoldsNobody(t *testing.T) {
+	f := newFixture(t)
+	f.setupRoom("!one:test", alice)
+	f.setupRoom("!two:test", alice)
+	f.deliver(f.permit("!one:test", alice, "A", nil), f.permit("!two:test", alice, "A", nil))
+	f.deliver(f.request("!one:test", alice, "A", "request", nil))
+	f.deliver(f.ev("!one:test", admin, "m.room.member", sk(bot), map[string]any{"membership": "leave"}))
+	f.st.AdvanceClock(time.Hour) // alice's start_timeout is long due
+	if due, _ := f.st.DueRooms(f.ctx, 10); len(due) != 0 {
+		t.Fatalf("a room the bot left must fire no timers: %v", due)
+	}
+	since := f.lastID("!two:test")
+	f.deliver(f.request("!two:test", alice, "A", "request", nil))
+	expectResponse(t, f.responses("!two:test", since), 0, floor.StatusGranted, "")
+}

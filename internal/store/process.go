@@ -196,7 +196,8 @@ func pendingEvents(ctx context.Context, tx pgx.Tx, roomID string) ([]InboxEvent,
 	})
 }
 
-// busyElsewhere also takes a transaction-scoped advisory lock on the device,
+// busyElsewhere counts only rooms the controller is still in: a floor left
+// behind in a room the bot was kicked from holds nobody. It also takes a transaction-scoped advisory lock on the device,
 // so two rooms deciding about one device at once see each other's grant.
 func busyElsewhere(ctx context.Context, tx pgx.Tx, roomID string, d floor.Device) (bool, error) {
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, d.UserID+"|"+d.DeviceID); err != nil {
@@ -204,7 +205,7 @@ func busyElsewhere(ctx context.Context, tx pgx.Tx, roomID string, d floor.Device
 	}
 	var busy bool
 	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM room
-		WHERE holder_user = $1 AND holder_device = $2 AND room_id <> $3)`, d.UserID, d.DeviceID, roomID).Scan(&busy)
+		WHERE holder_user = $1 AND holder_device = $2 AND room_id <> $3 AND joined)`, d.UserID, d.DeviceID, roomID).Scan(&busy)
 	return busy, err
 }
 

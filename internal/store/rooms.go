@@ -34,9 +34,10 @@ func (s *Store) Room(ctx context.Context, roomID string) (*floor.Room, bool, err
 	return room, joined, nil
 }
 
-// DueRooms lists rooms whose next deadline has passed by the database's clock.
+// DueRooms lists joined rooms whose next deadline has passed by the
+// database's clock (rooms the bot left keep their state but fire nothing).
 func (s *Store) DueRooms(ctx context.Context, limit int) ([]string, error) {
-	rows, err := s.pool.Query(ctx, `SELECT room_id FROM room WHERE next_deadline <= clock_timestamp() + $2::interval
+	rows, err := s.pool.Query(ctx, `SELECT room_id FROM room WHERE joined AND next_deadline <= clock_timestamp() + $2::interval
 		ORDER BY next_deadline LIMIT $1`, limit, s.clockOffset())
 	if err != nil {
 		return nil, err
