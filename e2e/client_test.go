@@ -216,3 +216,21 @@ func (d *device) waitTimeline(room id.RoomID, what string, match func(*event.Eve
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// talkRoom is a managed room in which every talker has published a permit
+// to send and receive, as the floor state's listener count shows.
+func talkRoom(t *testing.T, admin *device, talkers ...*device) id.RoomID {
+	t.Helper()
+	var members []*device
+	for _, d := range talkers {
+		if d != admin {
+			members = append(members, d)
+		}
+	}
+	room := managedRoom(t, shared, admin, members...)
+	for _, d := range talkers {
+		d.permit(room, true, true, time.Time{})
+	}
+	admin.waitFloor(room, fmt.Sprintf("%d listeners", len(talkers)), func(f floor.FloorState) bool { return f.Listeners == len(talkers) })
+	return room
+}

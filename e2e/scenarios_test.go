@@ -41,10 +41,7 @@ func TestBotJoinsAndSetsUpRoom(t *testing.T) {
 func TestGrantQueueTalkRelease(t *testing.T) {
 	admin := newUser(t, shared, "admin", "ADM")
 	alice, bob := newUser(t, shared, "alice", "ALICEPHONE"), newUser(t, shared, "bob", "BOBPHONE")
-	room := managedRoom(t, shared, admin, alice, bob)
-	alice.permit(room, true, true, time.Time{})
-	bob.permit(room, true, true, time.Time{})
-	bob.waitFloor(room, "two listeners", func(f floor.FloorState) bool { return f.Listeners == 2 })
+	room := talkRoom(t, admin, alice, bob)
 
 	reqA := alice.request(room, "request", nil)
 	if r := alice.waitResponse(room, reqA); r.Status != floor.StatusGranted || r.Term != 1 {
@@ -83,10 +80,7 @@ func TestImplicitFastPathBothDialects(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			admin := newUser(t, shared, "admin", "ADM")
 			carol, dave := newUser(t, shared, "carol", "CAROL"), newUser(t, shared, "dave", "DAVE")
-			room := managedRoom(t, shared, admin, carol, dave)
-			carol.permit(room, true, true, time.Time{})
-			dave.permit(room, true, true, time.Time{})
-			carol.waitFloor(room, "listeners", func(f floor.FloorState) bool { return f.Listeners == 2 })
+			room := talkRoom(t, admin, carol, dave)
 			started := carol.broadcast(tc.info, room, "started", "", nil)
 			dave.waitFloor(room, "carol holds with her broadcast", func(f floor.FloorState) bool {
 				return holderIs(carol)(f) && f.BroadcastEventID == started.String()
@@ -145,10 +139,7 @@ func TestDenials(t *testing.T) {
 func TestCrashedTalkerFreesTheFloor(t *testing.T) {
 	admin := newUser(t, shared, "admin", "ADM")
 	alice, bob := newUser(t, shared, "alice", "A"), newUser(t, shared, "bob", "B")
-	room := managedRoom(t, shared, admin, alice, bob)
-	alice.permit(room, true, true, time.Time{})
-	bob.permit(room, true, true, time.Time{})
-	bob.waitFloor(room, "listeners", func(f floor.FloorState) bool { return f.Listeners == 2 })
+	room := talkRoom(t, admin, alice, bob)
 	started := alice.broadcast(matrix.TypeBroadcastInfo, room, "started", "", nil)
 	bob.waitFloor(room, "alice holds", holderIs(alice))
 	reqB := bob.request(room, "request", nil)
@@ -161,10 +152,7 @@ func TestCrashedTalkerFreesTheFloor(t *testing.T) {
 func TestPreemptAndChairRevoke(t *testing.T) {
 	admin := newUser(t, shared, "admin", "ADM")
 	alice := newUser(t, shared, "alice", "A")
-	room := managedRoom(t, shared, admin, alice)
-	alice.permit(room, true, true, time.Time{})
-	admin.permit(room, true, true, time.Time{})
-	admin.waitFloor(room, "listeners", func(f floor.FloorState) bool { return f.Listeners == 2 })
+	room := talkRoom(t, admin, alice, admin)
 	alice.request(room, "request", nil)
 	admin.waitFloor(room, "alice holds", holderIs(alice))
 	pre := admin.request(room, "request", map[string]any{"preempt": true})
@@ -188,10 +176,7 @@ func TestPreemptAndChairRevoke(t *testing.T) {
 func TestKillMinus9MidTalk(t *testing.T) {
 	admin := newUser(t, shared, "admin", "ADM")
 	alice, bob := newUser(t, shared, "alice", "A"), newUser(t, shared, "bob", "B")
-	room := managedRoom(t, shared, admin, alice, bob)
-	alice.permit(room, true, true, time.Time{})
-	bob.permit(room, true, true, time.Time{})
-	bob.waitFloor(room, "listeners", func(f floor.FloorState) bool { return f.Listeners == 2 })
+	room := talkRoom(t, admin, alice, bob)
 	started := alice.broadcast(matrix.TypeBroadcastInfo, room, "started", "", nil)
 	bob.waitFloor(room, "alice holds", holderIs(alice))
 	reqB := bob.request(room, "request", nil)

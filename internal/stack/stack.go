@@ -189,25 +189,27 @@ func (s *Stack) waitReady(ctx context.Context, exited chan struct{}) error {
 	}
 }
 
-// KillWalkie kills the walkie process with SIGKILL (a crash, not a shutdown).
-func (s *Stack) KillWalkie() {
+// takeWalkie hands over the running walkie process (nil when none), so
+// exactly one caller stops it.
+func (s *Stack) takeWalkie() (*exec.Cmd, chan struct{}) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	cmd, exited := s.walkie, s.exited
 	s.walkie = nil
-	s.mu.Unlock()
-	if cmd == nil {
-		return
+	return cmd, exited
+}
+
+// KillWalkie kills the walkie process with SIGKILL (a crash, not a shutdown).
+func (s *Stack) KillWalkie() {
+	if cmd, exited := s.takeWalkie(); cmd != nil {
+		_ = cmd.Process.Kill()
+		<-exited
 	}
-	_ = cmd.Process.Kill()
-	<-exited
 }
 
 // StopWalkie stops walkie with SIGTERM, as an operator would.
 func (s *Stack) StopWalkie() {
-	s.mu.Lock()
-	cmd, exited := s.walkie, s.exited
-	s.walkie = nil
-	s.mu.Unlock()
+	cmd, exited := s.takeWalkie()
 	if cmd == nil {
 		return
 	}
