@@ -68,6 +68,7 @@ func managedRoom(t *testing.T, s *stack.Stack, admin *device, members ...*device
 		}
 	}
 	admin.waitFloor(resp.RoomID, "the bot publishes an idle floor", func(f floor.FloorState) bool { return f.Holder == nil })
+	admin.waitPermitLevel(resp.RoomID)
 	return resp.RoomID
 }
 
@@ -233,4 +234,25 @@ func talkRoom(t *testing.T, admin *device, talkers ...*device) id.RoomID {
 	}
 	admin.waitFloor(room, fmt.Sprintf("%d listeners", len(talkers)), func(f floor.FloorState) bool { return f.Listeners == len(talkers) })
 	return room
+}
+
+// waitPermitLevel waits until the bot's room setup lets members publish
+// permits.
+func (d *device) waitPermitLevel(room id.RoomID) map[string]int {
+	d.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	for {
+		var pl event.PowerLevelsEventContent
+		if err := d.c.StateEvent(ctx, room, event.StatePowerLevels, "", &pl); err == nil {
+			if _, ok := pl.Events[floor.TypePermit]; ok {
+				return pl.Events
+			}
+		}
+		select {
+		case <-ctx.Done():
+			d.t.Fatalf("the bot never set up the permit level in %s", room)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

@@ -17,23 +17,9 @@ import (
 func TestBotJoinsAndSetsUpRoom(t *testing.T) {
 	admin := newUser(t, shared, "admin", "ADM")
 	room := managedRoom(t, shared, admin)
-	var pl event.PowerLevelsEventContent
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
-	for {
-		if err := admin.c.StateEvent(ctx, room, event.StatePowerLevels, "", &pl); err == nil {
-			if _, ok := pl.Events[floor.TypePermit]; ok {
-				break
-			}
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("the bot never added the permit level: %+v", pl.Events)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	if pl.Events[floor.TypePermit] != 0 || pl.Events[floor.TypeBroadcastInfo] != 0 || pl.Events[floor.TypeFloor] != 100 {
-		t.Fatalf("power levels after setup: %+v", pl.Events)
+	levels := admin.waitPermitLevel(room)
+	if levels[floor.TypePermit] != 0 || levels[floor.TypeBroadcastInfo] != 0 || levels[floor.TypeFloor] != 100 {
+		t.Fatalf("power levels after setup: %+v", levels)
 	}
 }
 

@@ -32,6 +32,9 @@ type Options struct {
 	Floor string
 	// LogLevel for Walkie (default debug).
 	LogLevel string
+	// ExtraRegistrations are more appservice registration files for the
+	// homeserver (a benchmark's baseline appservice, for instance).
+	ExtraRegistrations []string
 }
 
 // Stack is a running local deployment.
@@ -97,7 +100,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if out, err := exec.CommandContext(ctx, s.walkieBin, "-g", "-c", s.configPath, "-r", s.regPath).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("walkie -g: %v: %s", err, out)
 	}
-	s.HS, err = homeserver.Start(ctx, homeserver.Options{WorkDir: dir, AppserviceRegistrationPaths: []string{s.regPath}, LogWriter: opts.Log})
+	s.HS, err = homeserver.Start(ctx, homeserver.Options{WorkDir: dir, AppserviceRegistrationPaths: append([]string{s.regPath}, opts.ExtraRegistrations...), LogWriter: opts.Log})
 	if err != nil {
 		return nil, err
 	}

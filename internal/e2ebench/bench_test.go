@@ -1,0 +1,39 @@
+package e2ebench
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestQuickRun runs a tiny measurement end to end and checks it reports
+// sane figures. It asserts no speed: only that both systems were measured.
+func TestQuickRun(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	res, err := Run(ctx, Options{Rooms: 2, Cycles: 3, Parallel: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, ds := range map[string][]time.Duration{"walkie": res.Walkie.Requester, "echo": res.Echo.Requester,
+		"walkie listener": res.Walkie.Listener, "echo listener": res.Echo.Listener} {
+		if len(ds) != 6 {
+			t.Fatalf("%s: %d samples, want 6", name, len(ds))
+		}
+		for _, d := range ds {
+			if d <= 0 {
+				t.Fatalf("%s: non-positive latency %s", name, d)
+			}
+		}
+	}
+	var out bytes.Buffer
+	res.Report(&out)
+	if !strings.Contains(out.String(), "e2e ratio walkie/echo p50 = ") || !strings.Contains(out.String(), "MCPTT KPI 1") {
+		t.Fatalf("report: %s", out.String())
+	}
+	if Percentile(res.Walkie.Requester, 50) > Percentile(res.Walkie.Requester, 99) {
+		t.Fatal("p50 above p99")
+	}
+}
