@@ -35,14 +35,14 @@ func runRoom(ctx context.Context, s *stack.Stack, name, bot string, cycles int) 
 		return lat, err
 	}
 	resp, err := admin.CreateRoom(ctx, &mautrix.ReqCreateRoom{
-		Preset:             "private_chat",
+		Preset: "private_chat",
 		// The levels Walkie's room setup would add, set up front: the
 		// echo baseline sets nothing up, and both must start alike.
 		PowerLevelOverride: &event.PowerLevelsEventContent{
 			Users:  map[id.UserID]int{admin.UserID: 100, id.UserID(bot): 100},
 			Events: map[string]int{floor.TypePermit: 0, floor.TypeBroadcastInfo: 0, floor.TypeFloor: 100},
 		},
-		Invite:             []id.UserID{id.UserID(bot), requester.UserID, listener.UserID},
+		Invite: []id.UserID{id.UserID(bot), requester.UserID, listener.UserID},
 	})
 	if err != nil {
 		return lat, err

@@ -83,6 +83,7 @@ func (d *decider) onStarted(in BroadcastInfo) {
 		return
 	}
 	d.redact(in.EventID, d.refusal(v.reason))
+	d.rememberBroadcast(in.EventID, 0)
 	d.answer(dev, in.EventID, v)
 }
 

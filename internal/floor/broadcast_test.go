@@ -98,6 +98,9 @@ func broadcastRules() []rule {
 			in:      started(mallory, 0),
 			effects: []string{"redact $bc", "resp MALLORY denied no_permit re $bc"},
 			log:     []string{"deny"},
+			// Remembered with no grace, so its chunks are redacted even
+			// when they arrive encrypted.
+			check: wantGrace("$bc", t0),
 		},
 		{
 			name:    "started/unmanaged room denies without redaction",
@@ -211,6 +214,34 @@ func chunkRules() []rule {
 			at:      3 * time.Second,
 			effects: []string{"redact $c"},
 			log:     []string{"redact_chunk"},
+		},
+		{
+			name: "chunk/ended broadcast still known long after grace",
+			room: newTestRoom(with(func(r *Room) {
+				r.Revoked = []RevokedBroadcast{{EventID: "$bc-old", GraceUntil: t0.Add(3 * time.Second), ForgetAt: t0.Add(time.Hour)}}
+			})),
+			in:      chunk(bob, "$bc-old"),
+			at:      30 * time.Minute,
+			effects: []string{"redact $c"},
+			log:     []string{"redact_chunk"},
+			check: func(t *testing.T, d Decision) {
+				if len(d.Room.Revoked) != 1 {
+					t.Errorf("the broadcast must be remembered until ForgetAt: %v", d.Room.Revoked)
+				}
+			},
+		},
+		{
+			name: "chunk/broadcast forgotten at ForgetAt",
+			room: newTestRoom(with(func(r *Room) {
+				r.Revoked = []RevokedBroadcast{{EventID: "$bc-old", GraceUntil: t0, ForgetAt: t0.Add(time.Minute)}}
+			})),
+			in: Tick{},
+			at: time.Minute,
+			check: func(t *testing.T, d Decision) {
+				if len(d.Room.Revoked) != 0 {
+					t.Errorf("forgotten broadcasts must be pruned: %v", d.Room.Revoked)
+				}
+			},
 		},
 		{
 			name:    "chunk/unknown broadcast redacted",

@@ -1,5 +1,7 @@
 package floor
 
+import "time"
+
 // grant gives dev the floor under a new term. The term only ever grows:
 // it is the fencing token clients put into their `started` events.
 func (d *decider) grant(dev Device, requestEventID string) *Holder {
@@ -51,14 +53,32 @@ func (d *decider) freeFloor(reason, status string, notify bool) {
 	d.grantNext()
 }
 
+// broadcastMemory is how long a broadcast without the floor is remembered
+// after its grace, and maxRemembered how many at most: enough for every
+// straggling chunk, bounded so a hostile member cannot grow the room's row.
+const (
+	broadcastMemory = 10 * time.Minute
+	maxRemembered   = 64
+)
+
 // graceBroadcast tolerates chunks of a finished broadcast that are still
 // in flight for revoke_grace (MCPTT T3); later ones are redacted.
 func (d *decider) graceBroadcast(eventID string) {
+	d.rememberBroadcast(eventID, d.r.Config.RevokeGrace)
+}
+
+// rememberBroadcast records a broadcast that does not hold the floor, with
+// grace for its chunks (zero for a refused start: all its chunks go).
+func (d *decider) rememberBroadcast(eventID string, grace time.Duration) {
 	r := d.r
-	if eventID == "" || r.Config.RevokeGrace <= 0 {
+	if eventID == "" {
 		return
 	}
-	r.Revoked = append(r.Revoked, RevokedBroadcast{EventID: eventID, GraceUntil: d.now.Add(r.Config.RevokeGrace)})
+	r.Revoked = append(r.Revoked, RevokedBroadcast{EventID: eventID,
+		GraceUntil: d.now.Add(grace), ForgetAt: d.now.Add(grace + broadcastMemory)})
+	if over := len(r.Revoked) - maxRemembered; over > 0 {
+		r.Revoked = r.Revoked[over:]
+	}
 }
 
 // grantNext hands an idle floor to the first queued device that may still

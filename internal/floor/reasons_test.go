@@ -15,3 +15,14 @@ func TestEveryDenialReasonIsExplained(t *testing.T) {
 		t.Errorf("refusal text: %q", got)
 	}
 }
+
+func TestRememberedBroadcastsAreBounded(t *testing.T) {
+	r := NewRoom("!r", "@bot", Config{RevokeGrace: 0})
+	d := &decider{r: r}
+	for i := range maxRemembered + 10 {
+		d.rememberBroadcast(string(rune('a'+i%26))+"-"+string(rune('0'+i/26)), 0)
+	}
+	if len(r.Revoked) != maxRemembered {
+		t.Fatalf("remembered %d broadcasts, want the bound %d", len(r.Revoked), maxRemembered)
+	}
+}

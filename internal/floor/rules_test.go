@@ -79,11 +79,12 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-// wantGrace asserts that broadcast is tolerated until the given time.
+// wantGrace asserts that broadcast is tolerated until the given time and
+// remembered for broadcastMemory after it.
 func wantGrace(broadcast string, until time.Time) func(*testing.T, Decision) {
 	return func(t *testing.T, d Decision) {
 		t.Helper()
-		want := RevokedBroadcast{EventID: broadcast, GraceUntil: until}
+		want := RevokedBroadcast{EventID: broadcast, GraceUntil: until, ForgetAt: until.Add(broadcastMemory)}
 		if !slices.Contains(d.Room.Revoked, want) {
 			t.Errorf("revoked broadcasts %v lack %v", d.Room.Revoked, want)
 		}

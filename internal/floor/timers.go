@@ -117,7 +117,13 @@ func (d *decider) fire(dl deadline) {
 // prune forgets what no longer matters: broadcasts past their grace and
 // rate windows that have ended. Neither needs a deadline of its own.
 func (r *Room) prune(now time.Time) {
-	r.Revoked = slices.DeleteFunc(r.Revoked, func(rb RevokedBroadcast) bool { return !now.Before(rb.GraceUntil) })
+	r.Revoked = slices.DeleteFunc(r.Revoked, func(rb RevokedBroadcast) bool {
+		forget := rb.ForgetAt
+		if forget.IsZero() { // remembered before ForgetAt existed
+			forget = rb.GraceUntil
+		}
+		return !now.Before(forget)
+	})
 	for key, w := range r.Rate {
 		if !now.Before(w.Start.Add(r.Config.RateWindow)) {
 			delete(r.Rate, key)

@@ -50,19 +50,19 @@ const (
 
 // Revocation / release reasons.
 const (
-	ReasonPreempted   = "preempted"
-	ReasonNoMedia     = "no_media"
-	ReasonInactive    = "inactive"
-	ReasonMaxTalkTime = "max_talk_time"
-	ReasonPaused      = "pause_timeout"
-	ReasonChair       = "chair_revoke"
-	ReasonLeft        = "left_room"
-	ReasonPermitGone  = "permit_revoked"
-	ReasonPowerLost   = "insufficient_power"
+	ReasonPreempted    = "preempted"
+	ReasonNoMedia      = "no_media"
+	ReasonInactive     = "inactive"
+	ReasonMaxTalkTime  = "max_talk_time"
+	ReasonPaused       = "pause_timeout"
+	ReasonChair        = "chair_revoke"
+	ReasonLeft         = "left_room"
+	ReasonPermitGone   = "permit_revoked"
+	ReasonPowerLost    = "insufficient_power"
 	ReasonQueueTimeout = "queue_timeout"
-	ReasonReleased    = "released"
-	ReasonStopped     = "stopped"
-	ReasonAdmin       = "admin_release"
+	ReasonReleased     = "released"
+	ReasonStopped      = "stopped"
+	ReasonAdmin        = "admin_release"
 )
 
 // Response statuses of talk_response.
@@ -180,11 +180,15 @@ type QueueEntry struct {
 	RequestEventID string    `json:"request_event_id,omitempty"`
 }
 
-// RevokedBroadcast remembers a broadcast whose floor was taken away, so
-// chunks still in flight are tolerated until GraceUntil (MCPTT T3).
+// RevokedBroadcast remembers a broadcast that does not (or no longer) hold
+// the floor: chunks still in flight are tolerated until GraceUntil (MCPTT
+// T3), later ones are redacted. It is remembered until ForgetAt, well past
+// the grace, so that chunks of it are recognised even when they arrive
+// encrypted (then only their m.relates_to tells what they belong to).
 type RevokedBroadcast struct {
 	EventID    string    `json:"event_id"`
 	GraceUntil time.Time `json:"grace_until"`
+	ForgetAt   time.Time `json:"forget_at,omitzero"`
 }
 
 // RateWindow counts one device's requests in the current window.

@@ -108,6 +108,13 @@ func TestImplicitFastPathAndUnauthorisedStart(t *testing.T) {
 	resps := f.responses(room, since)
 	expectResponse(t, resps, 0, floor.StatusDenied, floor.ReasonNoPermit)
 	expectResponse(t, resps, 1, floor.StatusQueued, floor.ReasonFloorTaken)
+
+	// bob's client sends encrypted chunks of his refused broadcast anyway.
+	encrypted := f.chunk(room, bob, "m.room.encrypted", eventID(bobStart))
+	f.deliver(encrypted)
+	if f.redactions(room, since)[eventID(encrypted)] == "" {
+		t.Fatal("an encrypted chunk of a refused broadcast must be redacted")
+	}
 }
 
 func TestChunkEnforcementAllDialectsAndRevokeGrace(t *testing.T) {
