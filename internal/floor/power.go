@@ -123,11 +123,18 @@ func (d *decider) onPowerChange(in PowerChange) {
 
 // checkManagement recomputes Managed and posts the one "I lack power"
 // notice. It is the only notice an unmanaged room gets: it needs nothing
-// beyond events_default.
+// beyond events_default. A managed room gets it too when members lack the
+// levels to take part and the controller cannot set them itself (it may
+// not edit m.room.power_levels): otherwise every member would only ever
+// hear insufficient_power.
 func (d *decider) checkManagement() {
 	r := d.r
 	r.Managed = CanManage(r.Power, r.Controller)
-	if r.Managed || r.PowerNoticeSent || r.Passive {
+	if r.PowerNoticeSent || r.Passive {
+		return
+	}
+	canSetUp := r.Power.UserLevel(r.Controller) >= r.Power.StateLevel("m.room.power_levels")
+	if r.Managed && canSetUp {
 		return
 	}
 	if text := MissingPowerAdvice(r.Power, r.Controller); text != "" {
