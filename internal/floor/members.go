@@ -1,5 +1,7 @@
 package floor
 
+import "time"
+
 // onMemberChange: leaving, being kicked or banned drops the user's
 // permits, queue entries and floor at once. Nobody is answered: the user
 // can no longer read the room.
@@ -33,14 +35,35 @@ func (d *decider) onFloorStateSeen(in FloorStateSeen) {
 	switch {
 	case in.Sender == r.Controller:
 		r.Published = true
-	case !r.Published && !r.Passive:
+		if r.FirstPublished.IsZero() && !in.Timestamp.IsZero() {
+			r.FirstPublished, r.FirstPublishedID = in.Timestamp, in.EventID
+		}
+	case r.Passive:
+	case !r.Published || publishedBefore(in, r.FirstPublished, r.FirstPublishedID):
+		// The other controller was first (we never published, or both did
+		// before seeing each other and its floor state is older): it owns
+		// the room. Both sides compare the same timestamps, so exactly one
+		// yields and they never overwrite each other in turn.
 		d.record("passive", Device{UserID: in.Sender}, "floor state published by "+in.Sender, in.EventID)
 		d.becomePassive()
-	case !r.Passive:
+	default:
 		// We own the room: put our floor state back at once.
 		d.record("foreign_floor_state", Device{UserID: in.Sender}, "", in.EventID)
 		d.republish = true
 	}
+}
+
+// publishedBefore reports whether the foreign floor state predates ours.
+// Without our own timestamp (our echo not seen yet) we keep the room: the
+// other controller then sees our older event and yields.
+func publishedBefore(in FloorStateSeen, ours time.Time, oursID string) bool {
+	if ours.IsZero() || in.Timestamp.IsZero() {
+		return false
+	}
+	if in.Timestamp.Equal(ours) {
+		return in.EventID < oursID
+	}
+	return in.Timestamp.Before(ours)
 }
 
 // becomePassive hands the room to the other controller. Anything this one

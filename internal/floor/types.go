@@ -211,6 +211,11 @@ type Room struct {
 	// Published: this controller has sent floor state here at least once
 	// (the first to publish owns the room).
 	Published bool `json:"published,omitempty"`
+	// FirstPublished is the timestamp and event ID of this controller's
+	// first floor state as the room saw it: the claim to the room when two
+	// controllers published before seeing each other.
+	FirstPublished   time.Time `json:"first_published,omitzero"`
+	FirstPublishedID string    `json:"first_published_id,omitempty"`
 
 	Term    int64             `json:"term"`
 	Holder  *Holder           `json:"holder,omitempty"`
@@ -306,10 +311,13 @@ type ConfigChange struct {
 }
 
 // FloorStateSeen is an org.matrix.msc4002.floor state event: one sent by
-// another controller makes this one passive.
+// another controller first makes this one passive.
 type FloorStateSeen struct {
 	EventID string
 	Sender  string
+	// Timestamp is the event's origin_server_ts: every controller sees the
+	// same one, so all agree on who published first.
+	Timestamp time.Time
 }
 
 // Snapshot is the room's whole state as loaded with /state when the

@@ -23,6 +23,8 @@ type Envelope struct {
 	StateKey *string         `json:"state_key,omitempty"`
 	Content  json.RawMessage `json:"content"`
 	Redacts  string          `json:"redacts,omitempty"`
+	// Timestamp is origin_server_ts in milliseconds.
+	Timestamp int64 `json:"origin_server_ts,omitempty"`
 }
 
 // Limits on identifiers, from the Matrix spec (255 bytes for IDs).
@@ -114,7 +116,11 @@ func ParseInput(ev Envelope) (in floor.Input, ok bool) {
 		if !ev.isState() || ev.stateKey() != "" {
 			return nil, false
 		}
-		return floor.FloorStateSeen{EventID: ev.EventID, Sender: ev.Sender}, true
+		seen := floor.FloorStateSeen{EventID: ev.EventID, Sender: ev.Sender}
+		if ev.Timestamp > 0 {
+			seen.Timestamp = time.UnixMilli(ev.Timestamp)
+		}
+		return seen, true
 	case floor.TypeFloorConfig:
 		if !ev.isState() || ev.stateKey() != "" {
 			return nil, false

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/walkie-ptt/walkie/internal/bench"
+)
+
+// quickDefaults make a run that finishes well within a minute, for CI
+// smoke tests: the figures say nothing about capacity.
+var quickDefaults = map[string]string{"rooms": "20", "senders": "4", "duration": "4s"}
+
+// runEngine is `walkie-bench engine`.
+func runEngine(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	rep, err := engine(ctx, args, stdout, stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.Is(err, errUsage):
+		return exitUsage
+	case err != nil:
+		fmt.Fprintln(stderr, "walkie-bench engine:", err)
+		return exitError
+	case !rep.Clean():
+		fmt.Fprintln(stderr, "walkie-bench engine: the run was not clean (see anomalies): do not quote its figures")
+		return exitError
+	}
+	return exitOK
+}
+
+var errUsage = errors.New("usage")
+
+// engine parses the flags, runs the benchmark, prints the report to stdout
+// (progress and Walkie's warnings go to stderr) and returns it.
+func engine(ctx context.Context, args []string, stdout, stderr io.Writer) (*bench.Report, error) {
+	flags := flag.NewFlagSet("walkie-bench engine", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	rooms := flags.Int("rooms", 1000, "rooms, all managed by Walkie")
+	devices := flags.Int("devices", 4, "devices per room (one user each, at least 2)")
+	senders := flags.Int("senders", 16, "concurrent transaction senders, and pgbench's client count")
+	duration := flags.Duration("duration", 30*time.Second, "length of the measured phase")
+	requests := flags.Int64("requests", 0, "end the measured phase after this many transactions instead of -duration")
+	pgbenchDuration := flags.Duration("pgbench-duration", 0, "length of the pgbench run (default: the measured window)")
+	maxConns := flags.Int("max-conns", 0, "override Walkie's database.max_conns (default: Walkie's own default)")
+	quick := flags.Bool("quick", false, "small run finishing within a minute, for CI (20 rooms, 4 senders, 4s unless set)")
+	cpuProfile := flags.String("cpuprofile", "", "write a CPU profile of the measured phase to `file`")
+	logLevel := flags.String("log-level", "warn", "Walkie's log level (to stderr)")
+	flags.Usage = func() {
+		fmt.Fprint(flags.Output(), `Usage: walkie-bench engine [flags]
+
+Runs the real Walkie service in-process against a throwaway PostgreSQL
+(fsync on) and a homeserver stand-in, pushes protocol-correct appservice
+transactions over HTTP, and reports decisions per second, grant latency
+and allocations per decision; then runs pgbench on the same server and
+prints the throughput ratio. The report goes to stdout, progress to stderr.
+
+`)
+		flags.PrintDefaults()
+	}
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, errUsage
+	}
+	if flags.NArg() > 0 {
+		fmt.Fprintf(stderr, "walkie-bench engine: unexpected argument %q\n", flags.Arg(0))
+		return nil, errUsage
+	}
+	if *quick {
+		set := map[string]bool{}
+		flags.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		for name, value := range quickDefaults {
+			if !set[name] {
+				_ = flags.Set(name, value) // known flags, valid values
+			}
+		}
+	}
+	level, err := zerolog.ParseLevel(*logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "walkie-bench engine: -log-level: %v\n", err)
+		return nil, errUsage
+	}
+
+	opts := bench.EngineOptions{
+		Rooms: *rooms, Devices: *devices, Senders: *senders, Duration: *duration, Transactions: *requests,
+		PgbenchDuration: *pgbenchDuration, MaxConns: *maxConns, Progress: stderr,
+		Log: zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: true}).Level(level).With().Timestamp().Logger(),
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		opts.CPUProfile = f
+	}
+	rep, err := bench.RunEngine(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	rep.Write(stdout)
+	return rep, nil
+}

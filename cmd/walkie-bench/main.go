@@ -1,0 +1,58 @@
+// Command walkie-bench measures Walkie; BENCHMARKS.md records its figures
+// and how to reproduce them.
+//
+//	walkie-bench engine [flags]   controller throughput and decision latency,
+//	                              no homeserver in the loop (part A)
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes, as package flag uses them.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches to a subcommand and returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "engine":
+		return runEngine(ctx, args[1:], stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		usage(stdout)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "walkie-bench: unknown command %q\n", args[0])
+	usage(stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `Usage: walkie-bench <command> [flags]
+
+Commands:
+  engine   controller throughput and decision latency against a throwaway
+           PostgreSQL and a homeserver stand-in, compared with pgbench
+
+Run walkie-bench <command> -h for the command's flags.
+`)
+}

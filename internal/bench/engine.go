@@ -1,0 +1,317 @@
+// Package bench measures Walkie. The engine benchmark (part A of
+// BENCHMARKS.md) runs the real service in-process — its HTTP transaction
+// endpoint, store, scheduler and outbox sender — against a throwaway
+// PostgreSQL and a homeserver stand-in that answers at once, so the figures
+// are Walkie's and PostgreSQL's alone; pgbench on the same server gives the
+// baseline they are compared with.
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/walkie-ptt/walkie/internal/app"
+	"github.com/walkie-ptt/walkie/internal/config"
+	"github.com/walkie-ptt/walkie/internal/floor"
+	"github.com/walkie-ptt/walkie/internal/pgcluster"
+)
+
+// EngineOptions configure an engine benchmark.
+type EngineOptions struct {
+	Rooms   int // rooms, all managed by Walkie
+	Devices int // devices per room, one user each (at least 2)
+	// Senders is how many transactions are in flight at once, and pgbench's
+	// client count.
+	Senders int
+	// Duration of the measured phase; Transactions, when positive, ends it
+	// after that many transactions instead.
+	Duration     time.Duration
+	Transactions int64
+	// PgbenchDuration defaults to the measured phase's length.
+	PgbenchDuration time.Duration
+	// MaxConns overrides config database.max_conns (0: Walkie's default).
+	MaxConns int
+	// GrantTimeout is how long a room waits for an expected grant before
+	// the generator gives up on it and moves on.
+	GrantTimeout time.Duration
+	// SharedBuffers is PostgreSQL's shared_buffers.
+	SharedBuffers string
+
+	// Progress receives a line every ProgressEvery; nil: none.
+	Progress      io.Writer
+	ProgressEvery time.Duration
+	// CPUProfile, when set, receives a CPU profile of the measured phase.
+	CPUProfile io.Writer
+	// Log is Walkie's logger.
+	Log zerolog.Logger
+}
+
+func (o EngineOptions) withDefaults() (EngineOptions, error) {
+	if o.Duration <= 0 && o.Transactions <= 0 {
+		o.Duration = 30 * time.Second
+	}
+	if o.GrantTimeout <= 0 {
+		o.GrantTimeout = 30 * time.Second
+	}
+	if o.ProgressEvery <= 0 {
+		o.ProgressEvery = 5 * time.Second
+	}
+	if o.SharedBuffers == "" {
+		o.SharedBuffers = "128MB"
+	}
+	switch {
+	case o.Rooms < 1:
+		return o, errors.New("rooms must be at least 1")
+	case o.Devices < 2:
+		return o, errors.New("devices must be at least 2: each cycle passes the floor between two devices")
+	case o.Senders < 1:
+		return o, errors.New("senders must be at least 1")
+	}
+	return o, nil
+}
+
+// Names of the benchmark's users.
+const (
+	botLocalpart = "walkie"
+	roomCreator  = "@creator:" + Domain
+)
+
+// RunEngine runs the engine benchmark: it starts PostgreSQL (fsync on),
+// the stand-in and Walkie, sets the rooms up, measures, then runs pgbench
+// on the same server.
+func RunEngine(ctx context.Context, o EngineOptions) (*Report, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	cluster, err := pgcluster.Start(ctx, pgcluster.Options{SharedBuffers: o.SharedBuffers})
+	if err != nil {
+		return nil, err
+	}
+	defer cluster.Stop() //nolint:errcheck // best effort: the directory is temporary
+	walkieDB, err := cluster.CreateDatabase(ctx, "walkie")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := cluster.CreateDatabase(ctx, "pgbench"); err != nil {
+		return nil, err
+	}
+	rep := &Report{Options: o}
+
+	b, err := newEngineRun(ctx, o, walkieDB, cluster.DataDir())
+	if err != nil {
+		return nil, err
+	}
+	if err := b.measureWalkie(ctx, rep); err != nil {
+		b.stop()
+		return nil, err
+	}
+	if err := b.stop(); err != nil {
+		return nil, fmt.Errorf("walkie stopped with an error: %w", err)
+	}
+
+	pgDuration := o.PgbenchDuration
+	if pgDuration <= 0 {
+		pgDuration = max(time.Second, rep.Window)
+	}
+	rep.Pgbench, err = RunPgbench(ctx, PgbenchOptions{
+		BinDir: cluster.BinDir(), Port: cluster.Port(), Database: "pgbench",
+		Clients: o.Senders, Threads: 2, Duration: pgDuration, WorkDir: cluster.Dir(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := readServerSettings(ctx, cluster.URL("postgres"), rep); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// engineRun is one running Walkie with its stand-in and load generator.
+type engineRun struct {
+	o       EngineOptions
+	bot     string
+	factory eventFactory
+	scripts []*roomScript
+	ready   chan int // rooms whose next step may be sent
+	tracker *grantTracker
+	standin *StandIn
+	poster  *poster
+	db      *pgxpool.Pool // the benchmark's own view of Walkie's database
+	metrics prometheus.Gatherer
+	dataDir string // PostgreSQL's, to account for its CPU time
+
+	svc     *app.Service
+	stopSvc context.CancelFunc
+	runErr  chan error
+}
+
+func newEngineRun(ctx context.Context, o EngineOptions, dbURL, dataDir string) (*engineRun, error) {
+	b := &engineRun{o: o, bot: "@" + botLocalpart + ":" + Domain, ready: make(chan int, o.Rooms), dataDir: dataDir}
+	roomIDs := make([]string, o.Rooms)
+	for i := range o.Rooms {
+		roomIDs[i] = "!room" + strconv.Itoa(i) + ":" + Domain
+		s := &roomScript{roomID: roomIDs[i]}
+		for d := range o.Devices {
+			s.devices = append(s.devices, floor.Device{
+				UserID: "@u" + strconv.Itoa(i) + "d" + strconv.Itoa(d) + ":" + Domain, DeviceID: "DEV" + strconv.Itoa(d)})
+		}
+		b.scripts = append(b.scripts, s)
+	}
+	b.tracker = newGrantTracker(roomIDs, func(i int) { b.ready <- i })
+
+	asToken, hsToken := randomToken(), randomToken()
+	b.standin = NewStandIn(b.bot, asToken, b.tracker)
+	port, err := freePort()
+	if err != nil {
+		b.standin.Close()
+		return nil, err
+	}
+	cfg, err := serviceConfig(b.standin.URL(), port, dbURL, asToken, hsToken, o.MaxConns)
+	if err != nil {
+		b.standin.Close()
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	b.metrics = reg
+	b.svc, err = app.NewService(ctx, cfg, o.Log, reg)
+	if err != nil {
+		b.standin.Close()
+		return nil, err
+	}
+	b.db, err = pgxpool.New(ctx, dbURL)
+	if err != nil {
+		b.svc.Close()
+		b.standin.Close()
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	b.stopSvc, b.runErr = cancel, make(chan error, 1)
+	go func() { b.runErr <- b.svc.Run(runCtx) }()
+
+	walkieURL := "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	b.poster = newPoster(walkieURL, hsToken, o.Senders)
+	if err := b.waitHealthy(ctx, walkieURL); err != nil {
+		b.stop()
+		return nil, err
+	}
+	return b, nil
+}
+
+// stop shuts Walkie down and releases everything but PostgreSQL.
+func (b *engineRun) stop() error {
+	b.stopSvc()
+	err := <-b.runErr
+	b.poster.close()
+	b.db.Close()
+	b.svc.Close()
+	b.standin.Close()
+	return err
+}
+
+// waitHealthy waits until Walkie has checked the homeserver and says it is ready.
+func (b *engineRun) waitHealthy(ctx context.Context, walkieURL string) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, walkieURL+"/_walkie/health", nil)
+		if err != nil {
+			return err
+		}
+		if resp, err := b.poster.client.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case err := <-b.runErr:
+			b.runErr <- err // stop() reads it again
+			return fmt.Errorf("walkie stopped while starting: %w", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return errors.New("walkie did not become ready within a minute")
+		}
+	}
+}
+
+// serviceConfig is the configuration a user would write for this setup,
+// parsed and validated by the config package, so every key the benchmark
+// does not set keeps Walkie's shipped default.
+func serviceConfig(homeserverURL string, port int, dbURL, asToken, hsToken string, maxConns int) (*config.Config, error) {
+	yaml := fmt.Sprintf(`homeserver:
+  address: %q
+  domain: %q
+appservice:
+  address: %q
+  hostname: 127.0.0.1
+  port: %d
+  id: walkie-bench
+  bot:
+    username: %s
+    displayname: Walkie
+  as_token: %q
+  hs_token: %q
+database:
+  uri: %q
+metrics:
+  enabled: false
+`, homeserverURL, Domain, "http://127.0.0.1:"+strconv.Itoa(port), port, botLocalpart, asToken, hsToken, dbURL)
+	cfg, err := config.Parse([]byte(yaml))
+	if err != nil {
+		return nil, fmt.Errorf("benchmark config: %w", err)
+	}
+	if maxConns > 0 {
+		cfg.Database.MaxConns = maxConns
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("benchmark config: %w", err)
+	}
+	return cfg, nil
+}
+
+func randomToken() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return hex.EncodeToString(b)
+}
+
+// freePort asks the kernel for a free loopback port for Walkie's listener.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// readServerSettings asks the server itself for the settings the figures
+// depend on, rather than trusting what was configured.
+func readServerSettings(ctx context.Context, url string, rep *Report) error {
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	var fsync string
+	err = pool.QueryRow(ctx, `SELECT current_setting('server_version'), current_setting('fsync'),
+		current_setting('synchronous_commit'), current_setting('shared_buffers')`).
+		Scan(&rep.PostgresVersion, &fsync, &rep.SynchronousCommit, &rep.SharedBuffers)
+	rep.FsyncOn = fsync == "on"
+	return err
+}
