@@ -53,6 +53,7 @@ func engine(ctx context.Context, args []string, stdout, stderr io.Writer) (*benc
 	quick := flags.Bool("quick", false, "small run finishing within a minute, for CI (20 rooms, 4 senders, 4s unless set)")
 	cpuProfile := flags.String("cpuprofile", "", "write a CPU profile of the measured phase to `file`")
 	logLevel := flags.String("log-level", "warn", "Walkie's log level (to stderr)")
+	pgStats := flags.Bool("pg-stats", false, "load pg_stat_statements and print PostgreSQL's costliest statements (to stderr)")
 	flags.Usage = func() {
 		fmt.Fprint(flags.Output(), `Usage: walkie-bench engine [flags]
 
@@ -94,6 +95,9 @@ prints the throughput ratio. The report goes to stdout, progress to stderr.
 		Rooms: *rooms, Devices: *devices, Senders: *senders, Duration: *duration, Transactions: *requests,
 		PgbenchDuration: *pgbenchDuration, MaxConns: *maxConns, Progress: stderr,
 		Log: zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: true}).Level(level).With().Timestamp().Logger(),
+	}
+	if *pgStats {
+		opts.StatementStats = stderr
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)

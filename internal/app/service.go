@@ -96,7 +96,7 @@ func NewService(ctx context.Context, cfg *config.Config, log zerolog.Logger, reg
 		Log: log.With().Str("component", "sender").Logger(),
 	}
 	s.server = &matrix.Server{
-		HSToken: cfg.AppService.HSToken, MaxBodyBytes: cfg.AppService.MaxBodyBytes, Store: st,
+		HSToken: cfg.AppService.HSToken, MaxBodyBytes: cfg.AppService.MaxBodyBytes, Store: receiver{s},
 		Wake: func(rooms []string) { s.sched.Schedule(rooms...) }, Observe: s.metrics.ObserveTransaction,
 		Log: log.With().Str("component", "appservice").Logger(),
 	}

@@ -48,6 +48,9 @@ type EngineOptions struct {
 	GrantTimeout time.Duration
 	// SharedBuffers is PostgreSQL's shared_buffers.
 	SharedBuffers string
+	// StatementStats, when set, receives PostgreSQL's most expensive
+	// statements of the Walkie phase (pg_stat_statements).
+	StatementStats io.Writer
 
 	// Progress receives a line every ProgressEvery; nil: none.
 	Progress      io.Writer
@@ -96,7 +99,11 @@ func RunEngine(ctx context.Context, o EngineOptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	cluster, err := pgcluster.Start(ctx, pgcluster.Options{SharedBuffers: o.SharedBuffers})
+	pgOpts := pgcluster.Options{SharedBuffers: o.SharedBuffers}
+	if o.StatementStats != nil {
+		pgOpts.Settings = map[string]string{"shared_preload_libraries": "'pg_stat_statements'"}
+	}
+	cluster, err := pgcluster.Start(ctx, pgOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -120,6 +127,11 @@ func RunEngine(ctx context.Context, o EngineOptions) (*Report, error) {
 	}
 	if err := b.stop(); err != nil {
 		return nil, fmt.Errorf("walkie stopped with an error: %w", err)
+	}
+	if o.StatementStats != nil {
+		if err := writeStatementStats(ctx, walkieDB, o.StatementStats); err != nil {
+			return nil, err
+		}
 	}
 
 	pgDuration := o.PgbenchDuration

@@ -224,10 +224,12 @@ type Room struct {
 	// Members maps user ID to membership ("join", "invite", "leave", "ban", "knock").
 	Members map[string]string `json:"members,omitempty"`
 	Power   PowerLevels       `json:"power"`
-	Config  Config            `json:"config"`
+	// Config and Defaults are derived (ApplyDefaults, on every load from
+	// the store), so they are not stored with the room.
+	Config Config `json:"-"`
 	// Defaults is config.yaml's floor defaults as last applied (NewRoom,
 	// ApplyDefaults): an empty floor_config falls back to them.
-	Defaults Config `json:"defaults"`
+	Defaults Config `json:"-"`
 	// Overrides is the room's floor_config content as last accepted, kept so
 	// a change of config.yaml's defaults still applies to keys it leaves out.
 	Overrides map[string]any `json:"overrides,omitempty"`

@@ -22,7 +22,12 @@ func NewClient(homeserverURL, botUserID, asToken string, log zerolog.Logger) (*m
 	client.SetAppServiceUserID = true
 	client.IgnoreRateLimit = true
 	client.DefaultHTTPRetries = 0
-	client.Client = &http.Client{Timeout: 30 * time.Second}
+	// Keep a connection per concurrent room send alive: the default keeps
+	// two per host, and every other request would dial anew.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConns = 256
+	transport.MaxIdleConnsPerHost = 256
+	client.Client = &http.Client{Timeout: 30 * time.Second, Transport: transport}
 	client.Log = log
 	client.UserAgent = "Walkie"
 	return client, nil

@@ -18,32 +18,32 @@ import (
 
 // OutboxStore is the part of the store the Sender uses.
 type OutboxStore interface {
-	Claim(ctx context.Context, limit int, lease time.Duration) ([]store.OutboxItem, error)
-	MarkSent(ctx context.Context, id int64, eventID string) error
-	MarkRetry(ctx context.Context, id int64, backoff time.Duration, cause string) error
-	MarkFailed(ctx context.Context, id int64, cause string) error
+	ClaimRooms(ctx context.Context, owner string, limit int, lease time.Duration) ([]store.RoomBatch, error)
+	FinishRoom(ctx context.Context, owner, roomID string, res store.RoomResult) error
 }
 
-// SendResult describes one attempt, for metrics.
+// SendResult describes one outbox row's attempt, for metrics.
 type SendResult struct {
 	Kind     string
-	Outcome  string // "sent", "retry", "failed"
+	Outcome  string // "sent", "retry", "failed", "superseded"
 	Duration time.Duration
 	Latency  time.Duration // from the row's creation (decision) to this attempt's end
 }
 
-// Sender drains the outbox: it sends each room's rows in order, rooms in
-// parallel, retries transient homeserver errors with backoff and gives up on
-// permanent ones, so one broken room never blocks the others.
+// Sender drains the outbox: it leases rooms, sends each room's rows in
+// order, rooms in parallel, retries transient homeserver errors with
+// backoff and gives up on permanent ones, so one broken room never blocks
+// the others.
 type Sender struct {
 	Client *mautrix.Client
 	Store  OutboxStore
 	// LoadState performs a load_state action (GET /state and a Snapshot
 	// decision, then room setup).
-	LoadState   func(ctx context.Context, roomID string) error
+	LoadState func(ctx context.Context, roomID string) error
+	// Concurrency is how many rooms are sent to at once.
 	Concurrency int
-	// Lease bounds how long a claimed row stays invisible to other
-	// senders; a process that dies mid-send frees its rows after it.
+	// Lease bounds how long a claimed room stays invisible to other
+	// senders; a process that dies mid-send frees its rooms after it.
 	Lease time.Duration
 	// Poll is the longest the sender sleeps without a wake-up (it picks up
 	// retries and other replicas' rows).
@@ -51,18 +51,20 @@ type Sender struct {
 	Observe func(SendResult)
 	Log     zerolog.Logger
 
-	wakeOnce sync.Once
+	initOnce sync.Once
+	owner    string
 	wake     chan struct{}
 }
 
 func (s *Sender) init() {
-	s.wakeOnce.Do(func() {
+	s.initOnce.Do(func() {
 		s.wake = make(chan struct{}, 1)
+		s.owner = store.NewOwner()
 		if s.Concurrency <= 0 {
 			s.Concurrency = 16
 		}
 		if s.Lease <= 0 {
-			s.Lease = 60 * time.Second
+			s.Lease = 30 * time.Second
 		}
 		if s.Poll <= 0 {
 			s.Poll = 500 * time.Millisecond
@@ -79,7 +81,7 @@ func (s *Sender) Wake() {
 	}
 }
 
-// Run sends until ctx ends; in-flight sends finish first.
+// Run sends until ctx ends; rooms in flight finish first.
 func (s *Sender) Run(ctx context.Context) {
 	s.init()
 	slots := make(chan struct{}, s.Concurrency)
@@ -87,23 +89,23 @@ func (s *Sender) Run(ctx context.Context) {
 	defer inflight.Wait()
 	for ctx.Err() == nil {
 		free := s.Concurrency - len(slots)
-		var items []store.OutboxItem
+		var batches []store.RoomBatch
 		if free > 0 {
 			var err error
-			items, err = s.Store.Claim(ctx, free, s.Lease)
+			batches, err = s.Store.ClaimRooms(ctx, s.owner, free, s.Lease)
 			if err != nil && ctx.Err() == nil {
-				s.Log.Warn().Err(err).Msg("Could not claim outbox rows")
+				s.Log.Warn().Err(err).Msg("Could not claim outbox rooms")
 			}
 		}
-		for _, it := range items {
+		for _, b := range batches {
 			slots <- struct{}{}
 			inflight.Add(1)
-			go func(it store.OutboxItem) {
+			go func(b store.RoomBatch) {
 				defer func() { <-slots; inflight.Done(); s.Wake() }()
-				s.deliver(context.WithoutCancel(ctx), it)
-			}(it)
+				s.deliverRoom(context.WithoutCancel(ctx), b)
+			}(b)
 		}
-		if len(items) > 0 && len(items) == free {
+		if len(batches) > 0 && len(batches) == free {
 			continue // there may be more
 		}
 		timer := time.NewTimer(s.Poll)
@@ -116,36 +118,85 @@ func (s *Sender) Run(ctx context.Context) {
 	}
 }
 
-func (s *Sender) deliver(ctx context.Context, it store.OutboxItem) {
+// deliverRoom sends a leased room's rows in order and records the results.
+// It stops at the first transient failure (later rows wait for it) and
+// before the lease could run out (later rows go in the next lease).
+func (s *Sender) deliverRoom(ctx context.Context, b store.RoomBatch) {
 	start := time.Now()
-	// A send must not hang past its lease, or another sender may start it too.
-	sendCtx, cancel := context.WithTimeout(ctx, s.Lease/2)
-	eventID, err := s.send(sendCtx, it)
-	cancel()
-	res := SendResult{Kind: it.Kind, Duration: time.Since(start), Latency: time.Since(it.CreatedAt)}
-	log := s.Log.With().Int64("outbox_id", it.ID).Str("room_id", it.RoomID).Str("kind", it.Kind).Logger()
-	var markErr error
-	switch {
-	case err == nil:
-		res.Outcome = "sent"
-		markErr = s.Store.MarkSent(ctx, it.ID, eventID)
-	case isPermanent(err):
-		res.Outcome = "failed"
-		log.Error().Err(err).Int("attempts", it.Attempts).Msg("Homeserver refused an outgoing event; giving up on it")
-		markErr = s.Store.MarkFailed(ctx, it.ID, err.Error())
-	default:
-		res.Outcome = "retry"
-		backoff := Backoff(it.Attempts)
-		log.Warn().Err(err).Int("attempts", it.Attempts).Dur("backoff", backoff).Msg("Sending failed; will retry")
-		markErr = s.Store.MarkRetry(ctx, it.ID, backoff, err.Error())
+	reqs := make([]Request, len(b.Items))
+	for i, it := range b.Items {
+		_ = json.Unmarshal(it.Payload, &reqs[i]) // a corrupt payload fails in send
 	}
-	if markErr != nil {
-		// The lease runs out and the row is sent again with the same txn ID.
-		log.Warn().Err(markErr).Msg("Could not record send result")
+	var res store.RoomResult
+	log := s.Log.With().Str("room_id", b.RoomID).Logger()
+	for i, it := range b.Items {
+		if time.Since(start) > s.Lease/2 {
+			break
+		}
+		if supersededState(b.Items, reqs, i) {
+			// A later floor state in this batch replaces it: sending it
+			// would only make clients flicker through stale states.
+			res.Sent = append(res.Sent, store.SentRow{ID: it.ID})
+			s.observe(it, "superseded", 0)
+			continue
+		}
+		sendStart := time.Now()
+		sendCtx, cancel := context.WithTimeout(ctx, min(10*time.Second, s.Lease/4))
+		eventID, err := s.send(sendCtx, it)
+		cancel()
+		took := time.Since(sendStart)
+		switch {
+		case err == nil:
+			res.Sent = append(res.Sent, store.SentRow{ID: it.ID, EventID: eventID})
+			s.observe(it, "sent", took)
+		case isPermanent(err):
+			log.Error().Err(err).Int64("outbox_id", it.ID).Str("kind", it.Kind).Msg("Homeserver refused an outgoing event; giving up on it")
+			res.Failed = append(res.Failed, store.FailedRow{ID: it.ID, Cause: err.Error()})
+			s.observe(it, "failed", took)
+			continue
+		default:
+			backoff := Backoff(it.Attempts + 1)
+			log.Warn().Err(err).Int64("outbox_id", it.ID).Str("kind", it.Kind).Int("attempts", it.Attempts+1).
+				Dur("backoff", backoff).Msg("Sending failed; will retry")
+			res.Retry = &store.RetryRow{ID: it.ID, Backoff: backoff, Cause: err.Error()}
+			s.observe(it, "retry", took)
+		}
+		if res.Retry != nil {
+			break
+		}
 	}
+	if err := s.Store.FinishRoom(ctx, s.owner, b.RoomID, res); err != nil {
+		// The lease runs out and the rows are sent again with the same txn IDs.
+		log.Warn().Err(err).Msg("Could not record send results")
+	}
+}
+
+func (s *Sender) observe(it store.OutboxItem, outcome string, took time.Duration) {
 	if s.Observe != nil {
-		s.Observe(res)
+		s.Observe(SendResult{Kind: it.Kind, Outcome: outcome, Duration: took, Latency: time.Since(it.CreatedAt)})
 	}
+}
+
+// supersededState: row i is a state event and a later row of the batch
+// sets the same state (type and key).
+func supersededState(items []store.OutboxItem, reqs []Request, i int) bool {
+	if items[i].Kind != KindState {
+		return false
+	}
+	for j := i + 1; j < len(items); j++ {
+		if items[j].Kind == KindState && reqs[j].EventType == reqs[i].EventType &&
+			stateKeyOf(reqs[j]) == stateKeyOf(reqs[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+func stateKeyOf(r Request) string {
+	if r.StateKey == nil {
+		return ""
+	}
+	return *r.StateKey
 }
 
 // Backoff grows exponentially from 500 ms to 30 s.
@@ -165,11 +216,7 @@ func (s *Sender) send(ctx context.Context, it store.OutboxItem) (string, error) 
 	room := idRoom(it.RoomID)
 	switch it.Kind {
 	case KindState:
-		key := ""
-		if req.StateKey != nil {
-			key = *req.StateKey
-		}
-		resp, err := s.Client.SendStateEvent(ctx, room, stateType(req.EventType), key, req.Content)
+		resp, err := s.Client.SendStateEvent(ctx, room, stateType(req.EventType), stateKeyOf(req), req.Content)
 		return eventIDOf(resp), err
 	case KindMessage:
 		resp, err := s.Client.SendMessageEvent(ctx, room, messageType(req.EventType), req.Content,

@@ -38,6 +38,11 @@ type Options struct {
 	// BinDir holds initdb and pg_ctl; default FindBinDir().
 	BinDir string
 
+	// Settings are more postgresql.conf settings, written verbatim as
+	// `name = value` after the ones above (e.g. a benchmark loading
+	// pg_stat_statements to see where PostgreSQL spends its time).
+	Settings map[string]string
+
 	// BaseDir is where the cluster's directory is created; default
 	// os.TempDir(). The postgres account must be able to enter it when the
 	// caller is root, and the path must be short: the unix socket lives in

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -40,6 +42,9 @@ max_connections = %d
 shared_buffers = %s
 fsync = %s
 `, quoteSetting(c.dir), opts.MaxConnections, quoteSetting(opts.SharedBuffers), fsync)
+	for _, name := range slices.Sorted(maps.Keys(opts.Settings)) {
+		settings += name + " = " + opts.Settings[name] + "\n"
+	}
 	// The file belongs to the postgres account; appending keeps its owner.
 	f, err := os.OpenFile(filepath.Join(c.DataDir(), "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/walkie-ptt/walkie/internal/floor"
 	"github.com/walkie-ptt/walkie/internal/matrix"
 	"github.com/walkie-ptt/walkie/internal/store"
+	"github.com/walkie-ptt/walkie/migrations"
 )
 
 func TestMigrateTwiceAndConcurrently(t *testing.T) {
@@ -38,12 +40,13 @@ func TestMigrateTwiceAndConcurrently(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var n int
-	if err := f.st.Pool().QueryRow(f.ctx, `SELECT count(*) FROM walkie_schema_migration`).Scan(&n); err != nil {
+	var rows, versions int
+	if err := f.st.Pool().QueryRow(f.ctx, `SELECT count(*), count(DISTINCT version) FROM walkie_schema_migration`).Scan(&rows, &versions); err != nil {
 		t.Fatal(err)
 	}
-	if n != 1 {
-		t.Fatalf("want each migration recorded once, got %d rows", n)
+	files, _ := fs.Glob(migrations.FS, "*.sql")
+	if rows != len(files) || versions != len(files) {
+		t.Fatalf("want each of %d migrations recorded once, got %d rows for %d versions", len(files), rows, versions)
 	}
 }
 
@@ -97,40 +100,34 @@ func TestAcknowledgedEventsSurviveCrashBeforeDecision(t *testing.T) {
 	}
 }
 
-// Restart between decision and send: the outbox row is claimed again after
-// the dead process's lease and carries the same Matrix txn ID.
+// Restart between decision and send: the room's lease runs out and the
+// next process sends the same rows with the same Matrix txn IDs.
 func TestOutboxResentWithSameTxnIDAfterCrash(t *testing.T) {
 	f := newFixture(t)
 	const room = "!r:test"
 	f.setupRoom(room, alice)
-	first, err := f.st.Claim(f.ctx, 100, 300*time.Millisecond)
-	if err != nil || len(first) == 0 {
-		t.Fatalf("claim: %v %v", first, err)
+	first, err := f.st.ClaimRooms(f.ctx, "dead", 100, 300*time.Millisecond)
+	if err != nil || len(first) != 1 || len(first[0].Items) == 0 {
+		t.Fatalf("claim: %+v %v", first, err)
 	}
-	// The process dies here: nothing is marked. A new process claims after the lease.
+	// The process dies here: nothing is recorded. A new process claims
+	// once the lease has run out, and not before.
 	restarted := f.open()
-	if again, _ := restarted.Claim(f.ctx, 100, time.Minute); len(again) != 0 {
-		t.Fatalf("rows under lease must not be claimed again, got %d", len(again))
+	if again, _ := restarted.ClaimRooms(f.ctx, "new", 100, time.Minute); len(again) != 0 {
+		t.Fatalf("a leased room must not be claimed again, got %+v", again)
 	}
 	time.Sleep(400 * time.Millisecond)
-	again, err := restarted.Claim(f.ctx, 100, time.Minute)
-	if err != nil {
-		t.Fatal(err)
+	again, err := restarted.ClaimRooms(f.ctx, "new", 100, time.Minute)
+	if err != nil || len(again) != 1 {
+		t.Fatalf("re-claim: %+v %v", again, err)
 	}
-	byID := map[int64]string{}
-	for _, it := range first {
-		byID[it.ID] = it.TxnID
+	if len(again[0].Items) != len(first[0].Items) {
+		t.Fatalf("re-claimed %d rows, want %d", len(again[0].Items), len(first[0].Items))
 	}
-	for _, it := range again {
-		if txn, ok := byID[it.ID]; ok && txn != it.TxnID {
-			t.Fatalf("row %d re-sent with txn %s, first %s", it.ID, it.TxnID, txn)
+	for i, it := range again[0].Items {
+		if it.ID != first[0].Items[i].ID || it.TxnID != first[0].Items[i].TxnID {
+			t.Fatalf("row %d re-sent as %d/%s, first %d/%s", i, it.ID, it.TxnID, first[0].Items[i].ID, first[0].Items[i].TxnID)
 		}
-		if it.Attempts != 2 {
-			t.Fatalf("row %d attempts = %d, want 2", it.ID, it.Attempts)
-		}
-	}
-	if len(again) != len(first) {
-		t.Fatalf("re-claimed %d rows, want %d", len(again), len(first))
 	}
 }
 
@@ -142,21 +139,70 @@ func TestOutboxSendsRoomsInOrderAndSkipsFailedRows(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	heads, err := f.st.Claim(f.ctx, 10, time.Minute)
-	if err != nil || len(heads) != 2 {
-		t.Fatalf("want one head per room, got %d (%v)", len(heads), err)
+	batches, err := f.st.ClaimRooms(f.ctx, "me", 10, time.Minute)
+	if err != nil || len(batches) != 2 {
+		t.Fatalf("want both rooms, got %d (%v)", len(batches), err)
 	}
-	// Room a's head fails for good, room b's must be retried later.
-	for _, h := range heads {
-		if h.RoomID == "!a:test" {
-			_ = f.st.MarkFailed(f.ctx, h.ID, "M_FORBIDDEN")
+	for _, b := range batches {
+		if len(b.Items) != 2 || b.Items[0].ID > b.Items[1].ID {
+			t.Fatalf("room %s: rows out of order: %+v", b.RoomID, b.Items)
+		}
+		// Room a's first row fails for good; room b's must be retried later.
+		var res store.RoomResult
+		if b.RoomID == "!a:test" {
+			res.Failed = []store.FailedRow{{ID: b.Items[0].ID, Cause: "M_FORBIDDEN"}}
 		} else {
-			_ = f.st.MarkRetry(f.ctx, h.ID, time.Hour, "timeout")
+			res.Retry = &store.RetryRow{ID: b.Items[0].ID, Backoff: time.Hour, Cause: "timeout"}
+		}
+		if err := f.st.FinishRoom(f.ctx, "me", b.RoomID, res); err != nil {
+			t.Fatal(err)
 		}
 	}
-	next, _ := f.st.Claim(f.ctx, 10, time.Minute)
-	if len(next) != 1 || next[0].RoomID != "!a:test" || string(next[0].Payload) != `{"n": 2}` {
-		t.Fatalf("after a permanent failure the room's next row is sendable; a retrying head blocks its own room only: %+v", next)
+	next, _ := f.st.ClaimRooms(f.ctx, "me", 10, time.Minute)
+	if len(next) != 1 || next[0].RoomID != "!a:test" || len(next[0].Items) != 1 || string(next[0].Items[0].Payload) != `{"n": 2}` {
+		t.Fatalf("after a permanent failure the room's next row is sendable; a retrying row holds back its own room only: %+v", next)
+	}
+}
+
+// Two senders racing for the same rooms never both get one.
+func TestOutboxRoomLeaseIsExclusive(t *testing.T) {
+	f := newFixture(t)
+	for i := range 50 {
+		if err := f.st.Enqueue(f.ctx, fmt.Sprintf("!r%d:test", i), store.Action{Kind: "message", Payload: map[string]int{"n": i}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := f.open()
+	var wg sync.WaitGroup
+	claimed := make([][]store.RoomBatch, 2)
+	for i, st := range []*store.Store{f.st, other} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 10 {
+				b, err := st.ClaimRooms(f.ctx, fmt.Sprintf("owner%d", i), 10, time.Minute)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				claimed[i] = append(claimed[i], b...)
+			}
+		}()
+	}
+	wg.Wait()
+	seen := map[string]int{}
+	for _, bs := range claimed {
+		for _, b := range bs {
+			seen[b.RoomID]++
+		}
+	}
+	if len(seen) != 50 {
+		t.Fatalf("%d rooms claimed, want all 50", len(seen))
+	}
+	for room, n := range seen {
+		if n != 1 {
+			t.Fatalf("room %s claimed %d times", room, n)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -25,48 +26,44 @@ type InboxEvent struct {
 // replayed or delivered again in another transaction) are not added twice.
 func (s *Store) SaveTransaction(ctx context.Context, txnID string, events []InboxEvent) (replay bool, rooms []string, err error) {
 	err = retryConflicts(ctx, func() error {
-		replay, rooms = false, nil
-		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			tag, err := tx.Exec(ctx, `INSERT INTO as_transaction (txn_id, event_count) VALUES ($1, $2)
-				ON CONFLICT (txn_id) DO NOTHING`, txnID, len(events))
-			if err != nil {
-				return err
-			}
-			// A replayed txn ID is not the end of it: Dendrite retries a
-			// failed transaction under the same ID with more events added,
-			// so events are always offered and deduplicated by event ID.
-			replay = tag.RowsAffected() == 0
-			if len(events) == 0 {
-				return nil
-			}
-			ids := make([]string, len(events))
-			roomIDs := make([]string, len(events))
-			raws := make([]string, len(events))
-			for i, ev := range events {
-				ids[i], roomIDs[i], raws[i] = ev.EventID, ev.RoomID, string(ev.Raw)
-			}
-			// ORDER BY ord keeps the homeserver's order in seq.
-			rows, err := tx.Query(ctx, `INSERT INTO inbox (event_id, room_id, event)
-				SELECT e.id, e.room, e.raw::json
-				FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS e(id, room, raw, ord)
-				ORDER BY e.ord
-				ON CONFLICT (event_id) DO NOTHING
-				RETURNING room_id`, ids, roomIDs, raws)
-			if err != nil {
-				return err
-			}
-			inserted, err := pgx.CollectRows(rows, pgx.RowTo[string])
-			if err != nil {
-				return err
-			}
-			rooms = distinct(inserted)
-			return nil
-		})
+		b := &pgx.Batch{}
+		queueSaveTransaction(b, txnID, events)
+		br := s.pool.SendBatch(ctx, b)
+		err := br.QueryRow().Scan(&replay, &rooms)
+		return errors.Join(err, br.Close())
 	})
 	if err != nil {
 		return false, nil, fmt.Errorf("save transaction %s: %w", txnID, err)
 	}
 	return replay, rooms, nil
+}
+
+// queueSaveTransaction queues the one statement that stores a transaction;
+// its row answers (replay, rooms with new events). A replayed txn ID is
+// not the end of it: Dendrite retries a failed transaction under the same
+// ID with more events added, so events are always offered and deduplicated
+// by event ID. ORDER BY ord keeps the homeserver's order in seq.
+func queueSaveTransaction(b *pgx.Batch, txnID string, events []InboxEvent) {
+	ids := make([]string, len(events))
+	roomIDs := make([]string, len(events))
+	raws := make([]string, len(events))
+	for i, ev := range events {
+		ids[i], roomIDs[i], raws[i] = ev.EventID, ev.RoomID, string(ev.Raw)
+	}
+	b.Queue(`
+		WITH txn AS (
+			INSERT INTO as_transaction (txn_id, event_count) VALUES ($1, $2)
+			ON CONFLICT (txn_id) DO NOTHING RETURNING 1
+		), stored AS (
+			INSERT INTO inbox (event_id, room_id, event)
+			SELECT e.id, e.room, e.raw::json
+			FROM unnest($3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS e(id, room, raw, ord)
+			ORDER BY e.ord
+			ON CONFLICT (event_id) DO NOTHING
+			RETURNING room_id
+		)
+		SELECT NOT EXISTS (SELECT 1 FROM txn), coalesce(array_agg(DISTINCT room_id), '{}') FROM stored`,
+		txnID, len(events), ids, roomIDs, raws)
 }
 
 // PendingRooms lists rooms with unprocessed inbox events: after a restart,
@@ -91,16 +88,4 @@ func (s *Store) PruneInbox(ctx context.Context, olderThan time.Duration) (int64,
 		return 0, err
 	}
 	return tag.RowsAffected(), nil
-}
-
-func distinct(in []string) []string {
-	seen := make(map[string]bool, len(in))
-	out := in[:0:0]
-	for _, s := range in {
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	return out
 }

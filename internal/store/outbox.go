@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -9,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// OutboxItem is a claimed outbox row.
+// OutboxItem is one unsent outbox row.
 type OutboxItem struct {
 	ID       int64
 	RoomID   string
@@ -22,30 +24,55 @@ type OutboxItem struct {
 	CreatedAt time.Time
 }
 
-// Claim leases up to limit sendable rows: the oldest unsent row of each
-// room (rooms send in order; one failing room never blocks another), whose
-// retry time has come and whose lease, if any, ran out. Rows leased by a
-// process that died become claimable again when the lease ends.
-func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration) ([]OutboxItem, error) {
+// RoomBatch is a leased room's unsent rows, oldest first.
+type RoomBatch struct {
+	RoomID string
+	Items  []OutboxItem
+}
+
+// maxRowsPerClaim bounds one room's batch, so a huge backlog is sent in
+// several leases and the lease never has to outlive a batch.
+const maxRowsPerClaim = 64
+
+// NewOwner names one sending process for outbox leases.
+func NewOwner() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// ClaimRooms leases up to limit rooms whose oldest unsent row is due and
+// returns their unsent rows in order. A room leased by another live sender
+// is skipped; a lease whose owner died runs out and the room is claimed
+// again (its rows re-sent with the same txn IDs).
+func (s *Store) ClaimRooms(ctx context.Context, owner string, limit int, lease time.Duration) ([]RoomBatch, error) {
 	rows, err := s.pool.Query(ctx, `
 		WITH heads AS (
-			SELECT DISTINCT ON (room_id) id, next_attempt_at, lease_until
+			SELECT DISTINCT ON (room_id) room_id, id, next_attempt_at
 			FROM outbox WHERE sent_at IS NULL AND NOT failed
 			ORDER BY room_id, id
-		), ready AS (
-			SELECT o.id FROM outbox o JOIN heads h ON h.id = o.id
+		), candidates AS (
+			SELECT h.room_id FROM heads h
 			WHERE h.next_attempt_at <= clock_timestamp()
-			  AND (h.lease_until IS NULL OR h.lease_until < clock_timestamp())
-			ORDER BY o.id LIMIT $1
-			FOR UPDATE OF o SKIP LOCKED
+			  AND NOT EXISTS (SELECT 1 FROM outbox_lease l WHERE l.room_id = h.room_id AND l.until >= clock_timestamp())
+			ORDER BY h.id LIMIT $1
+		), leased AS (
+			INSERT INTO outbox_lease (room_id, owner, until)
+			SELECT room_id, $2, clock_timestamp() + $3::interval FROM candidates
+			ON CONFLICT (room_id) DO UPDATE SET owner = EXCLUDED.owner, until = EXCLUDED.until
+				WHERE outbox_lease.until < clock_timestamp()
+			RETURNING room_id
+		), numbered AS (
+			SELECT o.*, row_number() OVER (PARTITION BY o.room_id ORDER BY o.id) AS n
+			FROM outbox o JOIN leased l USING (room_id)
+			WHERE o.sent_at IS NULL AND NOT o.failed
 		)
-		UPDATE outbox o SET lease_until = clock_timestamp() + $2::interval, attempts = o.attempts + 1
-		FROM ready WHERE o.id = ready.id
-		RETURNING o.id, o.room_id, o.kind, o.payload::text, o.attempts, o.created_at`, limit, lease)
+		SELECT id, room_id, kind, payload::text, attempts, created_at FROM numbered
+		WHERE n <= $4 ORDER BY room_id, id`, limit, owner, lease, maxRowsPerClaim)
 	if err != nil {
 		return nil, fmt.Errorf("claim outbox: %w", err)
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (OutboxItem, error) {
+	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (OutboxItem, error) {
 		var it OutboxItem
 		var payload string
 		err := row.Scan(&it.ID, &it.RoomID, &it.Kind, &payload, &it.Attempts, &it.CreatedAt)
@@ -53,38 +80,84 @@ func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration) ([]Ou
 		it.TxnID = s.TxnID(it.ID)
 		return it, err
 	})
+	if err != nil {
+		return nil, fmt.Errorf("claim outbox: %w", err)
+	}
+	var batches []RoomBatch
+	for _, it := range items {
+		if n := len(batches); n == 0 || batches[n-1].RoomID != it.RoomID {
+			batches = append(batches, RoomBatch{RoomID: it.RoomID})
+		}
+		b := &batches[len(batches)-1]
+		b.Items = append(b.Items, it)
+	}
+	return batches, nil
 }
 
 // TxnID derives the Matrix transaction ID of an outbox row.
 func (s *Store) TxnID(id int64) string { return fmt.Sprintf("walkie.%s.%d", s.installID, id) }
 
-// MarkSent records a delivered row.
-func (s *Store) MarkSent(ctx context.Context, id int64, eventID string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE outbox SET sent_at = clock_timestamp(), sent_event_id = $2, lease_until = NULL, last_error = NULL
-		WHERE id = $1`, id, eventID)
-	return err
+// RoomResult is what happened to a leased room's rows.
+type RoomResult struct {
+	// Sent rows, with the event ID the homeserver answered ("" when none,
+	// e.g. a floor state superseded by a later one in the same batch).
+	Sent []SentRow
+	// Failed rows: permanent failures, given up on.
+	Failed []FailedRow
+	// Retry is the row that failed transiently; the room's rows after it
+	// wait for it.
+	Retry *RetryRow
 }
 
-// MarkRetry schedules another attempt after backoff (a transient failure).
-func (s *Store) MarkRetry(ctx context.Context, id int64, backoff time.Duration, cause string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE outbox SET next_attempt_at = clock_timestamp() + $2::interval, lease_until = NULL, last_error = $3
-		WHERE id = $1`, id, backoff, cause)
-	return err
+// SentRow is a delivered row.
+type SentRow struct {
+	ID      int64
+	EventID string
 }
 
-// MarkFailed gives up on a row (a permanent failure): it stays in the table
-// for operators, and the room's next row becomes sendable.
-func (s *Store) MarkFailed(ctx context.Context, id int64, cause string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE outbox SET failed = true, lease_until = NULL, last_error = $2 WHERE id = $1`, id, cause)
-	return err
+// FailedRow is a row the homeserver refused for good.
+type FailedRow struct {
+	ID    int64
+	Cause string
+}
+
+// RetryRow is a row to try again after Backoff.
+type RetryRow struct {
+	ID      int64
+	Backoff time.Duration
+	Cause   string
+}
+
+// FinishRoom records a leased room's results and releases its lease, in
+// one round trip.
+func (s *Store) FinishRoom(ctx context.Context, owner, roomID string, res RoomResult) error {
+	b := &pgx.Batch{}
+	for _, r := range res.Sent {
+		b.Queue(`UPDATE outbox SET sent_at = clock_timestamp(), sent_event_id = NULLIF($2, ''), last_error = NULL
+			WHERE id = $1`, r.ID, r.EventID)
+	}
+	for _, f := range res.Failed {
+		b.Queue(`UPDATE outbox SET failed = true, attempts = attempts + 1, last_error = $2 WHERE id = $1`, f.ID, f.Cause)
+	}
+	if r := res.Retry; r != nil {
+		b.Queue(`UPDATE outbox SET attempts = attempts + 1, next_attempt_at = clock_timestamp() + $2::interval, last_error = $3
+			WHERE id = $1`, r.ID, r.Backoff, r.Cause)
+	}
+	b.Queue(`DELETE FROM outbox_lease WHERE room_id = $1 AND owner = $2`, roomID, owner)
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("finish outbox room %s: %w", roomID, err)
+	}
+	return nil
 }
 
 // Enqueue adds actions for a room outside a floor decision (e.g. the
 // follow-up of a join that the sender performed).
 func (s *Store) Enqueue(ctx context.Context, roomID string, actions ...Action) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		return insertActions(ctx, tx, roomID, actions)
-	})
+	b := &pgx.Batch{}
+	if err := queueInsertActions(b, roomID, actions); err != nil {
+		return err
+	}
+	return s.pool.SendBatch(ctx, b).Close()
 }
 
 // OutboxDepth counts rows not yet sent (failed ones excluded).

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -61,13 +62,15 @@ type Outcome struct {
 // applies the given inputs, then the room's pending inbox events in arrival
 // order, then fires due timers, and writes the room, the floor log, the
 // outbox and the inbox marks before commit. Nothing is decided outside it.
+//
+// The transaction takes two round trips to PostgreSQL (three when a
+// device's grant must be checked against other rooms): begin, lock and
+// read go in one pipeline, all writes and the commit in another.
 func (s *Store) Process(ctx context.Context, roomID string, h Handler, inputs ...floor.Input) (Outcome, error) {
 	var out Outcome
-	err := retryConflicts(ctx, func() error {
+	err := s.inTransaction(ctx, func(conn *pgx.Conn, writes *pgx.Batch) error {
 		out = Outcome{RoomID: roomID}
-		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			return s.process(ctx, tx, roomID, h, inputs, &out)
-		})
+		return s.decideRoom(ctx, conn, "BEGIN", roomID, h, inputs, &out, writes)
 	})
 	if err != nil {
 		return Outcome{}, fmt.Errorf("process room %s: %w", roomID, err)
@@ -75,12 +78,75 @@ func (s *Store) Process(ctx context.Context, roomID string, h Handler, inputs ..
 	return out, nil
 }
 
-func (s *Store) process(ctx context.Context, tx pgx.Tx, roomID string, h Handler, inputs []floor.Input, out *Outcome) error {
-	var now time.Time
-	if err := tx.QueryRow(ctx, `SELECT clock_timestamp() + $1::interval`, s.clockOffset()).Scan(&now); err != nil {
-		return err
+// SaveAndDecide makes an appservice transaction durable and decides its
+// rooms in the same database transaction: one commit where SaveTransaction
+// followed by Process needs two, and the homeserver's acknowledgement then
+// also means "decided". Rooms are locked in sorted order, so concurrent
+// calls cannot deadlock on rooms. more lists rooms that still have pending
+// events (over BatchSize); the caller schedules them.
+func (s *Store) SaveAndDecide(ctx context.Context, txnID string, events []InboxEvent, h Handler) (replay bool, outs []Outcome, more []string, err error) {
+	err = s.inTransaction(ctx, func(conn *pgx.Conn, writes *pgx.Batch) error {
+		outs, more = nil, nil
+		b := &pgx.Batch{}
+		b.Queue("BEGIN")
+		queueSaveTransaction(b, txnID, events)
+		br := conn.SendBatch(ctx, b)
+		_, err := br.Exec()
+		var rooms []string
+		if err == nil {
+			err = br.QueryRow().Scan(&replay, &rooms)
+		}
+		if err := errors.Join(err, br.Close()); err != nil {
+			return err
+		}
+		sort.Strings(rooms)
+		for _, roomID := range rooms {
+			out := Outcome{RoomID: roomID}
+			if err := s.decideRoom(ctx, conn, "", roomID, h, nil, &out, writes); err != nil {
+				return err
+			}
+			outs = append(outs, out)
+			if len(out.Events) == BatchSize {
+				more = append(more, roomID)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return false, nil, nil, fmt.Errorf("save and decide transaction %s: %w", txnID, err)
 	}
-	room, joined, err := s.lockRoom(ctx, tx, roomID)
+	return replay, outs, more, nil
+}
+
+// inTransaction runs fn on one connection and commits what it queued in
+// writes, retrying conflicts. fn must open the transaction itself (its
+// first round trip starts with BEGIN).
+func (s *Store) inTransaction(ctx context.Context, fn func(conn *pgx.Conn, writes *pgx.Batch) error) error {
+	return retryConflicts(ctx, func() error {
+		conn, err := s.pool.Acquire(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Release()
+		writes := &pgx.Batch{}
+		err = fn(conn.Conn(), writes)
+		if err == nil {
+			writes.Queue("COMMIT")
+			err = conn.SendBatch(ctx, writes).Close()
+		}
+		if err != nil {
+			// A broken connection is dropped by the pool instead.
+			_, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+		return err
+	})
+}
+
+// decideRoom locks a room (after the prefix statement, "BEGIN" or none),
+// decides on the inputs, the pending events and due timers, and queues the
+// writes. out.After stays nil when nothing happened.
+func (s *Store) decideRoom(ctx context.Context, conn *pgx.Conn, prefix, roomID string, h Handler, inputs []floor.Input, out *Outcome, writes *pgx.Batch) error {
+	room, joined, now, events, err := s.lockRoom(ctx, conn, prefix, roomID)
 	if err != nil {
 		return err
 	}
@@ -88,14 +154,10 @@ func (s *Store) process(ctx context.Context, tx pgx.Tx, roomID string, h Handler
 		h := *room.Holder
 		out.HolderBefore = &h
 	}
-	events, err := pendingEvents(ctx, tx, roomID)
-	if err != nil {
-		return err
-	}
 
 	var envErr error
 	env := floor.Env{Now: now, BusyElsewhere: func(d floor.Device) bool {
-		busy, err := busyElsewhere(ctx, tx, roomID, d)
+		busy, err := busyElsewhere(ctx, conn, roomID, d)
 		if err != nil && envErr == nil {
 			envErr = err
 		}
@@ -133,73 +195,91 @@ func (s *Store) process(ctx context.Context, tx pgx.Tx, roomID string, h Handler
 	if len(inputs) == 0 && len(events) == 0 && !out.Ticked {
 		return nil // nothing happened (another replica got here first)
 	}
-
-	if err := saveRoom(ctx, tx, room, joined); err != nil {
+	if err := queueSaveRoom(writes, room, joined); err != nil {
 		return err
 	}
-	if err := appendLog(ctx, tx, roomID, out.Log); err != nil {
+	queueAppendLog(writes, roomID, out.Log)
+	if err := queueInsertActions(writes, roomID, actions); err != nil {
 		return err
 	}
-	if err := insertActions(ctx, tx, roomID, actions); err != nil {
-		return err
-	}
-	if err := markProcessed(ctx, tx, events); err != nil {
-		return err
-	}
+	queueMarkProcessed(writes, events)
 	out.Events, out.Actions, out.Managed, out.After, out.CommittedAt = events, len(actions), room.Managed, room, now
 	return nil
 }
 
-// lockRoom takes the room's row lock, creating the row on first sight.
-func (s *Store) lockRoom(ctx context.Context, tx pgx.Tx, roomID string) (*floor.Room, bool, error) {
+// lockRoom takes the room's row lock (creating the row on first sight),
+// reads the database clock and the room's pending events, in one round
+// trip that starts with the prefix statement (BEGIN, or none).
+func (s *Store) lockRoom(ctx context.Context, conn *pgx.Conn, prefix, roomID string) (*floor.Room, bool, time.Time, []InboxEvent, error) {
 	var (
 		state  []byte
 		joined bool
+		now    time.Time
 	)
-	err := tx.QueryRow(ctx, `SELECT state, joined FROM room WHERE room_id = $1 FOR UPDATE`, roomID).Scan(&state, &joined)
-	if errors.Is(err, pgx.ErrNoRows) {
-		fresh := floor.NewRoom(roomID, s.opts.Controller, s.opts.Defaults)
-		state, err = json.Marshal(fresh)
-		if err != nil {
-			return nil, false, err
-		}
-		// A racing replica may insert first: retryConflicts runs us again.
-		if _, err := tx.Exec(ctx, `INSERT INTO room (room_id, state) VALUES ($1, $2)`, roomID, state); err != nil {
-			return nil, false, err
-		}
-		return fresh, false, nil
+	b := &pgx.Batch{}
+	if prefix != "" {
+		b.Queue(prefix)
 	}
+	b.Queue(`SELECT state, joined, clock_timestamp() + $2::interval FROM room WHERE room_id = $1 FOR UPDATE`, roomID, s.clockOffset())
+	b.Queue(pendingEventsSQL, roomID, BatchSize)
+	br := conn.SendBatch(ctx, b)
+	defer br.Close()
+	if prefix != "" {
+		if _, err := br.Exec(); err != nil {
+			return nil, false, now, nil, err
+		}
+	}
+	lockErr := br.QueryRow().Scan(&state, &joined, &now)
+	if lockErr != nil && !errors.Is(lockErr, pgx.ErrNoRows) {
+		return nil, false, now, nil, lockErr
+	}
+	rows, err := br.Query()
 	if err != nil {
-		return nil, false, err
+		return nil, false, now, nil, err
+	}
+	events, err := pgx.CollectRows(rows, scanInboxEvent)
+	if err != nil {
+		return nil, false, now, nil, err
+	}
+	if err := br.Close(); err != nil {
+		return nil, false, now, nil, err
+	}
+	if errors.Is(lockErr, pgx.ErrNoRows) {
+		fresh := floor.NewRoom(roomID, s.opts.Controller, s.opts.Defaults)
+		state, err := json.Marshal(fresh)
+		if err != nil {
+			return nil, false, now, nil, err
+		}
+		// Our uncommitted insert is our lock; a racing replica's insert
+		// fails with a unique violation and retryConflicts runs it again.
+		err = conn.QueryRow(ctx, `INSERT INTO room (room_id, state) VALUES ($1, $2) RETURNING clock_timestamp() + $3::interval`,
+			roomID, state, s.clockOffset()).Scan(&now)
+		return fresh, false, now, events, err
 	}
 	room := new(floor.Room)
 	if err := json.Unmarshal(state, room); err != nil {
-		return nil, false, fmt.Errorf("decode room state: %w", err)
+		return nil, false, now, nil, fmt.Errorf("decode room state: %w", err)
 	}
 	room.Controller = s.opts.Controller
 	room.ApplyDefaults(s.opts.Defaults)
-	return room, joined, nil
+	return room, joined, now, events, nil
 }
 
-func pendingEvents(ctx context.Context, tx pgx.Tx, roomID string) ([]InboxEvent, error) {
-	rows, err := tx.Query(ctx, `SELECT seq, event_id, room_id, event::text, received_at FROM inbox
-		WHERE room_id = $1 AND processed_at IS NULL ORDER BY seq LIMIT $2`, roomID, BatchSize)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (InboxEvent, error) {
-		var ev InboxEvent
-		var raw string
-		err := row.Scan(&ev.Seq, &ev.EventID, &ev.RoomID, &raw, &ev.ReceivedAt)
-		ev.Raw = json.RawMessage(raw)
-		return ev, err
-	})
+const pendingEventsSQL = `SELECT seq, event_id, room_id, event::text, received_at FROM inbox
+	WHERE room_id = $1 AND processed_at IS NULL ORDER BY seq LIMIT $2`
+
+func scanInboxEvent(row pgx.CollectableRow) (InboxEvent, error) {
+	var ev InboxEvent
+	var raw string
+	err := row.Scan(&ev.Seq, &ev.EventID, &ev.RoomID, &raw, &ev.ReceivedAt)
+	ev.Raw = json.RawMessage(raw)
+	return ev, err
 }
 
 // busyElsewhere counts only rooms the controller is still in: a floor left
 // behind in a room the bot was kicked from holds nobody. It also takes a transaction-scoped advisory lock on the device,
 // so two rooms deciding about one device at once see each other's grant.
-func busyElsewhere(ctx context.Context, tx pgx.Tx, roomID string, d floor.Device) (bool, error) {
+func busyElsewhere(ctx context.Context, tx *pgx.Conn, roomID string, d floor.Device) (bool, error) {
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, d.UserID+"|"+d.DeviceID); err != nil {
 		return false, err
 	}
@@ -209,7 +289,7 @@ func busyElsewhere(ctx context.Context, tx pgx.Tx, roomID string, d floor.Device
 	return busy, err
 }
 
-func saveRoom(ctx context.Context, tx pgx.Tx, room *floor.Room, joined bool) error {
+func queueSaveRoom(b *pgx.Batch, room *floor.Room, joined bool) error {
 	state, err := json.Marshal(room)
 	if err != nil {
 		return err
@@ -222,17 +302,17 @@ func saveRoom(ctx context.Context, tx pgx.Tx, room *floor.Room, joined bool) err
 	if d := room.NextDeadline(); !d.IsZero() {
 		deadline = &d
 	}
-	_, err = tx.Exec(ctx, `UPDATE room SET state = $2, joined = $3, managed = $4, passive = $5, term = $6,
+	b.Queue(`UPDATE room SET state = $2, joined = $3, managed = $4, passive = $5, term = $6,
 		holder_user = $7, holder_device = $8, queue_length = $9, next_deadline = $10, updated_at = clock_timestamp()
 		WHERE room_id = $1`,
 		room.RoomID, state, joined, room.Managed, room.Passive, room.Term,
 		holderUser, holderDevice, len(room.Queue), deadline)
-	return err
+	return nil
 }
 
-func appendLog(ctx context.Context, tx pgx.Tx, roomID string, log []floor.LogEntry) error {
+func queueAppendLog(b *pgx.Batch, roomID string, log []floor.LogEntry) {
 	if len(log) == 0 {
-		return nil
+		return
 	}
 	n := len(log)
 	actions, users, devices, reasons, eventIDs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -240,14 +320,14 @@ func appendLog(ctx context.Context, tx pgx.Tx, roomID string, log []floor.LogEnt
 	for i, e := range log {
 		actions[i], users[i], devices[i], terms[i], reasons[i], eventIDs[i] = e.Action, e.Device.UserID, e.Device.DeviceID, e.Term, e.Reason, e.EventID
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO floor_log (room_id, action, user_id, device_id, term, reason, event_id)
+	b.Queue(`INSERT INTO floor_log (room_id, action, user_id, device_id, term, reason, event_id)
 		SELECT $1, a, u, d, t, r, e FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[])
 		WITH ORDINALITY AS x(a, u, d, t, r, e, ord) ORDER BY ord`,
 		roomID, actions, users, devices, terms, reasons, eventIDs)
-	return err
 }
 
-func insertActions(ctx context.Context, tx pgx.Tx, roomID string, actions []Action) error {
+// queueInsertActions appends outbox rows in order; Enqueue uses it too.
+func queueInsertActions(b *pgx.Batch, roomID string, actions []Action) error {
 	if len(actions) == 0 {
 		return nil
 	}
@@ -260,20 +340,19 @@ func insertActions(ctx context.Context, tx pgx.Tx, roomID string, actions []Acti
 		}
 		kinds[i], payloads[i] = a.Kind, string(body)
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO outbox (room_id, kind, payload)
+	b.Queue(`INSERT INTO outbox (room_id, kind, payload)
 		SELECT $1, k, p::jsonb FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS x(k, p, ord) ORDER BY ord`,
 		roomID, kinds, payloads)
-	return err
+	return nil
 }
 
-func markProcessed(ctx context.Context, tx pgx.Tx, events []InboxEvent) error {
+func queueMarkProcessed(b *pgx.Batch, events []InboxEvent) {
 	if len(events) == 0 {
-		return nil
+		return
 	}
 	seqs := make([]int64, len(events))
 	for i, ev := range events {
 		seqs[i] = ev.Seq
 	}
-	_, err := tx.Exec(ctx, `UPDATE inbox SET processed_at = clock_timestamp() WHERE seq = ANY($1)`, seqs)
-	return err
+	b.Queue(`UPDATE inbox SET processed_at = clock_timestamp() WHERE seq = ANY($1)`, seqs)
 }
