@@ -3,6 +3,8 @@
 //
 //	walkie-bench engine [flags]   controller throughput and decision latency,
 //	                              no homeserver in the loop (part A)
+//	walkie-bench e2e [flags]      grant latency on a real Dendrite against an
+//	                              echo-appservice baseline (part B)
 package main
 
 import (
@@ -37,6 +39,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "engine":
 		return runEngine(ctx, args[1:], stdout, stderr)
+	case "e2e":
+		return runE2E(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		usage(stdout)
 		return exitOK
@@ -52,6 +56,8 @@ func usage(w io.Writer) {
 Commands:
   engine   controller throughput and decision latency against a throwaway
            PostgreSQL and a homeserver stand-in, compared with pgbench
+  e2e      grant latency seen by clients on a real Dendrite, compared with
+           an echo appservice in the same run
 
 Run walkie-bench <command> -h for the command's flags.
 `)

@@ -168,8 +168,14 @@ func (s *Store) decideRoom(ctx context.Context, conn *pgx.Conn, prefix, roomID s
 		d := floor.Decide(room, in, env)
 		room = d.Room
 		out.Log = append(out.Log, d.Log...)
-		for _, eff := range d.Effects {
-			actions = append(actions, h.Render(room, eff)...)
+		// The floor state goes out first: it is what every client acts on,
+		// and the responses that explain it follow right behind.
+		for _, first := range []bool{true, false} {
+			for _, eff := range d.Effects {
+				if (eff.Kind == floor.EffectFloorState) == first {
+					actions = append(actions, h.Render(room, eff)...)
+				}
+			}
 		}
 	}
 	for _, in := range inputs {

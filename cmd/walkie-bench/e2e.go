@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/walkie-ptt/walkie/internal/e2ebench"
+)
+
+// runE2E is `walkie-bench e2e`: grant latency on a real Dendrite, against
+// an echo appservice measured in the same run.
+func runE2E(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	flags := flag.NewFlagSet("walkie-bench e2e", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	rooms := flags.Int("rooms", 20, "rooms per system")
+	cycles := flags.Int("cycles", 10, "grants per room (rooms x cycles >= 200 for the figures in BENCHMARKS.md)")
+	parallel := flags.Int("parallel", 4, "rooms measured at once")
+	quick := flags.Bool("quick", false, "2 rooms x 3 grants, for CI smoke tests")
+	flags.Usage = func() {
+		fmt.Fprint(flags.Output(), `Usage: walkie-bench e2e [flags]
+
+Starts PostgreSQL, Dendrite and Walkie, plus an echo appservice that answers
+each floor request by sending the floor state at once (no database, no
+rules). Users request the floor in rooms of each; the time from sending the
+request to the requester's (and a listener's) /sync showing the grant is
+reported as p50/p95/p99, with the ratio walkie/echo and 3GPP MCPTT KPI 1.
+
+`)
+		flags.PrintDefaults()
+	}
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	opts := e2ebench.Options{Rooms: *rooms, Cycles: *cycles, Parallel: *parallel, Progress: stderr}
+	if *quick {
+		opts.Rooms, opts.Cycles, opts.Parallel = 2, 3, 2
+	}
+	res, err := e2ebench.Run(ctx, opts)
+	if err != nil {
+		fmt.Fprintln(stderr, "walkie-bench e2e:", err)
+		return exitError
+	}
+	res.Report(stdout)
+	return exitOK
+}
