@@ -18,7 +18,8 @@ func runE2E(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	rooms := flags.Int("rooms", 20, "rooms per system")
 	cycles := flags.Int("cycles", 10, "grants per room (rooms x cycles >= 200 for the figures in BENCHMARKS.md)")
 	parallel := flags.Int("parallel", 4, "rooms measured at once")
-	quick := flags.Bool("quick", false, "2 rooms x 3 grants, for CI smoke tests")
+	recoveries := flags.Int("recoveries", 5, "rooms in which a talker falls silent (floor recovery time)")
+	quick := flags.Bool("quick", false, "2 rooms x 3 grants and 1 recovery, for CI smoke tests")
 	flags.Usage = func() {
 		fmt.Fprint(flags.Output(), `Usage: walkie-bench e2e [flags]
 
@@ -27,6 +28,8 @@ each floor request by sending the floor state at once (no database, no
 rules). Users request the floor in rooms of each; the time from sending the
 request to the requester's (and a listener's) /sync showing the grant is
 reported as p50/p95/p99, with the ratio walkie/echo and 3GPP MCPTT KPI 1.
+Then, in rooms whose talker falls silent mid-broadcast, it measures the time
+from the last chunk to the queued device's grant (inactivity_timeout 3s).
 
 `)
 		flags.PrintDefaults()
@@ -37,9 +40,9 @@ reported as p50/p95/p99, with the ratio walkie/echo and 3GPP MCPTT KPI 1.
 		}
 		return exitUsage
 	}
-	opts := e2ebench.Options{Rooms: *rooms, Cycles: *cycles, Parallel: *parallel, Progress: stderr}
+	opts := e2ebench.Options{Rooms: *rooms, Cycles: *cycles, Parallel: *parallel, Recoveries: *recoveries, Progress: stderr}
 	if *quick {
-		opts.Rooms, opts.Cycles, opts.Parallel = 2, 3, 2
+		opts.Rooms, opts.Cycles, opts.Parallel, opts.Recoveries = 2, 3, 2, 1
 	}
 	res, err := e2ebench.Run(ctx, opts)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 // Options size a run.
 type Options struct {
 	Rooms       int // rooms per system (default 20)
+	Recoveries  int // rooms in which a talker falls silent (default 5)
 	Cycles      int // grants per room (default 10)
 	Parallel    int // rooms measured at once (default 4)
 	Progress    io.Writer
@@ -29,6 +30,10 @@ type Options struct {
 // Result holds the latencies of both systems.
 type Result struct {
 	Walkie, Echo Latencies
+	// Recovery: a talker's last chunk → the queued device's /sync shows its
+	// grant, with inactivity_timeout RecoveryTimeout.
+	Recovery        []time.Duration
+	RecoveryTimeout time.Duration
 }
 
 // Latencies of one system.
@@ -48,6 +53,9 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	}
 	if opts.Parallel <= 0 {
 		opts.Parallel = 4
+	}
+	if opts.Recoveries <= 0 {
+		opts.Recoveries = 5
 	}
 	if opts.Progress == nil {
 		opts.Progress = io.Discard
@@ -73,7 +81,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	defer logFile.Close()
 	fmt.Fprintf(opts.Progress, "starting PostgreSQL, Dendrite and Walkie (logs: %s)\n", logFile.Name())
 	s, err := stack.Start(ctx, stack.Options{Log: logFile, LogLevel: "info", ExtraRegistrations: []string{echoReg},
-		Floor: "  rate_limit: 0\n  start_timeout: 30s"})
+		Floor: fmt.Sprintf("  rate_limit: 0\n  start_timeout: 30s\n  inactivity_timeout: %s", recoveryInactivity)})
 	if err != nil {
 		return Result{}, err
 	}
@@ -93,6 +101,11 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 			return res, fmt.Errorf("%s: %w", sys.name, err)
 		}
 		*sys.out = lat
+	}
+	fmt.Fprintf(opts.Progress, "recovery: %d rooms whose talker falls silent\n", opts.Recoveries)
+	res.RecoveryTimeout = recoveryInactivity
+	if res.Recovery, err = measureRecovery(ctx, s, opts.Recoveries); err != nil {
+		return res, fmt.Errorf("recovery: %w", err)
 	}
 	return res, nil
 }
@@ -163,4 +176,13 @@ func (r Result) Report(w io.Writer) {
 	}
 	fmt.Fprintf(w, "3GPP MCPTT KPI 1 (access time < 300 ms for 95 %% of requests): walkie p95 = %s: %s\n",
 		p95.Round(100*time.Microsecond), verdict)
+	if len(r.Recovery) > 0 {
+		worst := Percentile(r.Recovery, 100)
+		verdict = "met"
+		if worst > r.RecoveryTimeout+time.Second {
+			verdict = "NOT met"
+		}
+		fmt.Fprintf(w, "floor recovery after a silent talker (last chunk -> next holder's grant), inactivity_timeout %s: n=%d p50=%s max=%s; target <= timeout + 1 s: %s\n",
+			r.RecoveryTimeout, len(r.Recovery), Percentile(r.Recovery, 50).Round(time.Millisecond), worst.Round(time.Millisecond), verdict)
+	}
 }

@@ -13,7 +13,7 @@ import (
 func TestQuickRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	res, err := Run(ctx, Options{Rooms: 2, Cycles: 3, Parallel: 2})
+	res, err := Run(ctx, Options{Rooms: 2, Cycles: 3, Parallel: 2, Recoveries: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,9 +28,13 @@ func TestQuickRun(t *testing.T) {
 			}
 		}
 	}
+	if len(res.Recovery) != 1 || res.Recovery[0] < res.RecoveryTimeout/2 {
+		t.Fatalf("recovery %v: the floor cannot come back before the inactivity timeout ran", res.Recovery)
+	}
 	var out bytes.Buffer
 	res.Report(&out)
-	if !strings.Contains(out.String(), "e2e ratio walkie/echo p50 = ") || !strings.Contains(out.String(), "MCPTT KPI 1") {
+	if !strings.Contains(out.String(), "e2e ratio walkie/echo p50 = ") || !strings.Contains(out.String(), "MCPTT KPI 1") ||
+		!strings.Contains(out.String(), "floor recovery") {
 		t.Fatalf("report: %s", out.String())
 	}
 	if Percentile(res.Walkie.Requester, 50) > Percentile(res.Walkie.Requester, 99) {
