@@ -4,7 +4,8 @@
 //	walkie-bench engine [flags]   controller throughput and decision latency,
 //	                              no homeserver in the loop (part A)
 //	walkie-bench e2e [flags]      grant latency on a real Dendrite against an
-//	                              echo-appservice baseline (part B)
+//	                              echo-appservice baseline, floor recovery (part B)
+//	walkie-bench scale [flags]    memory and latency against managed rooms (part C)
 package main
 
 import (
@@ -41,6 +42,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runEngine(ctx, args[1:], stdout, stderr)
 	case "e2e":
 		return runE2E(ctx, args[1:], stdout, stderr)
+	case "scale":
+		return runScale(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		usage(stdout)
 		return exitOK
@@ -57,7 +60,8 @@ Commands:
   engine   controller throughput and decision latency against a throwaway
            PostgreSQL and a homeserver stand-in, compared with pgbench
   e2e      grant latency seen by clients on a real Dendrite, compared with
-           an echo appservice in the same run
+           an echo appservice in the same run; floor recovery time
+  scale    memory and decision latency with 10, 1,000 and 100,000 rooms
 
 Run walkie-bench <command> -h for the command's flags.
 `)

@@ -48,6 +48,12 @@ type EngineOptions struct {
 	GrantTimeout time.Duration
 	// SharedBuffers is PostgreSQL's shared_buffers.
 	SharedBuffers string
+	// ActiveRooms is how many of the rooms the measured phase drives (0:
+	// all); the others only exist, which is how memory is measured against
+	// the number of managed rooms.
+	ActiveRooms int
+	// SkipPgbench leaves out the pgbench baseline (the scale runs need no ratio).
+	SkipPgbench bool
 	// StatementStats, when set, receives PostgreSQL's most expensive
 	// statements of the Walkie phase (pg_stat_statements).
 	StatementStats io.Writer
@@ -81,6 +87,11 @@ func (o EngineOptions) withDefaults() (EngineOptions, error) {
 		return o, errors.New("devices must be at least 2: each cycle passes the floor between two devices")
 	case o.Senders < 1:
 		return o, errors.New("senders must be at least 1")
+	case o.ActiveRooms < 0 || o.ActiveRooms > o.Rooms:
+		return o, errors.New("active rooms must be between 0 (all) and rooms")
+	}
+	if o.ActiveRooms == 0 {
+		o.ActiveRooms = o.Rooms
 	}
 	return o, nil
 }
@@ -134,6 +145,12 @@ func RunEngine(ctx context.Context, o EngineOptions) (*Report, error) {
 		}
 	}
 
+	if err := readServerSettings(ctx, cluster.URL("postgres"), rep); err != nil {
+		return nil, err
+	}
+	if o.SkipPgbench {
+		return rep, nil
+	}
 	pgDuration := o.PgbenchDuration
 	if pgDuration <= 0 {
 		pgDuration = max(time.Second, rep.Window)
@@ -143,9 +160,6 @@ func RunEngine(ctx context.Context, o EngineOptions) (*Report, error) {
 		Clients: o.Senders, Threads: 2, Duration: pgDuration, WorkDir: cluster.Dir(),
 	})
 	if err != nil {
-		return nil, err
-	}
-	if err := readServerSettings(ctx, cluster.URL("postgres"), rep); err != nil {
 		return nil, err
 	}
 	return rep, nil

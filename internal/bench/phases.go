@@ -22,7 +22,16 @@ func (b *engineRun) measureWalkie(ctx context.Context, rep *Report) error {
 	}
 	rep.Setup = time.Since(start)
 	b.progressf("setup: %d rooms managed, floor state published in each, in %s", b.o.Rooms, rep.Setup.Round(time.Millisecond))
-	return b.measure(ctx, rep)
+	// The stand-in no longer needs the rooms' state (Walkie loaded it
+	// while joining): drop it so the process's memory is Walkie's.
+	b.standin.DropRoomStates()
+	if err := b.readMemory(ctx, &rep.MemoryAfterSetup); err != nil {
+		return err
+	}
+	if err := b.measure(ctx, rep); err != nil {
+		return err
+	}
+	return b.readMemory(ctx, &rep.MemoryAfterLoad)
 }
 
 // setup delivers one transaction per room with its initial state and
@@ -97,7 +106,7 @@ feed:
 // measure runs the senders until the duration or transaction count is
 // reached, waits for Walkie to finish what it accepted, and reports.
 func (b *engineRun) measure(ctx context.Context, rep *Report) error {
-	for i := range b.o.Rooms {
+	for i := range b.o.ActiveRooms {
 		b.ready <- i
 	}
 	beforeCounters, err := readCounters(b.metrics)

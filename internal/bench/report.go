@@ -51,6 +51,15 @@ type Report struct {
 	MallocsPerDecision, BytesPerDecision float64
 
 	Pgbench PgbenchResult
+
+	// Memory after setup (all rooms managed) and after the measured phase.
+	MemoryAfterSetup, MemoryAfterLoad Memory
+}
+
+// Memory is the process's memory after a garbage collection, and the size
+// of Walkie's database.
+type Memory struct {
+	HeapInuse, RSS, DatabaseBytes uint64
 }
 
 // DecisionsPerSecond is the decision throughput over the window.
@@ -115,6 +124,18 @@ func (r *Report) Write(w io.Writer) {
 	}
 	p("  anomalies: denials %d, timer firings %d, decision errors %d, grant timeouts %d, unexpected terms %d, refused calls %d",
 		r.Denials, r.TimerFirings, r.DecisionErrors, r.GrantTimeouts, r.UnexpectedTerms, r.StandInRefused)
+	mib := func(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+	for _, m := range []struct {
+		when string
+		m    Memory
+	}{{"after setup", r.MemoryAfterSetup}, {"after load", r.MemoryAfterLoad}} {
+		if m.m.RSS > 0 {
+			p("  memory %s: heap in use %s, RSS %s (whole process), database %s", m.when, mib(m.m.HeapInuse), mib(m.m.RSS), mib(m.m.DatabaseBytes))
+		}
+	}
+	if o.SkipPgbench {
+		return
+	}
 	pg := r.Pgbench
 	p("pgbench (same server, Walkie stopped): single-row UPDATE, -c %d -j %d -T %d -M prepared: tps = %.1f",
 		pg.Clients, pg.Threads, int(pg.Duration/time.Second), pg.TPS)

@@ -52,6 +52,13 @@ func (s *StandIn) URL() string { return s.server.URL }
 // Close stops the server.
 func (s *StandIn) Close() { s.server.Close() }
 
+// DropRoomStates forgets every room's state (GET /state answers [] then).
+func (s *StandIn) DropRoomStates() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.state = map[string][]json.RawMessage{}
+}
+
 // SetRoomState is what GET /rooms/{roomID}/state answers from now on.
 func (s *StandIn) SetRoomState(roomID string, events []json.RawMessage) {
 	s.mu.Lock()
