@@ -19,6 +19,9 @@ func (s *Service) command(room *floor.Room, sender, args string) (string, []floo
 	if !room.Managed || room.Passive {
 		return "", nil // another controller, or no power: stay quiet
 	}
+	if !s.cfg.PermissionLevel(sender).Allows(config.LevelUser) {
+		return "", nil // blocked users' commands are ignored (config permissions)
+	}
 	switch strings.ToLower(strings.TrimSpace(args)) {
 	case "status":
 		return statusText(room), nil

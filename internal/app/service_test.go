@@ -49,6 +49,7 @@ appservice:
 database:
   uri: %s
 permissions:
+  "example.org": user
   "@admin:example.org": admin
 `, testHSToken, testAdminToken, pgtest.NewDatabase(t))))
 	if err != nil {
@@ -187,6 +188,9 @@ func TestRoomCommands(t *testing.T) {
 	}
 	if got := say(alice, "!walkie"); !strings.Contains(got, "Walkie commands") {
 		t.Fatalf("help: %q", got)
+	}
+	if got := say("@stranger:elsewhere.example", "!walkie status"); got != "" {
+		t.Fatalf("a blocked user's command must get no answer, got %q", got)
 	}
 }
 
