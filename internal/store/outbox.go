@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -45,6 +46,11 @@ func NewOwner() string {
 // returns their unsent rows in order. A room leased by another live sender
 // is skipped; a lease whose owner died runs out and the room is claimed
 // again (its rows re-sent with the same txn IDs).
+//
+// Taking the leases and reading the rows are two statements on purpose:
+// the rows must be read on a snapshot taken after the lease, or rows the
+// previous holder sent just before letting go would look unsent and go
+// out twice (a floor state could then overtake a newer one).
 func (s *Store) ClaimRooms(ctx context.Context, owner string, limit int, lease time.Duration) ([]RoomBatch, error) {
 	rows, err := s.pool.Query(ctx, `
 		WITH heads AS (
@@ -56,19 +62,24 @@ func (s *Store) ClaimRooms(ctx context.Context, owner string, limit int, lease t
 			WHERE h.next_attempt_at <= clock_timestamp()
 			  AND NOT EXISTS (SELECT 1 FROM outbox_lease l WHERE l.room_id = h.room_id AND l.until >= clock_timestamp())
 			ORDER BY h.id LIMIT $1
-		), leased AS (
-			INSERT INTO outbox_lease (room_id, owner, until)
-			SELECT room_id, $2, clock_timestamp() + $3::interval FROM candidates
-			ON CONFLICT (room_id) DO UPDATE SET owner = EXCLUDED.owner, until = EXCLUDED.until
-				WHERE outbox_lease.until < clock_timestamp()
-			RETURNING room_id
-		), numbered AS (
-			SELECT o.*, row_number() OVER (PARTITION BY o.room_id ORDER BY o.id) AS n
-			FROM outbox o JOIN leased l USING (room_id)
-			WHERE o.sent_at IS NULL AND NOT o.failed
 		)
-		SELECT id, room_id, kind, payload::text, attempts, created_at FROM numbered
-		WHERE n <= $4 ORDER BY room_id, id`, limit, owner, lease, maxRowsPerClaim)
+		INSERT INTO outbox_lease (room_id, owner, until)
+		SELECT room_id, $2, clock_timestamp() + $3::interval FROM candidates
+		ON CONFLICT (room_id) DO UPDATE SET owner = EXCLUDED.owner, until = EXCLUDED.until
+			WHERE outbox_lease.until < clock_timestamp()
+		RETURNING room_id`, limit, owner, lease)
+	if err != nil {
+		return nil, fmt.Errorf("claim outbox: %w", err)
+	}
+	leased, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(leased) == 0 {
+		return nil, err
+	}
+	rows, err = s.pool.Query(ctx, `
+		SELECT id, room_id, kind, payload::text, attempts, created_at FROM (
+			SELECT o.*, row_number() OVER (PARTITION BY o.room_id ORDER BY o.id) AS n
+			FROM outbox o WHERE o.room_id = ANY($1) AND o.sent_at IS NULL AND NOT o.failed
+		) numbered WHERE n <= $2 ORDER BY room_id, id`, leased, maxRowsPerClaim)
 	if err != nil {
 		return nil, fmt.Errorf("claim outbox: %w", err)
 	}
@@ -90,6 +101,15 @@ func (s *Store) ClaimRooms(ctx context.Context, owner string, limit int, lease t
 		}
 		b := &batches[len(batches)-1]
 		b.Items = append(b.Items, it)
+	}
+	// A room whose rows another sender finished in the meantime has
+	// nothing left: let it go at once.
+	for _, room := range leased {
+		if !slices.ContainsFunc(batches, func(b RoomBatch) bool { return b.RoomID == room }) {
+			if err := s.FinishRoom(ctx, owner, room, RoomResult{}); err != nil {
+				return batches, err
+			}
+		}
 	}
 	return batches, nil
 }

@@ -47,9 +47,12 @@ type Outcome struct {
 	Events []InboxEvent
 	Log    []floor.LogEntry
 	// Actions is how many outbox rows were written.
-	Actions     int
-	Managed     bool
-	Ticked      bool
+	Actions int
+	Managed bool
+	Ticked  bool
+	// CommittedAt is the database clock when the decision's writes were
+	// done (just before the commit); with InboxEvent.ReceivedAt, from the
+	// same clock, it gives the decision latency.
 	CommittedAt time.Time
 	// HolderBefore is a copy of the holder before the transaction (nil when
 	// idle); with After it tells how long a released floor was held.
@@ -68,13 +71,14 @@ type Outcome struct {
 // read go in one pipeline, all writes and the commit in another.
 func (s *Store) Process(ctx context.Context, roomID string, h Handler, inputs ...floor.Input) (Outcome, error) {
 	var out Outcome
-	err := s.inTransaction(ctx, func(conn *pgx.Conn, writes *pgx.Batch) error {
+	committed, err := s.inTransaction(ctx, func(conn *pgx.Conn, writes *pgx.Batch) error {
 		out = Outcome{RoomID: roomID}
 		return s.decideRoom(ctx, conn, "BEGIN", roomID, h, inputs, &out, writes)
 	})
 	if err != nil {
 		return Outcome{}, fmt.Errorf("process room %s: %w", roomID, err)
 	}
+	out.CommittedAt = committed
 	return out, nil
 }
 
@@ -85,7 +89,7 @@ func (s *Store) Process(ctx context.Context, roomID string, h Handler, inputs ..
 // calls cannot deadlock on rooms. more lists rooms that still have pending
 // events (over BatchSize); the caller schedules them.
 func (s *Store) SaveAndDecide(ctx context.Context, txnID string, events []InboxEvent, h Handler) (replay bool, outs []Outcome, more []string, err error) {
-	err = s.inTransaction(ctx, func(conn *pgx.Conn, writes *pgx.Batch) error {
+	committed, err := s.inTransaction(ctx, func(conn *pgx.Conn, writes *pgx.Batch) error {
 		outs, more = nil, nil
 		b := &pgx.Batch{}
 		b.Queue("BEGIN")
@@ -115,14 +119,19 @@ func (s *Store) SaveAndDecide(ctx context.Context, txnID string, events []InboxE
 	if err != nil {
 		return false, nil, nil, fmt.Errorf("save and decide transaction %s: %w", txnID, err)
 	}
+	for i := range outs {
+		outs[i].CommittedAt = committed
+	}
 	return replay, outs, more, nil
 }
 
 // inTransaction runs fn on one connection and commits what it queued in
 // writes, retrying conflicts. fn must open the transaction itself (its
-// first round trip starts with BEGIN).
-func (s *Store) inTransaction(ctx context.Context, fn func(conn *pgx.Conn, writes *pgx.Batch) error) error {
-	return retryConflicts(ctx, func() error {
+// first round trip starts with BEGIN). It returns the database clock at
+// the end of the writes, just before the commit.
+func (s *Store) inTransaction(ctx context.Context, fn func(conn *pgx.Conn, writes *pgx.Batch) error) (time.Time, error) {
+	var written time.Time
+	err := retryConflicts(ctx, func() error {
 		conn, err := s.pool.Acquire(ctx)
 		if err != nil {
 			return err
@@ -131,6 +140,9 @@ func (s *Store) inTransaction(ctx context.Context, fn func(conn *pgx.Conn, write
 		writes := &pgx.Batch{}
 		err = fn(conn.Conn(), writes)
 		if err == nil {
+			writes.Queue(`SELECT clock_timestamp() + $1::interval`, s.clockOffset()).QueryRow(func(row pgx.Row) error {
+				return row.Scan(&written)
+			})
 			writes.Queue("COMMIT")
 			err = conn.SendBatch(ctx, writes).Close()
 		}
@@ -140,6 +152,7 @@ func (s *Store) inTransaction(ctx context.Context, fn func(conn *pgx.Conn, write
 		}
 		return err
 	})
+	return written, err
 }
 
 // decideRoom locks a room (after the prefix statement, "BEGIN" or none),
@@ -209,7 +222,7 @@ func (s *Store) decideRoom(ctx context.Context, conn *pgx.Conn, prefix, roomID s
 		return err
 	}
 	queueMarkProcessed(writes, events)
-	out.Events, out.Actions, out.Managed, out.After, out.CommittedAt = events, len(actions), room.Managed, room, now
+	out.Events, out.Actions, out.Managed, out.After = events, len(actions), room.Managed, room
 	return nil
 }
 

@@ -76,8 +76,8 @@ type RoomCounts struct {
 func (s *Store) Counts(ctx context.Context) (RoomCounts, error) {
 	var c RoomCounts
 	err := s.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE joined), count(*) FILTER (WHERE joined AND managed),
-		count(*) FILTER (WHERE joined AND passive), count(*) FILTER (WHERE holder_user IS NOT NULL),
-		coalesce(sum(queue_length), 0) FROM room`).Scan(&c.Joined, &c.Managed, &c.Passive, &c.Held, &c.Queued)
+		count(*) FILTER (WHERE joined AND passive), count(*) FILTER (WHERE joined AND holder_user IS NOT NULL),
+		coalesce(sum(queue_length) FILTER (WHERE joined), 0) FROM room`).Scan(&c.Joined, &c.Managed, &c.Passive, &c.Held, &c.Queued)
 	return c, err
 }
 
