@@ -19,7 +19,7 @@ import (
 // OutboxStore is the part of the store the Sender uses.
 type OutboxStore interface {
 	ClaimRooms(ctx context.Context, owner string, limit int, lease time.Duration) ([]store.RoomBatch, error)
-	FinishRoom(ctx context.Context, owner, roomID string, res store.RoomResult) error
+	FinishRoom(ctx context.Context, owner string, room store.RoomBatch, res store.RoomResult) error
 }
 
 // SendResult describes one outbox row's attempt, for metrics.
@@ -165,7 +165,7 @@ func (s *Sender) deliverRoom(ctx context.Context, b store.RoomBatch) {
 			break
 		}
 	}
-	if err := s.Store.FinishRoom(ctx, s.owner, b.RoomID, res); err != nil {
+	if err := s.Store.FinishRoom(ctx, s.owner, b, res); err != nil {
 		// The lease runs out and the rows are sent again with the same txn IDs.
 		log.Warn().Err(err).Msg("Could not record send results")
 	}

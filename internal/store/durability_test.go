@@ -154,7 +154,7 @@ func TestOutboxSendsRoomsInOrderAndSkipsFailedRows(t *testing.T) {
 		} else {
 			res.Retry = &store.RetryRow{ID: b.Items[0].ID, Backoff: time.Hour, Cause: "timeout"}
 		}
-		if err := f.st.FinishRoom(f.ctx, "me", b.RoomID, res); err != nil {
+		if err := f.st.FinishRoom(f.ctx, "me", b, res); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -288,5 +288,39 @@ func TestConcurrentReplicasNeverGrantTwoHolders(t *testing.T) {
 	}
 	if responses < 8*perWorker {
 		t.Fatalf("every explicit request gets a response: %d responses for %d requests", responses, 8*perWorker)
+	}
+}
+
+// Rows a decision adds while a sender holds the room are not lost when the
+// sender finishes the rows it read; a drained room is not claimed again.
+func TestOutboxRowsAddedDuringASendAreClaimedNext(t *testing.T) {
+	f := newFixture(t)
+	const room = "!r:test"
+	if err := f.st.Enqueue(f.ctx, room, store.Action{Kind: "message", Payload: map[string]int{"n": 1}}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := f.st.ClaimRooms(f.ctx, "me", 10, time.Minute)
+	if err != nil || len(first) != 1 || len(first[0].Items) != 1 {
+		t.Fatalf("claim: %+v %v", first, err)
+	}
+	if err := f.st.Enqueue(f.ctx, room, store.Action{Kind: "message", Payload: map[string]int{"n": 2}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.FinishRoom(f.ctx, "me", first[0], store.RoomResult{Sent: []store.SentRow{{ID: first[0].Items[0].ID}}}); err != nil {
+		t.Fatal(err)
+	}
+	next, err := f.st.ClaimRooms(f.ctx, "me", 10, time.Minute)
+	if err != nil || len(next) != 1 || len(next[0].Items) != 1 || string(next[0].Items[0].Payload) != `{"n": 2}` {
+		t.Fatalf("the row added during the send must be claimed next: %+v %v", next, err)
+	}
+	if err := f.st.FinishRoom(f.ctx, "me", next[0], store.RoomResult{Sent: []store.SentRow{{ID: next[0].Items[0].ID}}}); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := f.st.ClaimRooms(f.ctx, "me", 10, time.Minute); len(again) != 0 {
+		t.Fatalf("a drained room must not be claimed: %+v", again)
+	}
+	var infinite bool
+	if err := f.st.Pool().QueryRow(f.ctx, `SELECT due = 'infinity' FROM outbox_room WHERE room_id = $1`, room).Scan(&infinite); err != nil || !infinite {
+		t.Fatalf("a drained room waits for its next row (due = infinity): %v %v", infinite, err)
 	}
 }

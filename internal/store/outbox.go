@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -29,6 +28,7 @@ type OutboxItem struct {
 type RoomBatch struct {
 	RoomID string
 	Items  []OutboxItem
+	gen    int64 // outbox_room.gen when leased
 }
 
 // maxRowsPerClaim bounds one room's batch, so a huge backlog is sent in
@@ -42,44 +42,51 @@ func NewOwner() string {
 	return hex.EncodeToString(b)
 }
 
-// ClaimRooms leases up to limit rooms whose oldest unsent row is due and
-// returns their unsent rows in order. A room leased by another live sender
-// is skipped; a lease whose owner died runs out and the room is claimed
-// again (its rows re-sent with the same txn IDs).
+// ClaimRooms leases up to limit rooms whose rows are due and returns their
+// unsent rows in order. A room leased by another live sender is skipped; a
+// lease whose owner died runs out and the room is claimed again (its rows
+// re-sent with the same txn IDs).
 //
 // Taking the leases and reading the rows are two statements on purpose:
 // the rows must be read on a snapshot taken after the lease, or rows the
 // previous holder sent just before letting go would look unsent and go
 // out twice (a floor state could then overtake a newer one).
 func (s *Store) ClaimRooms(ctx context.Context, owner string, limit int, lease time.Duration) ([]RoomBatch, error) {
+	// The UPDATE re-checks the lease on the latest row version, so two
+	// senders never both take a room.
 	rows, err := s.pool.Query(ctx, `
-		WITH heads AS (
-			SELECT DISTINCT ON (room_id) room_id, id, next_attempt_at
-			FROM outbox WHERE sent_at IS NULL AND NOT failed
-			ORDER BY room_id, id
-		), candidates AS (
-			SELECT h.room_id FROM heads h
-			WHERE h.next_attempt_at <= clock_timestamp()
-			  AND NOT EXISTS (SELECT 1 FROM outbox_lease l WHERE l.room_id = h.room_id AND l.until >= clock_timestamp())
-			ORDER BY h.id LIMIT $1
-		)
-		INSERT INTO outbox_lease (room_id, owner, until)
-		SELECT room_id, $2, clock_timestamp() + $3::interval FROM candidates
-		ON CONFLICT (room_id) DO UPDATE SET owner = EXCLUDED.owner, until = EXCLUDED.until
-			WHERE outbox_lease.until < clock_timestamp()
-		RETURNING room_id`, limit, owner, lease)
+		UPDATE outbox_room r SET owner = $1, until = clock_timestamp() + $2::interval
+		FROM (
+			SELECT room_id FROM outbox_room
+			WHERE due <= clock_timestamp() AND (until IS NULL OR until < clock_timestamp())
+			ORDER BY due LIMIT $3
+			FOR UPDATE SKIP LOCKED
+		) c
+		WHERE r.room_id = c.room_id AND (r.until IS NULL OR r.until < clock_timestamp())
+		RETURNING r.room_id, r.gen`, owner, lease, limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim outbox: %w", err)
 	}
-	leased, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	type leasedRoom struct {
+		id  string
+		gen int64
+	}
+	leased, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (leasedRoom, error) {
+		var l leasedRoom
+		return l, row.Scan(&l.id, &l.gen)
+	})
 	if err != nil || len(leased) == 0 {
 		return nil, err
+	}
+	ids := make([]string, len(leased))
+	for i, l := range leased {
+		ids[i] = l.id
 	}
 	rows, err = s.pool.Query(ctx, `
 		SELECT id, room_id, kind, payload::text, attempts, created_at FROM (
 			SELECT o.*, row_number() OVER (PARTITION BY o.room_id ORDER BY o.id) AS n
 			FROM outbox o WHERE o.room_id = ANY($1) AND o.sent_at IS NULL AND NOT o.failed
-		) numbered WHERE n <= $2 ORDER BY room_id, id`, leased, maxRowsPerClaim)
+		) numbered WHERE n <= $2 ORDER BY room_id, id`, ids, maxRowsPerClaim)
 	if err != nil {
 		return nil, fmt.Errorf("claim outbox: %w", err)
 	}
@@ -94,24 +101,29 @@ func (s *Store) ClaimRooms(ctx context.Context, owner string, limit int, lease t
 	if err != nil {
 		return nil, fmt.Errorf("claim outbox: %w", err)
 	}
-	var batches []RoomBatch
+	byRoom := map[string]*RoomBatch{}
+	batches := make([]RoomBatch, len(leased))
+	for i, l := range leased {
+		batches[i] = RoomBatch{RoomID: l.id, gen: l.gen}
+		byRoom[l.id] = &batches[i]
+	}
 	for _, it := range items {
-		if n := len(batches); n == 0 || batches[n-1].RoomID != it.RoomID {
-			batches = append(batches, RoomBatch{RoomID: it.RoomID})
-		}
-		b := &batches[len(batches)-1]
+		b := byRoom[it.RoomID]
 		b.Items = append(b.Items, it)
 	}
-	// A room whose rows another sender finished in the meantime has
-	// nothing left: let it go at once.
-	for _, room := range leased {
-		if !slices.ContainsFunc(batches, func(b RoomBatch) bool { return b.RoomID == room }) {
-			if err := s.FinishRoom(ctx, owner, room, RoomResult{}); err != nil {
-				return batches, err
+	// A room with nothing left (another sender finished it meanwhile) is
+	// let go at once; FinishRoom marks it idle unless rows came meanwhile.
+	var out []RoomBatch
+	for _, b := range batches {
+		if len(b.Items) == 0 {
+			if err := s.FinishRoom(ctx, owner, b, RoomResult{}); err != nil {
+				return out, err
 			}
+			continue
 		}
+		out = append(out, b)
 	}
-	return batches, nil
+	return out, nil
 }
 
 // TxnID derives the Matrix transaction ID of an outbox row.
@@ -149,8 +161,11 @@ type RetryRow struct {
 }
 
 // FinishRoom records a leased room's results and releases its lease, in
-// one round trip.
-func (s *Store) FinishRoom(ctx context.Context, owner, roomID string, res RoomResult) error {
+// one round trip. The room is marked idle only when every row it read was
+// dealt with, the batch was not cut at maxRowsPerClaim, and no decision
+// added rows since the claim (gen unchanged); otherwise it is due again at
+// once, or after the backoff of a row to retry.
+func (s *Store) FinishRoom(ctx context.Context, owner string, room RoomBatch, res RoomResult) error {
 	b := &pgx.Batch{}
 	for _, r := range res.Sent {
 		b.Queue(`UPDATE outbox SET sent_at = clock_timestamp(), sent_event_id = NULLIF($2, ''), last_error = NULL
@@ -159,13 +174,22 @@ func (s *Store) FinishRoom(ctx context.Context, owner, roomID string, res RoomRe
 	for _, f := range res.Failed {
 		b.Queue(`UPDATE outbox SET failed = true, attempts = attempts + 1, last_error = $2 WHERE id = $1`, f.ID, f.Cause)
 	}
+	var backoff *time.Duration
 	if r := res.Retry; r != nil {
+		backoff = &r.Backoff
 		b.Queue(`UPDATE outbox SET attempts = attempts + 1, next_attempt_at = clock_timestamp() + $2::interval, last_error = $3
 			WHERE id = $1`, r.ID, r.Backoff, r.Cause)
 	}
-	b.Queue(`DELETE FROM outbox_lease WHERE room_id = $1 AND owner = $2`, roomID, owner)
+	drained := res.Retry == nil && len(res.Sent)+len(res.Failed) == len(room.Items) && len(room.Items) < maxRowsPerClaim
+	// gen in the SET clause is the latest row version's: a decision that
+	// added rows after the claim keeps the room due.
+	b.Queue(`UPDATE outbox_room SET owner = NULL, until = NULL,
+		due = CASE WHEN $3::interval IS NOT NULL THEN clock_timestamp() + $3::interval
+		           WHEN $4 AND gen = $5 THEN 'infinity'::timestamptz
+		           ELSE clock_timestamp() END
+		WHERE room_id = $1 AND owner = $2`, room.RoomID, owner, backoff, drained, room.gen)
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("finish outbox room %s: %w", roomID, err)
+		return fmt.Errorf("finish outbox room %s: %w", room.RoomID, err)
 	}
 	return nil
 }

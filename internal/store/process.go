@@ -362,6 +362,12 @@ func queueInsertActions(b *pgx.Batch, roomID string, actions []Action) error {
 	b.Queue(`INSERT INTO outbox (room_id, kind, payload)
 		SELECT $1, k, p::jsonb FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS x(k, p, ord) ORDER BY ord`,
 		roomID, kinds, payloads)
+	// Tell the senders: the room is due now, unless it already waits (for
+	// a retry's backoff, or in a sender's hands), and its generation moves
+	// on so a sender finishing an older batch keeps it due.
+	b.Queue(`INSERT INTO outbox_room (room_id, due, gen) VALUES ($1, clock_timestamp(), 1)
+		ON CONFLICT (room_id) DO UPDATE SET gen = outbox_room.gen + 1,
+			due = CASE WHEN outbox_room.due = 'infinity' THEN clock_timestamp() ELSE outbox_room.due END`, roomID)
 	return nil
 }
 
