@@ -248,3 +248,17 @@ func TestHealthReportsReadiness(t *testing.T) {
 		t.Fatalf("ready: %d %q", rec.Code, body)
 	}
 }
+
+func TestMetricsListenerOffLoopbackIsWarnedAbout(t *testing.T) {
+	for _, tc := range []struct {
+		listen string
+		warn   bool
+	}{{"127.0.0.1:9330", false}, {"localhost:9330", false}, {"[::1]:9330", false}, {"0.0.0.0:9330", true}, {":9330", true}} {
+		var logs strings.Builder
+		svc := &Service{cfg: &config.Config{Metrics: config.MetricsConfig{Enabled: true, Listen: tc.listen}}, log: zerolog.New(&logs)}
+		svc.warnIfMetricsExposed()
+		if got := strings.Contains(logs.String(), "no authentication"); got != tc.warn {
+			t.Errorf("listen %s: warned=%v, want %v (%s)", tc.listen, got, tc.warn, logs.String())
+		}
+	}
+}
