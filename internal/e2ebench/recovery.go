@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"maunium.net/go/mautrix"
-	"maunium.net/go/mautrix/event"
-	"maunium.net/go/mautrix/id"
 
 	"github.com/walkie-ptt/walkie/internal/floor"
 	"github.com/walkie-ptt/walkie/internal/matrix"
@@ -47,25 +45,8 @@ func recoverOnce(ctx context.Context, s *stack.Stack, name string) (time.Duratio
 	if err != nil {
 		return 0, err
 	}
-	bot := s.BotUserID()
-	resp, err := admin.CreateRoom(ctx, &mautrix.ReqCreateRoom{
-		Preset: "private_chat",
-		PowerLevelOverride: &event.PowerLevelsEventContent{
-			Users:  map[id.UserID]int{admin.UserID: 100, id.UserID(bot): 100},
-			Events: map[string]int{floor.TypePermit: 0, floor.TypeBroadcastInfo: 0, floor.TypeFloor: 100},
-		},
-		Invite: []id.UserID{id.UserID(bot), talker.UserID, waiter.UserID},
-	})
+	room, err := createRoom(ctx, admin, s.BotUserID(), talker, waiter)
 	if err != nil {
-		return 0, err
-	}
-	room := resp.RoomID
-	for _, c := range []*mautrix.Client{talker, waiter} {
-		if _, err := c.JoinRoomByID(ctx, room); err != nil {
-			return 0, err
-		}
-	}
-	if err := waitJoined(ctx, admin, room, id.UserID(bot)); err != nil {
 		return 0, err
 	}
 	watch, err := watchFloor(ctx, waiter, room)

@@ -34,26 +34,8 @@ func runRoom(ctx context.Context, s *stack.Stack, name, bot string, cycles int) 
 	if err != nil {
 		return lat, err
 	}
-	resp, err := admin.CreateRoom(ctx, &mautrix.ReqCreateRoom{
-		Preset: "private_chat",
-		// The levels Walkie's room setup would add, set up front: the
-		// echo baseline sets nothing up, and both must start alike.
-		PowerLevelOverride: &event.PowerLevelsEventContent{
-			Users:  map[id.UserID]int{admin.UserID: 100, id.UserID(bot): 100},
-			Events: map[string]int{floor.TypePermit: 0, floor.TypeBroadcastInfo: 0, floor.TypeFloor: 100},
-		},
-		Invite: []id.UserID{id.UserID(bot), requester.UserID, listener.UserID},
-	})
+	room, err := createRoom(ctx, admin, bot, requester, listener)
 	if err != nil {
-		return lat, err
-	}
-	room := resp.RoomID
-	for _, c := range []*mautrix.Client{requester, listener} {
-		if _, err := c.JoinRoomByID(ctx, room); err != nil {
-			return lat, err
-		}
-	}
-	if err := waitJoined(ctx, admin, room, id.UserID(bot)); err != nil {
 		return lat, err
 	}
 	reqWatch, err := watchFloor(ctx, requester, room)
@@ -188,4 +170,32 @@ func (w *floorWatch) waitFor(ctx context.Context, pred func(floor.FloorState) bo
 			return seenFloor{}, ctx.Err()
 		}
 	}
+}
+
+// createRoom: admin creates a room with the bot at level 100 and the
+// levels Walkie's room setup would add set up front (the echo baseline
+// sets nothing up, and both must start alike); the members join, and the
+// bot has joined when it returns.
+func createRoom(ctx context.Context, admin *mautrix.Client, bot string, members ...*mautrix.Client) (id.RoomID, error) {
+	invite := []id.UserID{id.UserID(bot)}
+	for _, m := range members {
+		invite = append(invite, m.UserID)
+	}
+	resp, err := admin.CreateRoom(ctx, &mautrix.ReqCreateRoom{
+		Preset: "private_chat",
+		PowerLevelOverride: &event.PowerLevelsEventContent{
+			Users:  map[id.UserID]int{admin.UserID: 100, id.UserID(bot): 100},
+			Events: map[string]int{floor.TypePermit: 0, floor.TypeBroadcastInfo: 0, floor.TypeFloor: 100},
+		},
+		Invite: invite,
+	})
+	if err != nil {
+		return "", err
+	}
+	for _, m := range members {
+		if _, err := m.JoinRoomByID(ctx, resp.RoomID); err != nil {
+			return "", err
+		}
+	}
+	return resp.RoomID, waitJoined(ctx, admin, resp.RoomID, id.UserID(bot))
 }

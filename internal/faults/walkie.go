@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -229,25 +228,7 @@ func (w *Walkie) MustStart(ctx context.Context) {
 }
 
 func (w *Walkie) waitReady(ctx context.Context, exited chan struct{}) error {
-	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
-	defer cancel()
-	client := &http.Client{Timeout: 2 * time.Second}
-	for {
-		resp, err := client.Get(w.URL() + "/_walkie/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-exited:
-			return errors.New("walkie exited before it was ready")
-		case <-ctx.Done():
-			return fmt.Errorf("walkie not ready: %w", ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	return stack.WaitHealthy(ctx, w.URL(), exited, readyTimeout)
 }
 
 // Kill ends the process with SIGKILL: a crash, no shutdown code runs.

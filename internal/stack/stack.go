@@ -171,11 +171,17 @@ func (s *Stack) StartWalkie(ctx context.Context) error {
 }
 
 func (s *Stack) waitReady(ctx context.Context, exited chan struct{}) error {
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	return WaitHealthy(ctx, fmt.Sprintf("http://127.0.0.1:%d", s.port), exited, 60*time.Second)
+}
+
+// WaitHealthy polls a walkie's /_walkie/health at baseURL until it answers
+// 200 (ready), the process exits (exited closes), or timeout passes.
+func WaitHealthy(ctx context.Context, baseURL string, exited <-chan struct{}, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	url := fmt.Sprintf("http://127.0.0.1:%d/_walkie/health", s.port)
+	client := &http.Client{Timeout: 2 * time.Second}
 	for {
-		resp, err := http.Get(url)
+		resp, err := client.Get(baseURL + "/_walkie/health")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -187,7 +193,7 @@ func (s *Stack) waitReady(ctx context.Context, exited chan struct{}) error {
 			return fmt.Errorf("walkie exited before it was ready (see its log)")
 		case <-ctx.Done():
 			return fmt.Errorf("walkie not ready: %w", ctx.Err())
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }
