@@ -34,8 +34,15 @@ const (
 // starting its loops: tests drive it through its HTTP handler and store.
 func newTestService(t *testing.T) (*Service, *prometheus.Registry) {
 	t.Helper()
+	return newTestServiceOn(t, "http://127.0.0.1:1")
+}
+
+// newTestServiceOn is newTestService talking to the homeserver at address
+// (an httptest server standing in for the parts a test needs).
+func newTestServiceOn(t *testing.T, address string) (*Service, *prometheus.Registry) {
+	t.Helper()
 	cfg, err := config.Parse([]byte(fmt.Sprintf(`homeserver:
-  address: http://127.0.0.1:1
+  address: %s
   domain: example.org
 appservice:
   address: http://localhost:29330
@@ -51,7 +58,7 @@ database:
 permissions:
   "example.org": user
   "@admin:example.org": admin
-`, testHSToken, testAdminToken, pgtest.NewDatabase(t))))
+`, address, testHSToken, testAdminToken, pgtest.NewDatabase(t))))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,9 @@ func Decide(r *Room, in Input, env Env) Decision {
 		d.fireDue()
 		d.enforceQueueLimit()
 	}
+	if isStateEvent(in) {
+		r.StateVersion++
+	}
 	d.handle(in)
 	if !r.Passive {
 		// The input may have moved a deadline into the past (a shorter
@@ -33,6 +36,16 @@ func Decide(r *Room, in Input, env Env) Decision {
 	}
 	d.finish(before, wasManaged)
 	return Decision{Room: r, Effects: d.effects, Log: d.log}
+}
+
+// isStateEvent: inputs that are Matrix state events from the stream, which
+// a Snapshot loaded concurrently may not include.
+func isStateEvent(in Input) bool {
+	switch in.(type) {
+	case PermitChange, MemberChange, PowerChange, ConfigChange, FloorStateSeen:
+		return true
+	}
+	return false
 }
 
 // decider carries one decision's context and collects its output.

@@ -1,6 +1,9 @@
 package floor
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // onMemberChange: leaving, being kicked or banned drops the user's
 // permits, queue entries and floor at once. Nobody is answered: the user
@@ -82,6 +85,10 @@ func (d *decider) becomePassive() {
 // power notice in an unmanaged room, the config notice in a managed one.
 func (d *decider) onSnapshot(in Snapshot) {
 	r := d.r
+	if in.AsOf != r.StateVersion {
+		d.record(LogSnapshotStale, Device{}, fmt.Sprintf("state version %d, snapshot of %d", r.StateVersion, in.AsOf), "")
+		return
+	}
 	r.Power = noPowerLevelsEvent()
 	if in.Power != nil {
 		r.Power = *in.Power

@@ -226,6 +226,28 @@ func roomRules() []rule {
 			},
 		},
 		{
+			name: "snapshot/stale: state applied while it loaded keeps what the engine knows",
+			room: newTestRoom(with(func(r *Room) { r.StateVersion = 3 })),
+			in:   Snapshot{Power: &power, AsOf: 2},
+			log:  []string{LogSnapshotStale},
+			check: func(t *testing.T, d Decision) {
+				if len(d.Room.Members) != 5 || len(d.Room.Permits) != 4 || d.Room.StateVersion != 3 {
+					t.Errorf("stale snapshot changed the room: %d members, %d permits, version %d",
+						len(d.Room.Members), len(d.Room.Permits), d.Room.StateVersion)
+				}
+			},
+		},
+		{
+			name: "snapshot/state events count towards the state version",
+			room: newTestRoom(with(func(r *Room) { r.StateVersion = 3 })),
+			in:   MemberChange{EventID: "$m", UserID: "@zed:example.org", Membership: "join"},
+			check: func(t *testing.T, d Decision) {
+				if d.Room.StateVersion != 4 {
+					t.Errorf("state version %d after a member event, want 4", d.Room.StateVersion)
+				}
+			},
+		},
+		{
 			name:  "snapshot/floor owned by another controller makes us passive",
 			room:  newTestRoom(holding(alice, PhaseTalking), queued(bob)),
 			in:    Snapshot{Power: &power, FloorSender: otherController},

@@ -236,6 +236,12 @@ type Room struct {
 
 	Revoked []RevokedBroadcast    `json:"revoked,omitempty"`
 	Rate    map[string]RateWindow `json:"rate,omitempty"` // by permit state key
+
+	// StateVersion counts the state events (membership, power, permits,
+	// config, floor state) applied from the event stream. A Snapshot read
+	// before one of them was applied may miss it, so it must not replace
+	// what the engine knows (see Snapshot.AsOf).
+	StateVersion int64 `json:"state_version,omitempty"`
 }
 
 // Input is one thing that happened to a room.
@@ -332,7 +338,17 @@ type Snapshot struct {
 	Config  *ConfigChange
 	// FloorSender is the sender of the existing floor state event, if any.
 	FloorSender string
+	// AsOf is the room's StateVersion read before /state was requested. If
+	// the stream applied state events since, /state may predate them (a
+	// member who joined while it was loading would be lost): the engine
+	// then ignores the snapshot and logs LogSnapshotStale, and the loader
+	// asks again.
+	AsOf int64
 }
+
+// LogSnapshotStale is the floor-log action of a Snapshot ignored because
+// state events were applied while it was being loaded.
+const LogSnapshotStale = "snapshot_stale"
 
 // Tick fires due deadlines (timers live in the database as deadlines).
 type Tick struct{}

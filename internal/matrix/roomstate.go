@@ -3,6 +3,7 @@ package matrix
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -17,7 +18,12 @@ import (
 // Processor runs floor decisions (implemented by *store.Store).
 type Processor interface {
 	Process(ctx context.Context, roomID string, h store.Handler, inputs ...floor.Input) (store.Outcome, error)
+	Room(ctx context.Context, roomID string) (*floor.Room, bool, error)
 }
+
+// errStaleSnapshot makes the sender retry a load_state action (with
+// backoff) when state events were applied while /state was loading.
+var errStaleSnapshot = errors.New("state events arrived while the room state was loading; loading it again")
 
 // RoomLoader brings a room's state into the engine when the controller
 // joins (and at start-up), so permits, power levels and config are known
@@ -34,18 +40,34 @@ type RoomLoader struct {
 
 // Load fetches /state, decides on a Snapshot, and sets power levels up.
 func (l *RoomLoader) Load(ctx context.Context, roomID string) error {
+	// The version goes first: whatever the stream applies after this
+	// point may be missing from /state, and the engine will notice.
+	asOf := int64(0)
+	room, _, err := l.Store.Room(ctx, roomID)
+	switch {
+	case err == nil:
+		asOf = room.StateVersion
+	case !errors.Is(err, store.ErrUnknownRoom):
+		return err
+	}
 	var events []json.RawMessage
 	url := l.Client.BuildClientURL("v3", "rooms", roomID, "state")
 	if _, err := l.Client.MakeRequest(ctx, http.MethodGet, url, nil, &events); err != nil {
 		return fmt.Errorf("load state of %s: %w", roomID, err)
 	}
 	snap, powerContent := snapshotOf(roomID, events)
+	snap.AsOf = asOf
 	out, err := l.Store.Process(ctx, roomID, l.Handler, snap)
 	if err != nil {
 		return err
 	}
 	if l.Committed != nil {
 		l.Committed(out)
+	}
+	for _, entry := range out.Log {
+		if entry.Action == floor.LogSnapshotStale {
+			return errStaleSnapshot
+		}
 	}
 	if l.ManagePowerLevels && powerContent != nil && snap.Power != nil {
 		return l.setupPowerLevels(ctx, roomID, *snap.Power, powerContent)
