@@ -115,6 +115,26 @@ func (f *fixture) deliver(events ...json.RawMessage) []store.Outcome {
 	return outs
 }
 
+// deliverAndDecide is deliver through SaveAndDecide, as the appservice
+// endpoint does it: one database transaction for the events and the
+// decisions of all their rooms.
+func (f *fixture) deliverAndDecide(events ...json.RawMessage) []store.Outcome {
+	f.t.Helper()
+	inbox := make([]store.InboxEvent, len(events))
+	for i, raw := range events {
+		env, err := matrix.ParseEnvelope(raw)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		inbox[i] = store.InboxEvent{EventID: env.EventID, RoomID: env.RoomID, Raw: raw}
+	}
+	_, outs, _, err := f.st.SaveAndDecide(f.ctx, fmt.Sprintf("txn%d", f.seq.Add(1)), inbox, f.h)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return outs
+}
+
 // tick advances the engine's clock and processes the room.
 func (f *fixture) tick(room string, d time.Duration) store.Outcome {
 	f.t.Helper()

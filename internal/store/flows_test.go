@@ -330,3 +330,31 @@ func TestFloorInARoomTheBotLeftHoldsNobody(t *testing.T) {
 	f.deliver(f.request("!two:test", alice, "A", "request", nil))
 	expectResponse(t, f.responses("!two:test", since), 0, floor.StatusGranted, "")
 }
+
+// One appservice transaction asks for the floor in two rooms for the same
+// device: SaveAndDecide decides both rooms in one database transaction,
+// and the second room must see the first room's grant.
+func TestBusyElsewhereWithinOneTransaction(t *testing.T) {
+	f := newFixture(t)
+	f.setupRoom("!one:test", alice)
+	f.setupRoom("!two:test", alice)
+	f.deliver(f.permit("!one:test", alice, "A", nil), f.permit("!two:test", alice, "A", nil))
+	since := f.lastID("!two:test")
+	f.deliverAndDecide(f.request("!one:test", alice, "A", "request", nil), f.request("!two:test", alice, "A", "request", nil))
+	if h := holderOf(f.room("!one:test")); h != alice+"/A" {
+		t.Fatalf("room one holder %q", h)
+	}
+	if h := holderOf(f.room("!two:test")); h != "" {
+		t.Fatalf("the same device also holds room two: %q", h)
+	}
+	expectResponse(t, f.responses("!two:test", since), 0, floor.StatusDenied, floor.ReasonBusyElsewhere)
+
+	// And a release in one room frees the device for the other in the
+	// same transaction.
+	since = f.lastID("!two:test")
+	f.deliverAndDecide(f.request("!one:test", alice, "A", "release", nil), f.request("!two:test", alice, "A", "request", nil))
+	if h := holderOf(f.room("!two:test")); h != alice+"/A" {
+		t.Fatalf("after the release in room one, room two holder %q", h)
+	}
+	expectResponse(t, f.responses("!two:test", since), 0, floor.StatusGranted, "")
+}

@@ -70,10 +70,22 @@ type Outcome struct {
 // device's grant must be checked against other rooms): begin, lock and
 // read go in one pipeline, all writes and the commit in another.
 func (s *Store) Process(ctx context.Context, roomID string, h Handler, inputs ...floor.Input) (Outcome, error) {
+	return s.process(ctx, roomID, BatchSize, h, inputs)
+}
+
+// ProcessOne is Process for at most one pending event: it finds the event
+// a room cannot store (see SetAsideOldest).
+func (s *Store) ProcessOne(ctx context.Context, roomID string, h Handler) (Outcome, error) {
+	return s.process(ctx, roomID, 1, h, nil)
+}
+
+func (s *Store) process(ctx context.Context, roomID string, limit int, h Handler, inputs []floor.Input) (Outcome, error) {
 	var out Outcome
 	committed, err := s.inTransaction(ctx, func(conn *pgx.Conn, writes *pgx.Batch) error {
 		out = Outcome{RoomID: roomID}
-		return s.decideRoom(ctx, conn, "BEGIN", roomID, h, inputs, &out, writes)
+		begin := &pgx.Batch{}
+		begin.Queue("BEGIN")
+		return s.decideRoom(ctx, conn, begin, roomID, limit, h, inputs, &out, writes)
 	})
 	if err != nil {
 		return Outcome{}, fmt.Errorf("process room %s: %w", roomID, err)
@@ -106,7 +118,13 @@ func (s *Store) SaveAndDecide(ctx context.Context, txnID string, events []InboxE
 		sort.Strings(rooms)
 		for _, roomID := range rooms {
 			out := Outcome{RoomID: roomID}
-			if err := s.decideRoom(ctx, conn, "", roomID, h, nil, &out, writes); err != nil {
+			// The rooms decided so far must be written before this one is
+			// read: a device granted (or released) there is busy (or free)
+			// here, and busyElsewhere asks the database. Their writes go
+			// ahead of this room's lock, in the same round trip.
+			prior := &pgx.Batch{QueuedQueries: writes.QueuedQueries}
+			writes.QueuedQueries = nil
+			if err := s.decideRoom(ctx, conn, prior, roomID, BatchSize, h, nil, &out, writes); err != nil {
 				return err
 			}
 			outs = append(outs, out)
@@ -155,11 +173,12 @@ func (s *Store) inTransaction(ctx context.Context, fn func(conn *pgx.Conn, write
 	return written, err
 }
 
-// decideRoom locks a room (after the prefix statement, "BEGIN" or none),
-// decides on the inputs, the pending events and due timers, and queues the
+// decideRoom locks a room (after the prefix statements: BEGIN, or the
+// writes of rooms decided before in the same transaction), decides on the
+// inputs, up to limit pending events and due timers, and queues the
 // writes. out.After stays nil when nothing happened.
-func (s *Store) decideRoom(ctx context.Context, conn *pgx.Conn, prefix, roomID string, h Handler, inputs []floor.Input, out *Outcome, writes *pgx.Batch) error {
-	room, joined, now, events, err := s.lockRoom(ctx, conn, prefix, roomID)
+func (s *Store) decideRoom(ctx context.Context, conn *pgx.Conn, prefix *pgx.Batch, roomID string, limit int, h Handler, inputs []floor.Input, out *Outcome, writes *pgx.Batch) error {
+	room, joined, now, events, err := s.lockRoom(ctx, conn, prefix, roomID, limit)
 	if err != nil {
 		return err
 	}
@@ -227,23 +246,26 @@ func (s *Store) decideRoom(ctx context.Context, conn *pgx.Conn, prefix, roomID s
 }
 
 // lockRoom takes the room's row lock (creating the row on first sight),
-// reads the database clock and the room's pending events, in one round
-// trip that starts with the prefix statement (BEGIN, or none).
-func (s *Store) lockRoom(ctx context.Context, conn *pgx.Conn, prefix, roomID string) (*floor.Room, bool, time.Time, []InboxEvent, error) {
+// reads the database clock and up to limit pending events, in one round
+// trip that starts with the prefix statements (none, BEGIN, or earlier
+// writes; none of them may have a result callback).
+func (s *Store) lockRoom(ctx context.Context, conn *pgx.Conn, prefix *pgx.Batch, roomID string, limit int) (*floor.Room, bool, time.Time, []InboxEvent, error) {
 	var (
 		state  []byte
 		joined bool
 		now    time.Time
 	)
 	b := &pgx.Batch{}
-	if prefix != "" {
-		b.Queue(prefix)
+	var ahead int
+	if prefix != nil {
+		b.QueuedQueries = append(b.QueuedQueries, prefix.QueuedQueries...)
+		ahead = len(prefix.QueuedQueries)
 	}
 	b.Queue(`SELECT state, joined, clock_timestamp() + $2::interval FROM room WHERE room_id = $1 FOR UPDATE`, roomID, s.clockOffset())
-	b.Queue(pendingEventsSQL, roomID, BatchSize)
+	b.Queue(pendingEventsSQL, roomID, limit)
 	br := conn.SendBatch(ctx, b)
 	defer br.Close()
-	if prefix != "" {
+	for range ahead {
 		if _, err := br.Exec(); err != nil {
 			return nil, false, now, nil, err
 		}
@@ -296,8 +318,11 @@ func scanInboxEvent(row pgx.CollectableRow) (InboxEvent, error) {
 }
 
 // busyElsewhere counts only rooms the controller is still in: a floor left
-// behind in a room the bot was kicked from holds nobody. It also takes a transaction-scoped advisory lock on the device,
-// so two rooms deciding about one device at once see each other's grant.
+// behind in a room the bot was kicked from holds nobody. It first takes a
+// transaction-scoped advisory lock on the device, so two rooms deciding
+// about one device at once see each other's grant (the second waits for
+// the first to commit). Holding it while locking another room can
+// deadlock; retryConflicts handles that.
 func busyElsewhere(ctx context.Context, tx *pgx.Conn, roomID string, d floor.Device) (bool, error) {
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, d.UserID+"|"+d.DeviceID); err != nil {
 		return false, err
