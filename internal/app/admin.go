@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/walkie-ptt/walkie/internal/floor"
 	"github.com/walkie-ptt/walkie/internal/store"
@@ -36,8 +37,26 @@ func (s *Service) adminAuth(next http.HandlerFunc) http.HandlerFunc {
 			adminError(w, http.StatusForbidden, "M_FORBIDDEN", "invalid admin token")
 			return
 		}
+		if msg := checkRoomID(r.PathValue("roomId")); msg != "" {
+			adminError(w, http.StatusBadRequest, "M_INVALID_PARAM", msg)
+			return
+		}
 		next(w, r)
 	}
+}
+
+// checkRoomID explains what is wrong with a room ID from a URL ("" when
+// nothing is), before it reaches the database, which cannot store NUL.
+func checkRoomID(roomID string) string {
+	switch {
+	case !strings.HasPrefix(roomID, "!"):
+		return "not a room ID (expected !..., URL-encoded)"
+	case len(roomID) > 255:
+		return "room ID longer than 255 bytes"
+	case !utf8.ValidString(roomID) || strings.ContainsRune(roomID, 0):
+		return "room ID is not valid UTF-8 or contains NUL"
+	}
+	return ""
 }
 
 // roomStatus is the admin view of a room.

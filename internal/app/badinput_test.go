@@ -45,6 +45,12 @@ func TestBadContentThroughTheEndpointIsDeniedAndChangesNothing(t *testing.T) {
 			{"type": floor.TypePermit, "sender": bob, "state_key": "_" + bob + "_B", "content": map[string]any{"device_id": "C", "send": true, "receive": true}},
 			request(bob, map[string]any{"action": "request", "device_id": "B"}),
 		}, floor.ReasonNoPermit},
+		{"NUL in device_id (PostgreSQL stores no NUL)", room, []map[string]any{request(alice, map[string]any{"action": "request", "device_id": "A\x00"})}, floor.ReasonNoPermit},
+		{"NUL in a permit's state key, then a request", room, []map[string]any{
+			{"type": "m.room.member", "sender": bob, "state_key": bob, "content": map[string]any{"membership": "join"}},
+			{"type": floor.TypePermit, "sender": bob, "state_key": "_" + bob + "_B\x00", "content": map[string]any{"device_id": "B\x00", "send": true, "receive": true}},
+			request(bob, map[string]any{"action": "request", "device_id": "B\x00"}),
+		}, floor.ReasonNoPermit},
 		{"room Walkie does not manage", "!other:example.org", []map[string]any{request(bob, map[string]any{"action": "request", "device_id": "B"})}, floor.ReasonRoomNotManaged},
 	}
 	for i, tc := range cases {

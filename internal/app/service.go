@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -193,7 +194,20 @@ func (s *Service) Run(ctx context.Context) error {
 
 // processRoom makes one decision transaction for a room.
 func (s *Service) processRoom(ctx context.Context, roomID string) {
+	// A panic (a bug) fails this room's decision, not the process: the
+	// events stay pending and the other rooms go on.
+	defer func() {
+		if p := recover(); p != nil {
+			s.metrics.DecisionErrors.Inc()
+			s.log.Error().Str("room_id", roomID).Interface("panic", p).Bytes("stack", debug.Stack()).
+				Msg("Decision panicked; the room is retried by the pending sweep")
+		}
+	}()
 	out, err := s.store.Process(ctx, roomID, s.handler)
+	if store.IsUnstorable(err) {
+		s.setAsideUnstorable(ctx, roomID)
+		return
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			s.metrics.DecisionErrors.Inc()
@@ -205,6 +219,27 @@ func (s *Service) processRoom(ctx context.Context, roomID string) {
 	if len(out.Events) == store.BatchSize {
 		s.sched.Schedule(roomID) // more events are waiting
 	}
+}
+
+// setAsideUnstorable: one event whose decision PostgreSQL refuses must not
+// stop its room for good. (The parser already cleans what is known to be
+// unstorable; this is the net under it.)
+func (s *Service) setAsideUnstorable(ctx context.Context, roomID string) {
+	outs, aside, err := s.store.ProcessSettingAside(ctx, roomID, s.handler)
+	for _, out := range outs {
+		s.committed(out)
+	}
+	for _, eventID := range aside {
+		s.metrics.EventsSetAside.Inc()
+		s.log.Error().Str("room_id", roomID).Str("event_id", eventID).
+			Msg("Set an event aside: the database refused the decision on it (the floor log has the error)")
+	}
+	if err != nil {
+		s.metrics.DecisionErrors.Inc()
+		s.log.Error().Err(err).Str("room_id", roomID).Msg("Decision failed; the room is retried by the pending sweep")
+		return
+	}
+	s.sched.Schedule(roomID)
 }
 
 func (s *Service) committed(out store.Outcome) {

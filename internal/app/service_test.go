@@ -122,6 +122,14 @@ func TestAdminAPI(t *testing.T) {
 	if code, _ := adminDo(t, h, "GET", "/_walkie/admin/v1/rooms/!unknown:example.org", testAdminToken); code != 404 {
 		t.Fatalf("unknown room: %d", code)
 	}
+	for _, bad := range []string{"room:example.org", "!nul%00:example.org", "!bad%ff:example.org", "!" + strings.Repeat("x", 300)} {
+		for _, path := range []string{"", "/log", "/release"} {
+			method := map[bool]string{true: "POST", false: "GET"}[path == "/release"]
+			if code, body := adminDo(t, h, method, "/_walkie/admin/v1/rooms/"+bad+path, testAdminToken); code != 400 || body["errcode"] != "M_INVALID_PARAM" {
+				t.Fatalf("%s %s: %d %v, want 400 M_INVALID_PARAM", method, bad+path, code, body)
+			}
+		}
+	}
 	code, status := adminDo(t, h, "GET", base, testAdminToken)
 	holder, _ := status["holder"].(map[string]any)
 	if code != 200 || holder["user_id"] != alice || status["managed"] != true {

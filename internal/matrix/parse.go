@@ -1,6 +1,7 @@
 package matrix
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,9 +48,28 @@ func ParseEnvelope(raw []byte) (Envelope, error) {
 		return ev, errors.New("event: missing or oversized room_id")
 	case ev.Sender == "" || len(ev.Sender) > maxIDLength:
 		return ev, errors.New("event: missing or oversized sender")
+	case strings.ContainsRune(ev.Type+ev.EventID+ev.RoomID+ev.Sender+ev.stateKey()+ev.Redacts, 0):
+		return ev, errors.New("event: NUL character in type, IDs or state_key")
 	}
+	ev.Content = withoutNUL(ev.Content)
 	return ev, nil
 }
+
+// PostgreSQL can store neither a NUL byte in text nor the \u0000 escape in
+// jsonb, and Walkie copies content strings (device IDs, reasons) into
+// both: one such event would fail every decision of its room. No Matrix
+// identifier may contain NUL, so it becomes U+FFFD, which keeps the event
+// readable (a chunk is still enforced) but matches nothing real. JSON can
+// carry a NUL only as this escape; in "\\u0000" (an escaped backslash and
+// the text u0000) the rewrite changes the text but not its validity.
+func withoutNUL(content json.RawMessage) json.RawMessage {
+	if !bytes.Contains(content, nulEscape) {
+		return content
+	}
+	return bytes.ReplaceAll(content, nulEscape, []byte(`\ufffd`))
+}
+
+var nulEscape = []byte(`\u0000`)
 
 func (ev Envelope) isState() bool { return ev.StateKey != nil }
 

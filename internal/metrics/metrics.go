@@ -25,6 +25,7 @@ type Metrics struct {
 	ForgedPermits       prometheus.Counter
 	Decisions           prometheus.Counter
 	DecisionErrors      prometheus.Counter
+	EventsSetAside      prometheus.Counter
 	TimerFirings        prometheus.Counter
 	DecisionLatency     prometheus.Histogram
 	HoldDuration        prometheus.Histogram
@@ -81,6 +82,10 @@ func New(reg prometheus.Registerer, version, commit string) *Metrics {
 			Namespace: namespace, Name: "decision_errors_total",
 			Help: "Decision transactions that failed and will be retried.",
 		}),
+		EventsSetAside: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "events_set_aside_total",
+			Help: "Events skipped because the database refused their decision (see the floor log, action set_aside).",
+		}),
 		TimerFirings: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "timer_firings_total",
 			Help: "Decisions in which a room deadline fired.",
@@ -115,7 +120,7 @@ func New(reg prometheus.Registerer, version, commit string) *Metrics {
 		}, []string{"version", "commit", "goversion"}),
 	}
 	reg.MustRegister(m.Transactions, m.EventsReceived, m.EventsRejected, m.FloorRequests, m.Grants,
-		m.Releases, m.Revocations, m.Denials, m.ForgedPermits, m.Decisions, m.DecisionErrors,
+		m.Releases, m.Revocations, m.Denials, m.ForgedPermits, m.Decisions, m.DecisionErrors, m.EventsSetAside,
 		m.TimerFirings, m.DecisionLatency, m.HoldDuration, m.OutboxSends, m.OutboxSendDuration,
 		m.OutboxDeliveryDelay, m.BuildInfo)
 	m.BuildInfo.WithLabelValues(version, commit, runtime.Version()).Set(1)

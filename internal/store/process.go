@@ -73,12 +73,6 @@ func (s *Store) Process(ctx context.Context, roomID string, h Handler, inputs ..
 	return s.process(ctx, roomID, BatchSize, h, inputs)
 }
 
-// ProcessOne is Process for at most one pending event: it finds the event
-// a room cannot store (see SetAsideOldest).
-func (s *Store) ProcessOne(ctx context.Context, roomID string, h Handler) (Outcome, error) {
-	return s.process(ctx, roomID, 1, h, nil)
-}
-
 func (s *Store) process(ctx context.Context, roomID string, limit int, h Handler, inputs []floor.Input) (Outcome, error) {
 	var out Outcome
 	committed, err := s.inTransaction(ctx, func(conn *pgx.Conn, writes *pgx.Batch) error {

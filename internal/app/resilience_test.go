@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/walkie-ptt/walkie/internal/floor"
 )
 
@@ -81,5 +83,30 @@ func deliver(t *testing.T, svc *Service, txnID string, events ...map[string]any)
 	svc.Handler().ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK {
 		t.Errorf("transaction %s: %d %s", txnID, rec.Code, rec.Body)
+	}
+}
+
+// A bug that panics while deciding must not lose the event or the process:
+// the endpoint still stores and acknowledges it, the room worker recovers,
+// and the room is decided once the bug is gone.
+func TestAPanickingDecisionLosesNothing(t *testing.T) {
+	svc, _ := newTestService(t)
+	const room = "!room:example.org"
+	seedHeldRoom(t, svc, room)
+	commands := svc.handler.Commands
+	svc.handler.Commands = func(*floor.Room, string, string) (string, []floor.Input) { panic("a bug") }
+	deliver(t, svc, "panic", map[string]any{"type": "m.room.message", "event_id": "$boom", "room_id": room,
+		"sender": alice, "content": map[string]any{"msgtype": "m.text", "body": "!walkie status"}})
+	svc.processRoom(context.Background(), room) // recovers
+	if pending, _ := svc.store.PendingRooms(context.Background(), 10); len(pending) != 1 {
+		t.Fatalf("the event must stay pending after the panics: %v", pending)
+	}
+	if n := testutil.ToFloat64(svc.metrics.DecisionErrors); n != 2 {
+		t.Fatalf("decision errors %v, want 2 (on receipt and in the worker)", n)
+	}
+	svc.handler.Commands = commands
+	svc.processRoom(context.Background(), room)
+	if pending, _ := svc.store.PendingRooms(context.Background(), 10); len(pending) != 0 {
+		t.Fatalf("still pending after the fix: %v", pending)
 	}
 }
