@@ -122,7 +122,6 @@ func (s *Sender) Run(ctx context.Context) {
 // It stops at the first transient failure (later rows wait for it) and
 // before the lease could run out (later rows go in the next lease).
 func (s *Sender) deliverRoom(ctx context.Context, b store.RoomBatch) {
-	start := time.Now()
 	reqs := make([]Request, len(b.Items))
 	for i, it := range b.Items {
 		_ = json.Unmarshal(it.Payload, &reqs[i]) // a corrupt payload fails in send
@@ -130,7 +129,8 @@ func (s *Sender) deliverRoom(ctx context.Context, b store.RoomBatch) {
 	var res store.RoomResult
 	log := s.Log.With().Str("room_id", b.RoomID).Logger()
 	for i, it := range b.Items {
-		if time.Since(start) > s.Lease/2 {
+		// Half the lease is left for the send in flight and FinishRoom.
+		if time.Until(b.Deadline) < s.Lease/2 {
 			break
 		}
 		if supersededState(b.Items, reqs, i) {

@@ -206,6 +206,57 @@ func TestOutboxRoomLeaseIsExclusive(t *testing.T) {
 	}
 }
 
+// A sender whose lease ran out, and whose room was leased again meanwhile
+// (here by the same process: the owner alone does not name a lease), must
+// neither release the new lease nor record a retry the new holder is
+// making; its sent marks still count.
+func TestAStaleFinishLeavesTheNewLeaseAlone(t *testing.T) {
+	f := newFixture(t)
+	const room = "!stale:test"
+	for i := range 2 {
+		if err := f.st.Enqueue(f.ctx, room, store.Action{Kind: "message", Payload: map[string]int{"n": i}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old, err := f.st.ClaimRooms(f.ctx, "owner", 1, 50*time.Millisecond)
+	if err != nil || len(old) != 1 || len(old[0].Items) != 2 {
+		t.Fatalf("first claim: %+v %v", old, err)
+	}
+	time.Sleep(100 * time.Millisecond) // the lease runs out (by the database's clock)
+	current, err := f.st.ClaimRooms(f.ctx, "owner", 1, time.Minute)
+	if err != nil || len(current) != 1 {
+		t.Fatalf("second claim: %+v %v", current, err)
+	}
+	first, second := old[0].Items[0].ID, old[0].Items[1].ID
+	err = f.st.FinishRoom(f.ctx, "owner", old[0], store.RoomResult{
+		Sent:  []store.SentRow{{ID: first, EventID: "$sent"}},
+		Retry: &store.RetryRow{ID: second, Backoff: time.Hour, Cause: "stale"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := f.open().ClaimRooms(f.ctx, "another", 1, time.Minute); err != nil || len(b) != 0 {
+		t.Fatalf("the stale finish released the current lease: %+v %v", b, err)
+	}
+	var sent bool
+	var attempts int
+	if err := f.st.Pool().QueryRow(f.ctx, `SELECT (SELECT sent_at IS NOT NULL FROM outbox WHERE id = $1),
+		(SELECT attempts FROM outbox WHERE id = $2)`, first, second).Scan(&sent, &attempts); err != nil {
+		t.Fatal(err)
+	}
+	if !sent || attempts != 0 {
+		t.Fatalf("first row sent %v (want true), second row attempts %d (want 0)", sent, attempts)
+	}
+	// The current holder's finish works as usual.
+	if err := f.st.FinishRoom(f.ctx, "owner", current[0], store.RoomResult{
+		Sent: []store.SentRow{{ID: second, EventID: "$second"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := f.st.ClaimRooms(f.ctx, "another", 1, time.Minute); len(b) != 0 {
+		t.Fatalf("a drained room is idle, not due: %+v", b)
+	}
+}
+
 // Many goroutines on two store instances (two replicas) hammer one room:
 // the floor log must never show two holders at once, and terms strictly
 // increase.

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -28,7 +29,12 @@ type OutboxItem struct {
 type RoomBatch struct {
 	RoomID string
 	Items  []OutboxItem
-	gen    int64 // outbox_room.gen when leased
+	// Deadline is when the lease runs out, by this process's clock and
+	// counted from before the claim: a sender that is still sending then
+	// may be sending alongside the next owner.
+	Deadline time.Time
+	gen      int64     // outbox_room.gen when leased
+	until    time.Time // outbox_room.until: with the owner, names this lease
 }
 
 // maxRowsPerClaim bounds one room's batch, so a huge backlog is sent in
@@ -54,6 +60,7 @@ func NewOwner() string {
 func (s *Store) ClaimRooms(ctx context.Context, owner string, limit int, lease time.Duration) ([]RoomBatch, error) {
 	// The UPDATE re-checks the lease on the latest row version, so two
 	// senders never both take a room.
+	deadline := time.Now().Add(lease)
 	rows, err := s.pool.Query(ctx, `
 		UPDATE outbox_room r SET owner = $1, until = clock_timestamp() + $2::interval
 		FROM (
@@ -63,17 +70,13 @@ func (s *Store) ClaimRooms(ctx context.Context, owner string, limit int, lease t
 			FOR UPDATE SKIP LOCKED
 		) c
 		WHERE r.room_id = c.room_id AND (r.until IS NULL OR r.until < clock_timestamp())
-		RETURNING r.room_id, r.gen`, owner, lease, limit)
+		RETURNING r.room_id, r.gen, r.until`, owner, lease, limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim outbox: %w", err)
 	}
-	type leasedRoom struct {
-		id  string
-		gen int64
-	}
 	leased, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (leasedRoom, error) {
 		var l leasedRoom
-		return l, row.Scan(&l.id, &l.gen)
+		return l, row.Scan(&l.id, &l.gen, &l.until)
 	})
 	if err != nil || len(leased) == 0 {
 		return nil, err
@@ -88,7 +91,7 @@ func (s *Store) ClaimRooms(ctx context.Context, owner string, limit int, lease t
 			FROM outbox o WHERE o.room_id = ANY($1) AND o.sent_at IS NULL AND NOT o.failed
 		) numbered WHERE n <= $2 ORDER BY room_id, id`, ids, maxRowsPerClaim)
 	if err != nil {
-		return nil, fmt.Errorf("claim outbox: %w", err)
+		return nil, s.letGo(ctx, owner, leased, fmt.Errorf("claim outbox: %w", err))
 	}
 	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (OutboxItem, error) {
 		var it OutboxItem
@@ -99,12 +102,12 @@ func (s *Store) ClaimRooms(ctx context.Context, owner string, limit int, lease t
 		return it, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("claim outbox: %w", err)
+		return nil, s.letGo(ctx, owner, leased, fmt.Errorf("claim outbox: %w", err))
 	}
 	byRoom := map[string]*RoomBatch{}
 	batches := make([]RoomBatch, len(leased))
 	for i, l := range leased {
-		batches[i] = RoomBatch{RoomID: l.id, gen: l.gen}
+		batches[i] = RoomBatch{RoomID: l.id, Deadline: deadline, gen: l.gen, until: l.until}
 		byRoom[l.id] = &batches[i]
 	}
 	for _, it := range items {
@@ -113,17 +116,39 @@ func (s *Store) ClaimRooms(ctx context.Context, owner string, limit int, lease t
 	}
 	// A room with nothing left (another sender finished it meanwhile) is
 	// let go at once; FinishRoom marks it idle unless rows came meanwhile.
+	// Should that fail, the lease runs out and the room is claimed again.
 	var out []RoomBatch
+	var finishErr error
 	for _, b := range batches {
 		if len(b.Items) == 0 {
-			if err := s.FinishRoom(ctx, owner, b, RoomResult{}); err != nil {
-				return out, err
-			}
+			finishErr = errors.Join(finishErr, s.FinishRoom(ctx, owner, b, RoomResult{}))
 			continue
 		}
 		out = append(out, b)
 	}
-	return out, nil
+	return out, finishErr
+}
+
+// letGo releases leases taken by a claim that then failed, so the rooms
+// are not left waiting for the lease to run out; best effort (if this
+// fails too, the lease does run out). It returns cause.
+func (s *Store) letGo(ctx context.Context, owner string, leased []leasedRoom, cause error) error {
+	ids := make([]string, len(leased))
+	untils := make([]time.Time, len(leased))
+	for i, l := range leased {
+		ids[i], untils[i] = l.id, l.until
+	}
+	_, err := s.pool.Exec(context.WithoutCancel(ctx), `UPDATE outbox_room r SET owner = NULL, until = NULL
+		FROM unnest($2::text[], $3::timestamptz[]) AS l(room_id, until)
+		WHERE r.room_id = l.room_id AND r.owner = $1 AND r.until = l.until`, owner, ids, untils)
+	return errors.Join(cause, err)
+}
+
+// leasedRoom is one row a claim's UPDATE returned.
+type leasedRoom struct {
+	id    string
+	gen   int64
+	until time.Time
 }
 
 // TxnID derives the Matrix transaction ID of an outbox row.
@@ -165,6 +190,13 @@ type RetryRow struct {
 // dealt with, the batch was not cut at maxRowsPerClaim, and no decision
 // added rows since the claim (gen unchanged); otherwise it is due again at
 // once, or after the backoff of a row to retry.
+//
+// A lease is named by owner and until together: if this one ran out and
+// the room was leased again (even by this process), only the sent marks
+// are recorded (they are facts; the homeserver deduplicates the re-send).
+// Failures and retries belong to the current lease's holder, who is
+// sending the same rows. The statements run in one implicit transaction,
+// so they all see the lease as it was when the batch began.
 func (s *Store) FinishRoom(ctx context.Context, owner string, room RoomBatch, res RoomResult) error {
 	b := &pgx.Batch{}
 	for _, r := range res.Sent {
@@ -172,13 +204,15 @@ func (s *Store) FinishRoom(ctx context.Context, owner string, room RoomBatch, re
 			WHERE id = $1`, r.ID, r.EventID)
 	}
 	for _, f := range res.Failed {
-		b.Queue(`UPDATE outbox SET failed = true, attempts = attempts + 1, last_error = $2 WHERE id = $1`, f.ID, f.Cause)
+		b.Queue(`UPDATE outbox SET failed = true, attempts = attempts + 1, last_error = $2
+			WHERE id = $1 AND EXISTS (SELECT 1 FROM outbox_room WHERE room_id = $3 AND owner = $4 AND until = $5)`,
+			f.ID, f.Cause, room.RoomID, owner, room.until)
 	}
 	var backoff *time.Duration
 	if r := res.Retry; r != nil {
 		backoff = &r.Backoff
 		b.Queue(`UPDATE outbox SET attempts = attempts + 1, next_attempt_at = clock_timestamp() + $2::interval, last_error = $3
-			WHERE id = $1`, r.ID, r.Backoff, r.Cause)
+			WHERE id = $1 AND EXISTS (SELECT 1 FROM outbox_room WHERE room_id = $4 AND owner = $5 AND until = $6)`, r.ID, r.Backoff, r.Cause, room.RoomID, owner, room.until)
 	}
 	drained := res.Retry == nil && len(res.Sent)+len(res.Failed) == len(room.Items) && len(room.Items) < maxRowsPerClaim
 	// gen in the SET clause is the latest row version's: a decision that
@@ -187,7 +221,7 @@ func (s *Store) FinishRoom(ctx context.Context, owner string, room RoomBatch, re
 		due = CASE WHEN $3::interval IS NOT NULL THEN clock_timestamp() + $3::interval
 		           WHEN $4 AND gen = $5 THEN 'infinity'::timestamptz
 		           ELSE clock_timestamp() END
-		WHERE room_id = $1 AND owner = $2`, room.RoomID, owner, backoff, drained, room.gen)
+		WHERE room_id = $1 AND owner = $2 AND until = $6`, room.RoomID, owner, backoff, drained, room.gen, room.until)
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("finish outbox room %s: %w", room.RoomID, err)
 	}
@@ -196,8 +230,14 @@ func (s *Store) FinishRoom(ctx context.Context, owner string, room RoomBatch, re
 
 // Enqueue adds actions for a room outside a floor decision (e.g. the
 // follow-up of a join that the sender performed).
+//
+// It takes the room's row lock, as a decision does (the batch is one
+// implicit transaction): outbox IDs are then handed out in commit order
+// within a room, so a sender can never read a later row of the room while
+// an earlier one is still uncommitted, and send them out of order.
 func (s *Store) Enqueue(ctx context.Context, roomID string, actions ...Action) error {
 	b := &pgx.Batch{}
+	b.Queue(`SELECT 1 FROM room WHERE room_id = $1 FOR UPDATE`, roomID)
 	if err := queueInsertActions(b, roomID, actions); err != nil {
 		return err
 	}
