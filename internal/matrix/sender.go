@@ -90,6 +90,10 @@ func (s *Sender) Run(ctx context.Context) {
 	for ctx.Err() == nil {
 		free := s.Concurrency - len(slots)
 		var batches []store.RoomBatch
+		// The lease counts from the claim; measured from before it, by
+		// this process's clock, the sender never thinks it has more time
+		// than the database gave it.
+		deadline := time.Now().Add(s.Lease)
 		if free > 0 {
 			var err error
 			batches, err = s.Store.ClaimRooms(ctx, s.owner, free, s.Lease)
@@ -102,7 +106,7 @@ func (s *Sender) Run(ctx context.Context) {
 			inflight.Add(1)
 			go func(b store.RoomBatch) {
 				defer func() { <-slots; inflight.Done(); s.Wake() }()
-				s.deliverRoom(context.WithoutCancel(ctx), b)
+				s.deliverRoom(context.WithoutCancel(ctx), b, deadline)
 			}(b)
 		}
 		if len(batches) > 0 && len(batches) == free {
@@ -121,7 +125,7 @@ func (s *Sender) Run(ctx context.Context) {
 // deliverRoom sends a leased room's rows in order and records the results.
 // It stops at the first transient failure (later rows wait for it) and
 // before the lease could run out (later rows go in the next lease).
-func (s *Sender) deliverRoom(ctx context.Context, b store.RoomBatch) {
+func (s *Sender) deliverRoom(ctx context.Context, b store.RoomBatch, deadline time.Time) {
 	reqs := make([]Request, len(b.Items))
 	for i, it := range b.Items {
 		_ = json.Unmarshal(it.Payload, &reqs[i]) // a corrupt payload fails in send
@@ -130,7 +134,7 @@ func (s *Sender) deliverRoom(ctx context.Context, b store.RoomBatch) {
 	log := s.Log.With().Str("room_id", b.RoomID).Logger()
 	for i, it := range b.Items {
 		// Half the lease is left for the send in flight and FinishRoom.
-		if time.Until(b.Deadline) < s.Lease/2 {
+		if time.Until(deadline) < s.Lease/2 {
 			break
 		}
 		if supersededState(b.Items, reqs, i) {

@@ -29,12 +29,8 @@ type OutboxItem struct {
 type RoomBatch struct {
 	RoomID string
 	Items  []OutboxItem
-	// Deadline is when the lease runs out, by this process's clock and
-	// counted from before the claim: a sender that is still sending then
-	// may be sending alongside the next owner.
-	Deadline time.Time
-	gen      int64     // outbox_room.gen when leased
-	until    time.Time // outbox_room.until: with the owner, names this lease
+	gen    int64     // outbox_room.gen when leased
+	until  time.Time // outbox_room.until: with the owner, names this lease
 }
 
 // maxRowsPerClaim bounds one room's batch, so a huge backlog is sent in
@@ -60,7 +56,6 @@ func NewOwner() string {
 func (s *Store) ClaimRooms(ctx context.Context, owner string, limit int, lease time.Duration) ([]RoomBatch, error) {
 	// The UPDATE re-checks the lease on the latest row version, so two
 	// senders never both take a room.
-	deadline := time.Now().Add(lease)
 	rows, err := s.pool.Query(ctx, `
 		UPDATE outbox_room r SET owner = $1, until = clock_timestamp() + $2::interval
 		FROM (
@@ -107,7 +102,7 @@ func (s *Store) ClaimRooms(ctx context.Context, owner string, limit int, lease t
 	byRoom := map[string]*RoomBatch{}
 	batches := make([]RoomBatch, len(leased))
 	for i, l := range leased {
-		batches[i] = RoomBatch{RoomID: l.id, Deadline: deadline, gen: l.gen, until: l.until}
+		batches[i] = RoomBatch{RoomID: l.id, gen: l.gen, until: l.until}
 		byRoom[l.id] = &batches[i]
 	}
 	for _, it := range items {
