@@ -18,6 +18,7 @@ type stateCollector struct {
 	pool  *pgxpool.Pool
 
 	joined, managed, passive, held, queued, outboxDepth, up *prometheus.Desc
+	inboxPending, inboxOldest                               *prometheus.Desc
 	poolTotal, poolIdle, poolInUse, poolMax                 *prometheus.Desc
 	poolAcquires, poolAcquireWait                           *prometheus.Desc
 }
@@ -37,6 +38,8 @@ func RegisterState(reg prometheus.Registerer, st *store.Store) {
 		queued:          d("queue_devices", "Devices waiting in floor queues, all rooms together."),
 		outboxDepth:     d("outbox_depth", "Outbox rows not yet sent to the homeserver."),
 		up:              d("database_up", "1 when the last scrape could read the database."),
+		inboxPending:    d("inbox_pending_events", "Events acknowledged to the homeserver and not yet decided."),
+		inboxOldest:     d("inbox_oldest_pending_age_seconds", "How long the oldest undecided event has waited (0 when none)."),
 		poolTotal:       d("db_pool_connections", "Open database connections."),
 		poolIdle:        d("db_pool_idle_connections", "Idle database connections."),
 		poolInUse:       d("db_pool_acquired_connections", "Database connections in use."),
@@ -48,6 +51,7 @@ func RegisterState(reg prometheus.Registerer, st *store.Store) {
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.joined, c.managed, c.passive, c.held, c.queued, c.outboxDepth, c.up,
+		c.inboxPending, c.inboxOldest,
 		c.poolTotal, c.poolIdle, c.poolInUse, c.poolMax, c.poolAcquires, c.poolAcquireWait} {
 		ch <- d
 	}
@@ -67,7 +71,8 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	counts, err := c.store.Counts(ctx)
 	depth, err2 := c.store.OutboxDepth(ctx)
-	if err != nil || err2 != nil {
+	pending, oldest, err3 := c.store.InboxBacklog(ctx)
+	if err != nil || err2 != nil || err3 != nil {
 		gauge(c.up, 0)
 		return
 	}
@@ -78,4 +83,6 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.held, float64(counts.Held))
 	gauge(c.queued, float64(counts.Queued))
 	gauge(c.outboxDepth, float64(depth))
+	gauge(c.inboxPending, float64(pending))
+	gauge(c.inboxOldest, oldest.Seconds())
 }

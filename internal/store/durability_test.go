@@ -92,8 +92,15 @@ func TestAcknowledgedEventsSurviveCrashBeforeDecision(t *testing.T) {
 	if err != nil || len(pending) != 1 || pending[0] != room {
 		t.Fatalf("pending rooms after restart: %v %v", pending, err)
 	}
+	// What the operator sees meanwhile (walkie_inbox_* gauges).
+	if n, age, err := restarted.InboxBacklog(f.ctx); err != nil || n != 2 || age <= 0 {
+		t.Fatalf("inbox backlog before the decision: %d events, oldest %v, %v", n, age, err)
+	}
 	if _, err := restarted.Process(f.ctx, room, f.h); err != nil {
 		t.Fatal(err)
+	}
+	if n, age, err := restarted.InboxBacklog(f.ctx); err != nil || n != 0 || age != 0 {
+		t.Fatalf("inbox backlog after the decision: %d events, oldest %v, %v", n, age, err)
 	}
 	if r := f.room(room); holderOf(r) != alice+"/A" {
 		t.Fatalf("the acknowledged request was not decided after restart: holder %q", holderOf(r))

@@ -76,6 +76,16 @@ func (s *Store) PendingRooms(ctx context.Context, limit int) ([]string, error) {
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
+// InboxBacklog counts events acknowledged to the homeserver but not yet
+// decided, and how long the oldest of them has waited (database clock).
+// Both stay near zero unless decisions fail or fall behind.
+func (s *Store) InboxBacklog(ctx context.Context) (pending int64, oldest time.Duration, err error) {
+	var age float64
+	err = s.pool.QueryRow(ctx, `SELECT count(*), coalesce(extract(epoch FROM clock_timestamp() - min(received_at)), 0)
+		FROM inbox WHERE processed_at IS NULL`).Scan(&pending, &age)
+	return pending, time.Duration(age * float64(time.Second)), err
+}
+
 // PruneInbox deletes processed events and acknowledged transaction IDs older
 // than the retention. The homeserver retries a transaction for minutes, not
 // days, so a day of memory is plenty for deduplication.
