@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"fmt"
-	"runtime/debug"
 
 	"github.com/walkie-ptt/walkie/internal/store"
 )
@@ -17,7 +15,7 @@ import (
 type receiver struct{ s *Service }
 
 func (r receiver) SaveTransaction(ctx context.Context, txnID string, events []store.InboxEvent) (bool, []string, error) {
-	replay, outs, more, err := r.saveAndDecide(ctx, txnID, events)
+	replay, outs, more, err := r.s.store.SaveAndDecide(ctx, txnID, events, r.s.handler)
 	if err != nil {
 		if ctx.Err() != nil {
 			return false, nil, err
@@ -30,16 +28,4 @@ func (r receiver) SaveTransaction(ctx context.Context, txnID string, events []st
 		r.s.committed(out)
 	}
 	return replay, more, nil
-}
-
-// saveAndDecide turns a panic in a decision (a bug) into an error, so the
-// events are still stored for the room workers and the homeserver gets
-// its answer.
-func (r receiver) saveAndDecide(ctx context.Context, txnID string, events []store.InboxEvent) (replay bool, outs []store.Outcome, more []string, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("panic while deciding: %v\n%s", p, debug.Stack())
-		}
-	}()
-	return r.s.store.SaveAndDecide(ctx, txnID, events, r.s.handler)
 }

@@ -194,8 +194,9 @@ func (s *Service) Run(ctx context.Context) error {
 
 // processRoom makes one decision transaction for a room.
 func (s *Service) processRoom(ctx context.Context, roomID string) {
-	// A panic (a bug) fails this room's decision, not the process: the
-	// events stay pending and the other rooms go on.
+	// The store turns a panic of the decision code into a poison error;
+	// this catches the rest (metrics, logging), so a bug fails this room's
+	// run, not the process.
 	defer func() {
 		if p := recover(); p != nil {
 			s.metrics.DecisionErrors.Inc()
@@ -204,8 +205,8 @@ func (s *Service) processRoom(ctx context.Context, roomID string) {
 		}
 	}()
 	out, err := s.store.Process(ctx, roomID, s.handler)
-	if store.IsUnstorable(err) {
-		s.setAsideUnstorable(ctx, roomID)
+	if store.IsPoisoned(err) {
+		s.setAsidePoison(ctx, roomID)
 		return
 	}
 	if err != nil {
@@ -221,10 +222,11 @@ func (s *Service) processRoom(ctx context.Context, roomID string) {
 	}
 }
 
-// setAsideUnstorable: one event whose decision PostgreSQL refuses must not
-// stop its room for good. (The parser already cleans what is known to be
-// unstorable; this is the net under it.)
-func (s *Service) setAsideUnstorable(ctx context.Context, roomID string) {
+// setAsidePoison: one event no decision can be made or stored for (the
+// database refuses it, or the decision panics) must not stop its room for
+// good. (The parser already cleans what is known to be unstorable; this is
+// the net under it.)
+func (s *Service) setAsidePoison(ctx context.Context, roomID string) {
 	outs, aside, err := s.store.ProcessSettingAside(ctx, roomID, s.handler)
 	for _, out := range outs {
 		s.committed(out)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"maunium.net/go/mautrix/event"
 
@@ -30,6 +31,10 @@ type Envelope struct {
 
 // Limits on identifiers, from the Matrix spec (255 bytes for IDs).
 const maxIDLength = 255
+
+// maxTimestampMS is the last millisecond of year 9999: Go cannot encode a
+// later time.Time as JSON, so the room's state could not be stored.
+const maxTimestampMS = 253402300799999
 
 var errNotObject = errors.New("content is not a JSON object")
 
@@ -70,6 +75,19 @@ func withoutNUL(content json.RawMessage) json.RawMessage {
 }
 
 var nulEscape = []byte(`\u0000`)
+
+// ValidUTF8 replaces byte sequences that are not UTF-8 with U+FFFD. JSON
+// must be UTF-8 and homeservers check it, but an event with such bytes
+// would fail the inbox insert (PostgreSQL checks encodings), and with it
+// the whole transaction, which the homeserver would retry forever. Outside
+// strings such bytes make the JSON invalid anyway; inside, U+FFFD is what
+// a JSON decoder would make of them.
+func ValidUTF8(raw []byte) []byte {
+	if utf8.Valid(raw) {
+		return raw
+	}
+	return bytes.ToValidUTF8(raw, []byte("\uFFFD"))
+}
 
 func (ev Envelope) isState() bool { return ev.StateKey != nil }
 
@@ -137,7 +155,7 @@ func ParseInput(ev Envelope) (in floor.Input, ok bool) {
 			return nil, false
 		}
 		seen := floor.FloorStateSeen{EventID: ev.EventID, Sender: ev.Sender}
-		if ev.Timestamp > 0 {
+		if ev.Timestamp > 0 && ev.Timestamp <= maxTimestampMS {
 			seen.Timestamp = time.UnixMilli(ev.Timestamp)
 		}
 		return seen, true
@@ -204,8 +222,8 @@ func parsePermit(ev Envelope) floor.PermitChange {
 	pc.Send = c.Send != nil && *c.Send
 	pc.Receive = c.Receive != nil && *c.Receive
 	if c.ExpiresTS != nil {
-		if *c.ExpiresTS <= 0 {
-			pc.Invalid = "expires_ts must be a positive timestamp in milliseconds"
+		if *c.ExpiresTS <= 0 || *c.ExpiresTS > maxTimestampMS {
+			pc.Invalid = "expires_ts must be a timestamp in milliseconds, after 1970 and before year 10000"
 			return pc
 		}
 		pc.ExpiresAt = time.UnixMilli(*c.ExpiresTS)

@@ -29,6 +29,9 @@ var seedEvents = []string{
 	`{"type":"org.matrix.msc4002.talk_request","event_id":"$12","room_id":"!r:t","sender":"@a:t","content":{"action":"request","device_id":"A\u0000"}}`,
 	`{"type":"org.matrix.msc4002.talk_permit","event_id":"$13","room_id":"!r:t","sender":"@a:t","state_key":"_@a:t_A","content":{"device_id":"A\u0000","send":true,"receive":true}}`,
 	`{"type":"m.voice_broadcast_info","event_id":"$14","room_id":"!r:t","sender":"@a:t","state_key":"@a:t","content":{"state":"started","device_id":"\u0000"}}`,
+	// Times Go cannot encode (after year 9999).
+	`{"type":"org.matrix.msc4002.talk_permit","event_id":"$15","room_id":"!r:t","sender":"@a:t","state_key":"_@a:t_A","content":{"device_id":"A","send":true,"receive":true,"expires_ts":1000000000000000}}`,
+	`{"type":"org.matrix.msc4002.floor","event_id":"$16","room_id":"!r:t","sender":"@walkie:t","state_key":"","origin_server_ts":1000000000000000,"content":{"term":1}}`,
 }
 
 // FuzzParseEvent: no input panics the parser or the engine, and whatever

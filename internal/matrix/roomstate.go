@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"time"
 
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix"
@@ -17,13 +19,18 @@ import (
 
 // Processor runs floor decisions (implemented by *store.Store).
 type Processor interface {
-	Process(ctx context.Context, roomID string, h store.Handler, inputs ...floor.Input) (store.Outcome, error)
+	ProcessInputs(ctx context.Context, roomID string, h store.Handler, inputs ...floor.Input) (store.Outcome, error)
 	Room(ctx context.Context, roomID string) (*floor.Room, bool, error)
 }
 
 // errStaleSnapshot makes the sender retry a load_state action (with
-// backoff) when state events were applied while /state was loading.
-var errStaleSnapshot = errors.New("state events arrived while the room state was loading; loading it again")
+// backoff) when state events kept being applied while /state was loading.
+var errStaleSnapshot = errors.New("state events kept arriving while the room state was loading; loading it again later")
+
+// staleRetries is how often Load fetches /state again at once when state
+// events arrived meanwhile, before leaving it to the sender's backoff
+// (which holds the room's later outgoing events back).
+const staleRetries = 3
 
 // RoomLoader brings a room's state into the engine when the controller
 // joins (and at start-up), so permits, power levels and config are known
@@ -40,6 +47,42 @@ type RoomLoader struct {
 
 // Load fetches /state, decides on a Snapshot, and sets power levels up.
 func (l *RoomLoader) Load(ctx context.Context, roomID string) error {
+	for attempt := 1; ; attempt++ {
+		snap, powerContent, err := l.loadSnapshot(ctx, roomID)
+		if err != nil {
+			return err
+		}
+		// Only the snapshot: the room worker decides pending events, so a
+		// failure that would fail every time is the snapshot's own.
+		out, err := l.Store.ProcessInputs(ctx, roomID, l.Handler, snap)
+		if store.IsPoisoned(err) {
+			return permanentError{fmt.Errorf("the state of %s cannot be stored: %w", roomID, err)}
+		}
+		if err != nil {
+			return err
+		}
+		if l.Committed != nil {
+			l.Committed(out)
+		}
+		if !slices.ContainsFunc(out.Log, func(e floor.LogEntry) bool { return e.Action == floor.LogSnapshotStale }) {
+			if l.ManagePowerLevels && powerContent != nil && snap.Power != nil {
+				return l.setupPowerLevels(ctx, roomID, *snap.Power, powerContent)
+			}
+			return nil
+		}
+		if attempt == staleRetries {
+			return errStaleSnapshot
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
+		}
+	}
+}
+
+// loadSnapshot reads the room's state version, then /state.
+func (l *RoomLoader) loadSnapshot(ctx context.Context, roomID string) (floor.Snapshot, json.RawMessage, error) {
 	// The version goes first: whatever the stream applies after this
 	// point may be missing from /state, and the engine will notice.
 	asOf := int64(0)
@@ -48,31 +91,16 @@ func (l *RoomLoader) Load(ctx context.Context, roomID string) error {
 	case err == nil:
 		asOf = room.StateVersion
 	case !errors.Is(err, store.ErrUnknownRoom):
-		return err
+		return floor.Snapshot{}, nil, err
 	}
 	var events []json.RawMessage
 	url := l.Client.BuildClientURL("v3", "rooms", roomID, "state")
 	if _, err := l.Client.MakeRequest(ctx, http.MethodGet, url, nil, &events); err != nil {
-		return fmt.Errorf("load state of %s: %w", roomID, err)
+		return floor.Snapshot{}, nil, fmt.Errorf("load state of %s: %w", roomID, err)
 	}
 	snap, powerContent := snapshotOf(roomID, events)
 	snap.AsOf = asOf
-	out, err := l.Store.Process(ctx, roomID, l.Handler, snap)
-	if err != nil {
-		return err
-	}
-	if l.Committed != nil {
-		l.Committed(out)
-	}
-	for _, entry := range out.Log {
-		if entry.Action == floor.LogSnapshotStale {
-			return errStaleSnapshot
-		}
-	}
-	if l.ManagePowerLevels && powerContent != nil && snap.Power != nil {
-		return l.setupPowerLevels(ctx, roomID, *snap.Power, powerContent)
-	}
-	return nil
+	return snap, powerContent, nil
 }
 
 // snapshotOf turns a /state answer into the engine's Snapshot input, and

@@ -84,7 +84,7 @@ func New(reg prometheus.Registerer, version, commit string) *Metrics {
 		}),
 		EventsSetAside: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "events_set_aside_total",
-			Help: "Events skipped because the database refused their decision (see the floor log, action set_aside).",
+			Help: "Events skipped because their decision could not be stored or panicked (see the floor log, action set_aside).",
 		}),
 		TimerFirings: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "timer_firings_total",

@@ -133,7 +133,9 @@ func (s *Store) letGo(ctx context.Context, owner string, leased []leasedRoom, ca
 	for i, l := range leased {
 		ids[i], untils[i] = l.id, l.until
 	}
-	_, err := s.pool.Exec(context.WithoutCancel(ctx), `UPDATE outbox_room r SET owner = NULL, until = NULL
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_, err := s.pool.Exec(ctx, `UPDATE outbox_room r SET owner = NULL, until = NULL
 		FROM unnest($2::text[], $3::timestamptz[]) AS l(room_id, until)
 		WHERE r.room_id = l.room_id AND r.owner = $1 AND r.until = l.until`, owner, ids, untils)
 	return errors.Join(cause, err)
@@ -190,8 +192,10 @@ type RetryRow struct {
 // the room was leased again (even by this process), only the sent marks
 // are recorded (they are facts; the homeserver deduplicates the re-send).
 // Failures and retries belong to the current lease's holder, who is
-// sending the same rows. The statements run in one implicit transaction,
-// so they all see the lease as it was when the batch began.
+// sending the same rows. (Each statement checks the lease for itself: if
+// it runs out in the middle of the batch, a failure mark may still land
+// after the room was claimed again, which only costs that holder a
+// re-send the homeserver deduplicates.)
 func (s *Store) FinishRoom(ctx context.Context, owner string, room RoomBatch, res RoomResult) error {
 	b := &pgx.Batch{}
 	for _, r := range res.Sent {

@@ -73,6 +73,12 @@ func (s *Store) Process(ctx context.Context, roomID string, h Handler, inputs ..
 	return s.process(ctx, roomID, BatchSize, h, inputs)
 }
 
+// ProcessInputs is Process without the room's pending events (the room
+// worker decides them next): a failure is then the inputs' own.
+func (s *Store) ProcessInputs(ctx context.Context, roomID string, h Handler, inputs ...floor.Input) (Outcome, error) {
+	return s.process(ctx, roomID, 0, h, inputs)
+}
+
 func (s *Store) process(ctx context.Context, roomID string, limit int, h Handler, inputs []floor.Input) (Outcome, error) {
 	var out Outcome
 	committed, err := s.inTransaction(ctx, func(conn *pgx.Conn, writes *pgx.Batch) error {
@@ -150,7 +156,10 @@ func (s *Store) inTransaction(ctx context.Context, fn func(conn *pgx.Conn, write
 		}
 		defer conn.Release()
 		writes := &pgx.Batch{}
-		err = fn(conn.Conn(), writes)
+		err = func() (err error) {
+			defer recoverDecision(&err)
+			return fn(conn.Conn(), writes)
+		}()
 		if err == nil {
 			writes.Queue(`SELECT clock_timestamp() + $1::interval`, s.clockOffset()).QueryRow(func(row pgx.Row) error {
 				return row.Scan(&written)
@@ -330,7 +339,7 @@ func busyElsewhere(ctx context.Context, tx *pgx.Conn, roomID string, d floor.Dev
 func queueSaveRoom(b *pgx.Batch, room *floor.Room, joined bool) error {
 	state, err := json.Marshal(room)
 	if err != nil {
-		return err
+		return poisonError{fmt.Errorf("encode room state: %w", err)}
 	}
 	var holderUser, holderDevice *string
 	if room.Holder != nil {
@@ -374,7 +383,7 @@ func queueInsertActions(b *pgx.Batch, roomID string, actions []Action) error {
 	for i, a := range actions {
 		body, err := json.Marshal(a.Payload)
 		if err != nil {
-			return fmt.Errorf("encode %s action: %w", a.Kind, err)
+			return poisonError{fmt.Errorf("encode %s action: %w", a.Kind, err)}
 		}
 		kinds[i], payloads[i] = a.Kind, string(body)
 	}

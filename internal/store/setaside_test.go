@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"encoding/json"
+	"math"
 	"testing"
 
 	"github.com/walkie-ptt/walkie/internal/floor"
@@ -13,25 +14,38 @@ import (
 // parser cleans, as if it had missed one.
 type poisoner struct {
 	store.Handler
-	poison string // event ID
+	poison  string // event ID
+	payload any    // what its decision writes
 }
 
 func (p poisoner) Translate(room *floor.Room, ev store.InboxEvent) store.Translation {
 	tr := p.Handler.Translate(room, ev)
 	if ev.EventID == p.poison {
-		tr.Actions = append(tr.Actions, store.Action{Kind: "message", Payload: map[string]string{"body": "\x00"}})
+		tr.Actions = append(tr.Actions, store.Action{Kind: "message", Payload: p.payload})
 	}
 	return tr
 }
 
 func TestAnUnstorableEventIsSetAsideAndTheRoomGoesOn(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		payload any
+	}{
+		{"refused by PostgreSQL (NUL in jsonb)", map[string]string{"body": "\x00"}},
+		{"not encodable as JSON", map[string]float64{"n": math.Inf(1)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testSetAside(t, tc.payload) })
+	}
+}
+
+func testSetAside(t *testing.T, payload any) {
 	f := newFixture(t)
 	const room = "!poison:test"
 	f.setupRoom(room, alice, bob)
 	permitA, permitB := f.permit(room, alice, "A", nil), f.permit(room, bob, "B", nil)
 	bad := f.request(room, alice, "A", "request", nil)
 	after := f.request(room, bob, "B", "request", nil)
-	h := poisoner{Handler: f.h, poison: eventID(bad)}
+	h := poisoner{Handler: f.h, poison: eventID(bad), payload: payload}
 
 	events := []store.InboxEvent{}
 	for _, raw := range []json.RawMessage{permitA, permitB, bad, after} {
@@ -41,8 +55,8 @@ func TestAnUnstorableEventIsSetAsideAndTheRoomGoesOn(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := f.st.Process(f.ctx, room, h)
-	if !store.IsUnstorable(err) {
-		t.Fatalf("deciding the poisoned batch: %v, want a data exception", err)
+	if !store.IsPoisoned(err) {
+		t.Fatalf("deciding the poisoned batch: %v, want an error that retrying cannot fix", err)
 	}
 	if r := f.room(room); len(r.Permits) != 0 {
 		t.Fatal("a failed decision must change nothing")
