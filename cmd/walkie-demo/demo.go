@@ -102,13 +102,13 @@ func demo(ctx context.Context, out io.Writer, wait bool) error {
 	if _, err := alice.request(ctx, room); err != nil {
 		return err
 	}
-	if err := w.waitFloor(ctx, holder(alice)); err != nil {
+	if err := w.waitAnswer(ctx, alice, "granted"); err != nil {
 		return err
 	}
 	if _, err := bob.request(ctx, room); err != nil {
 		return err
 	}
-	if err := w.waitFloor(ctx, func(f floor.FloorState) bool { return len(f.Queue) == 1 }); err != nil {
+	if err := w.waitAnswer(ctx, bob, "queued (floor_taken), position 1"); err != nil {
 		return err
 	}
 
@@ -141,9 +141,12 @@ func demo(ctx context.Context, out io.Writer, wait bool) error {
 	if err := w.waitRedaction(ctx, rogue.EventID); err != nil {
 		return err
 	}
+	if err := w.waitAnswer(ctx, carol, "denied (listen_only)"); err != nil {
+		return err
+	}
 
 	say("\n== bob got the floor but his radio never starts a broadcast: start_timeout")
-	if err := w.waitFloor(ctx, func(f floor.FloorState) bool { return f.Holder == nil }); err != nil {
+	if err := w.waitAnswer(ctx, bob, "revoked (no_media)"); err != nil {
 		return err
 	}
 
@@ -219,6 +222,7 @@ type watcher struct {
 	mu        sync.Mutex
 	floor     *floor.FloorState
 	redacted  map[id.EventID]bool
+	answers   map[string]bool // "user: detail", as printed
 	lastFloor string
 }
 
@@ -231,6 +235,7 @@ func (w *watcher) name(user string) string {
 
 func (w *watcher) run(ctx context.Context) {
 	w.redacted = map[id.EventID]bool{}
+	w.answers = map[string]bool{}
 	since := ""
 	for ctx.Err() == nil {
 		resp, err := w.viewer.c.SyncRequest(ctx, 5000, since, "", false, event.PresenceOffline)
@@ -285,6 +290,7 @@ func (w *watcher) show(ev *event.Event) {
 		if rc.Position > 0 {
 			detail += fmt.Sprintf(", position %d", rc.Position)
 		}
+		w.answers[rc.Device.UserID+": "+detail] = true
 		fmt.Fprintf(w.out, "  %s [carol's client] Walkie answers %s: %s\n", stamp, w.name(rc.Device.UserID), detail)
 	case event.EventRedaction.Type:
 		reason, _ := ev.Content.Raw["reason"].(string)
@@ -308,6 +314,13 @@ func (w *watcher) waitFloor(ctx context.Context, pred func(floor.FloorState) boo
 
 func (w *watcher) waitRedaction(ctx context.Context, target id.EventID) error {
 	return w.wait(ctx, "a redaction", func() bool { return w.redacted[target] })
+}
+
+// waitAnswer waits for Walkie's talk_response to p, as the transcript
+// prints it ("queued (floor_taken), position 1"): the floor state goes out
+// first, so a step that only waited for it could end before its answer.
+func (w *watcher) waitAnswer(ctx context.Context, p *person, detail string) error {
+	return w.wait(ctx, "the answer "+detail, func() bool { return w.answers[p.c.UserID.String()+": "+detail] })
 }
 
 func (w *watcher) wait(ctx context.Context, what string, cond func() bool) error {
