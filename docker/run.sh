@@ -19,15 +19,18 @@ fi
 if [ ! -f "$config" ]; then
 	walkie -e -c "$config"
 	echo "walkie: wrote an example configuration to $config."
-	echo "walkie: edit it (homeserver address, domain, database URL), then start the container again."
+	echo "walkie: edit it (homeserver address, domain, database URL; in a container also"
+	echo "walkie: appservice.hostname: \"\" and, for metrics, metrics.listen: 0.0.0.0:9330), then start"
+	echo "walkie: the container again. (Ignore the walkie -g hint above: the next start runs it.)"
 	exit 0
 fi
 
 if [ ! -f "$registration" ]; then
 	walkie -g -c "$config" -r "$registration"
 	echo "walkie: generated the appservice registration $registration."
-	echo "walkie: register it with your homeserver (for Synapse: app_service_config_files), restart the"
-	echo "walkie: homeserver, then start this container again."
+	echo "walkie: register it with your homeserver (Synapse: app_service_config_files; Dendrite:"
+	echo "walkie: app_service_api.config_files; Conduit: see docs/admin.md), restart the homeserver,"
+	echo "walkie: then start this container again."
 	exit 0
 fi
 

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -109,21 +110,39 @@ func (s *Service) adminRelease(w http.ResponseWriter, r *http.Request) {
 
 func (s *Service) adminLog(w http.ResponseWriter, r *http.Request) {
 	roomID := r.PathValue("roomId")
-	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
-	limit, err := strconv.Atoi(r.URL.Query().Get("limit"))
-	if err != nil || limit <= 0 || limit > 500 {
-		limit = 100
+	before, ok := queryInt(w, r, "before", 0, 1, 1<<63-1)
+	if !ok {
+		return
 	}
-	rows, err := s.store.FloorLog(r.Context(), roomID, before, limit)
+	limit, ok := queryInt(w, r, "limit", 100, 1, 500)
+	if !ok {
+		return
+	}
+	rows, err := s.store.FloorLog(r.Context(), roomID, before, int(limit))
 	if err != nil {
 		adminError(w, http.StatusServiceUnavailable, "M_UNKNOWN", "database unavailable")
 		return
 	}
 	resp := map[string]any{"entries": rows}
-	if len(rows) == limit {
+	if len(rows) == int(limit) {
 		resp["next_before"] = rows[len(rows)-1].ID
 	}
 	writeAdminJSON(w, http.StatusOK, resp)
+}
+
+// queryInt reads an optional integer query parameter in [lo, hi]; a bad
+// one is answered 400 and ok is false.
+func queryInt(w http.ResponseWriter, r *http.Request, name string, dflt, lo, hi int64) (v int64, ok bool) {
+	raw := r.URL.Query().Get(name)
+	if raw == "" {
+		return dflt, true
+	}
+	v, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || v < lo || v > hi {
+		adminError(w, http.StatusBadRequest, "M_INVALID_PARAM", fmt.Sprintf("%s must be an integer from %d to %d", name, lo, hi))
+		return 0, false
+	}
+	return v, true
 }
 
 func (s *Service) adminLookup(w http.ResponseWriter, err error) bool {

@@ -141,12 +141,14 @@ func (s *Service) Run(ctx context.Context) error {
 		servers = append(servers, &http.Server{Addr: s.cfg.Metrics.Listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second})
 	}
 	errc := make(chan error, len(servers)+1)
-	for _, srv := range servers {
+	listenFor := []string{"appservice", "metrics"}
+	listenKeys := []string{"appservice.hostname and appservice.port", "metrics.listen"}
+	for i, srv := range servers {
 		ln, err := net.Listen("tcp", srv.Addr)
 		if err != nil {
-			return fmt.Errorf("listen on %s: %w", srv.Addr, err)
+			return fmt.Errorf("listen on %s (%s): %w", srv.Addr, listenKeys[i], err)
 		}
-		s.log.Info().Str("address", ln.Addr().String()).Msg("Listening")
+		s.log.Info().Str("address", ln.Addr().String()).Str("for", listenFor[i]).Msg("Listening")
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- err
@@ -180,7 +182,7 @@ func (s *Service) Run(ctx context.Context) error {
 	case <-ctx.Done():
 		s.log.Info().Msg("Shutting down")
 	case runErr = <-errc:
-		s.log.Error().Err(runErr).Msg("Stopping")
+		s.log.Info().Msg("Stopping on an error") // the caller logs the error
 	}
 	shutdownCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 	defer stop()
@@ -261,7 +263,7 @@ func (s *Service) timerLoop(ctx context.Context) {
 	s.every(ctx, timerPoll, func() {
 		rooms, err := s.store.DueRooms(ctx, 1000)
 		if err != nil {
-			s.log.Warn().Err(err).Msg("Could not read due timers")
+			s.warn(ctx, err).Msg("Could not read due timers")
 			return
 		}
 		s.sched.Schedule(rooms...)
@@ -274,7 +276,7 @@ func (s *Service) pendingLoop(ctx context.Context) {
 	s.every(ctx, pendingSweep, func() {
 		rooms, err := s.store.PendingRooms(ctx, 1000)
 		if err != nil {
-			s.log.Warn().Err(err).Msg("Could not read pending rooms")
+			s.warn(ctx, err).Msg("Could not read pending rooms")
 			return
 		}
 		s.sched.Schedule(rooms...)
@@ -284,12 +286,21 @@ func (s *Service) pendingLoop(ctx context.Context) {
 func (s *Service) janitorLoop(ctx context.Context) {
 	s.every(ctx, janitorEvery, func() {
 		if _, err := s.store.PruneInbox(ctx, inboxRetention); err != nil {
-			s.log.Warn().Err(err).Msg("Could not prune the inbox")
+			s.warn(ctx, err).Msg("Could not prune the inbox")
 		}
 		if _, err := s.store.PruneOutbox(ctx, sentRetention); err != nil {
-			s.log.Warn().Err(err).Msg("Could not prune the outbox")
+			s.warn(ctx, err).Msg("Could not prune the outbox")
 		}
 	})
+}
+
+// warn logs a background loop's failure, unless it failed because Walkie
+// is stopping (then it says nothing: the cause is logged once, elsewhere).
+func (s *Service) warn(ctx context.Context, err error) *zerolog.Event {
+	if ctx.Err() != nil {
+		return nil // zerolog's nil event discards everything
+	}
+	return s.log.Warn().Err(err)
 }
 
 func (s *Service) every(ctx context.Context, interval time.Duration, fn func()) {

@@ -142,6 +142,11 @@ func TestAdminAPI(t *testing.T) {
 	if r, _, _ := svc.store.Room(context.Background(), room); r.Holder != nil {
 		t.Fatal("the admin release did not free the floor")
 	}
+	for _, q := range []string{"limit=0", "limit=501", "limit=ten", "before=-1", "before=x"} {
+		if code, body := adminDo(t, h, "GET", base+"/log?"+q, testAdminToken); code != 400 || body["errcode"] != "M_INVALID_PARAM" {
+			t.Fatalf("log?%s: %d %v, want 400 M_INVALID_PARAM", q, code, body)
+		}
+	}
 	code, logPage := adminDo(t, h, "GET", base+"/log?limit=2", testAdminToken)
 	entries, _ := logPage["entries"].([]any)
 	if code != 200 || len(entries) != 2 || logPage["next_before"] == nil {

@@ -14,41 +14,45 @@ import (
 func TestBadConfigs(t *testing.T) {
 	tests := map[string]struct {
 		key  string
-		line int // for mistakes found while parsing; 0 for Validate's
+		line int    // for mistakes found while parsing; 0 for Validate's
+		msg  string // part of the message, where its wording matters
 	}{
-		"unknown_key":                   {"metric", 15},
-		"unknown_nested_key":            {"appservice.bot.avatar", 11},
-		"unknown_key_in_flow_mapping":   {"appservice.bot.avatar", 9},
-		"duplicate_key":                 {"appservice.port", 8},
-		"wrong_type":                    {"appservice.port", 7},
-		"mapping_instead_of_scalar":     {"appservice.port", 8},
-		"section_is_a_list":             {"floor", 16},
-		"duration_without_unit":         {"floor.max_talk", 16},
-		"placeholder_as_token":          {"appservice.as_token", 0},
-		"placeholder_hs_token":          {"appservice.hs_token", 0},
-		"placeholder_admin_token":       {"appservice.admin_token", 0},
-		"missing_as_token":              {"appservice.as_token", 0},
-		"same_tokens":                   {"appservice.hs_token", 0},
-		"homeserver_url_without_scheme": {"homeserver.address", 0},
-		"appservice_url_not_http":       {"appservice.address", 0},
-		"domain_with_scheme":            {"homeserver.domain", 0},
-		"port_zero":                     {"appservice.port", 0},
-		"port_too_big":                  {"appservice.port", 0},
-		"missing_appservice_id":         {"appservice.id", 0},
-		"bot_username_uppercase":        {"appservice.bot.username", 0},
-		"max_body_bytes_too_small":      {"appservice.max_body_bytes", 0},
-		"database_uri_empty":            {"database.uri", 0},
-		"database_uri_not_postgres":     {"database.uri", 0},
-		"max_conns_zero":                {"database.max_conns", 0},
-		"metrics_listen_without_port":   {"metrics.listen", 0},
-		"permission_level_unknown":      {`permissions."@alice:example.org"`, 0},
-		"permission_subject_invalid":    {`permissions."@alice"`, 0},
-		"max_talk_too_long":             {"floor.max_talk", 0},
-		"start_timeout_zero":            {"floor.start_timeout", 0},
-		"negative_rate_limit":           {"floor.rate_limit", 0},
-		"max_queue_too_big":             {"floor.max_queue", 0},
-		"logging_level_unknown":         {"logging.level", 0},
-		"logging_format_unknown":        {"logging.format", 0},
+		"port_quoted":                   {key: "appservice.port", line: 7, msg: "remove the quotes"},
+		"port_missing":                  {key: "appservice.port", line: 0, msg: "missing"},
+		"database_uri_bad_escape":       {key: "database.uri", line: 0, msg: "%25"},
+		"unknown_key":                   {key: "metric", line: 15},
+		"unknown_nested_key":            {key: "appservice.bot.avatar", line: 11},
+		"unknown_key_in_flow_mapping":   {key: "appservice.bot.avatar", line: 9},
+		"duplicate_key":                 {key: "appservice.port", line: 8},
+		"wrong_type":                    {key: "appservice.port", line: 7},
+		"mapping_instead_of_scalar":     {key: "appservice.port", line: 8},
+		"section_is_a_list":             {key: "floor", line: 16},
+		"duration_without_unit":         {key: "floor.max_talk", line: 16},
+		"placeholder_as_token":          {key: "appservice.as_token", line: 0},
+		"placeholder_hs_token":          {key: "appservice.hs_token", line: 0},
+		"placeholder_admin_token":       {key: "appservice.admin_token", line: 0},
+		"missing_as_token":              {key: "appservice.as_token", line: 0},
+		"same_tokens":                   {key: "appservice.hs_token", line: 0},
+		"homeserver_url_without_scheme": {key: "homeserver.address", line: 0},
+		"appservice_url_not_http":       {key: "appservice.address", line: 0},
+		"domain_with_scheme":            {key: "homeserver.domain", line: 0},
+		"port_zero":                     {key: "appservice.port", line: 0},
+		"port_too_big":                  {key: "appservice.port", line: 0},
+		"missing_appservice_id":         {key: "appservice.id", line: 0},
+		"bot_username_uppercase":        {key: "appservice.bot.username", line: 0},
+		"max_body_bytes_too_small":      {key: "appservice.max_body_bytes", line: 0},
+		"database_uri_empty":            {key: "database.uri", line: 0},
+		"database_uri_not_postgres":     {key: "database.uri", line: 0},
+		"max_conns_zero":                {key: "database.max_conns", line: 0},
+		"metrics_listen_without_port":   {key: "metrics.listen", line: 0},
+		"permission_level_unknown":      {key: `permissions."@alice:example.org"`, line: 0},
+		"permission_subject_invalid":    {key: `permissions."@alice"`, line: 0},
+		"max_talk_too_long":             {key: "floor.max_talk", line: 0},
+		"start_timeout_zero":            {key: "floor.start_timeout", line: 0},
+		"negative_rate_limit":           {key: "floor.rate_limit", line: 0},
+		"max_queue_too_big":             {key: "floor.max_queue", line: 0},
+		"logging_level_unknown":         {key: "logging.level", line: 0},
+		"logging_format_unknown":        {key: "logging.format", line: 0},
 	}
 
 	files, err := filepath.Glob("testdata/bad/*.yaml")
@@ -84,6 +88,12 @@ func TestBadConfigs(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), want.key) {
 				t.Errorf("message %q does not name %s", err, want.key)
+			}
+			if !strings.Contains(err.Error(), want.msg) {
+				t.Errorf("message %q does not say %q", err, want.msg)
+			}
+			if strings.Contains(err.Error(), "secret") || strings.Contains(err.Error(), "50%off") {
+				t.Errorf("message %q echoes the database password", err)
 			}
 		})
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -105,6 +106,9 @@ func describeTypeMismatch(m []string) string {
 		want = "a mapping of keys to values"
 	}
 	switch {
+	case value != "" && tag == "str" && want != "a single value" && isNumberOrDuration(value):
+		// "29330" in quotes: the value is right, the quotes make it text.
+		return fmt.Sprintf("expected %s, got the quoted string %q: remove the quotes", want, value)
 	case value != "":
 		return fmt.Sprintf("expected %s, got %q", want, value) // yaml.v3 shortens long values to "1234567..."
 	case tag == "map":
@@ -113,6 +117,15 @@ func describeTypeMismatch(m []string) string {
 		return "expected " + want + ", got a list"
 	}
 	return "expected " + want
+}
+
+// isNumberOrDuration: the text would be a valid int or duration unquoted.
+func isNumberOrDuration(s string) bool {
+	if _, err := strconv.Atoi(s); err == nil {
+		return true
+	}
+	_, err := time.ParseDuration(s)
+	return err == nil
 }
 
 // valueKind is the kind of node that a type mismatch about tag is about.

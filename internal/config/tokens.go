@@ -14,7 +14,9 @@ import (
 )
 
 // GenerateTokens writes a fresh as_token and hs_token into the config file
-// at path, and an admin_token where that is empty or the placeholder.
+// at path, and an admin_token where that is the placeholder. An empty or
+// absent admin_token stays so: it is how the admin API is switched off,
+// and rotating the other tokens must not switch it back on.
 //
 // Only the token values change. Re-encoding the YAML, even from its node
 // tree, would drop blank lines and re-indent; instead the node tree locates
@@ -35,7 +37,7 @@ func GenerateTokens(path string) (*Config, error) {
 		return nil, err
 	}
 	tokens := map[string]string{"as_token": rand.Text(), "hs_token": rand.Text()}
-	if cfg.AppService.AdminToken == "" || cfg.AppService.AdminToken == TokenPlaceholder {
+	if cfg.AppService.AdminToken == TokenPlaceholder {
 		tokens["admin_token"] = rand.Text()
 	}
 	updated, err := withAppServiceValues(data, tokens)
@@ -75,7 +77,10 @@ func withAppServiceValues(data []byte, values map[string]string) ([]byte, error)
 		return nil, errors.New("the configuration is not a YAML mapping")
 	}
 	sectionKey, section := lookup(doc.Content[0], "appservice")
-	if section == nil || section.Kind != yaml.MappingNode || section.Style&yaml.FlowStyle != 0 || len(section.Content) == 0 {
+	if section == nil {
+		return nil, &KeyError{Key: "appservice", Msg: "missing: walkie -g writes the tokens into this section (walkie -e writes a complete example)"}
+	}
+	if section.Kind != yaml.MappingNode || section.Style&yaml.FlowStyle != 0 || len(section.Content) == 0 {
 		err := &KeyError{Key: "appservice", Msg: "must be a block mapping (one key per line) for walkie -g to write tokens into"}
 		if sectionKey != nil {
 			err.Line = sectionKey.Line

@@ -99,12 +99,12 @@ func TestGenerateTokensWritesEveryValueStyle(t *testing.T) {
 			"  as_token: '{AS}'\n  hs_token: '{HS}'\n  admin_token: '{AD}'",
 		},
 		"double quoted": {
-			"  as_token: \"a \\\" b\"\n  hs_token: \"\"\n  admin_token: \"\"",
+			"  as_token: \"a \\\" b\"\n  hs_token: \"\"\n  admin_token: \"This value is generated when generating the registration\"",
 			"  as_token: \"{AS}\"\n  hs_token: \"{HS}\"\n  admin_token: \"{AD}\"",
 		},
-		"empty": {
-			"  as_token:\n  hs_token: # filled in by walkie -g\n  admin_token:",
-			"  as_token: {AS}\n  hs_token: {HS} # filled in by walkie -g\n  admin_token: {AD}",
+		"empty (an empty admin_token keeps the admin API off)": {
+			"  as_token:\n  hs_token: # filled in by walkie -g\n  admin_token: \"\"",
+			"  as_token: {AS}\n  hs_token: {HS} # filled in by walkie -g\n  admin_token: \"\"",
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -122,7 +122,8 @@ func TestGenerateTokensWritesEveryValueStyle(t *testing.T) {
 	}
 }
 
-// Absent keys go right below "appservice:", indented like its keys.
+// Absent tokens go right below "appservice:", indented like its keys; an
+// absent admin_token stays absent (the admin API stays off).
 func TestGenerateTokensAddsAbsentKeys(t *testing.T) {
 	path := writeTemp(t, []byte(fmt.Sprintf(tokenTestConfig, "  hs_token: old")))
 	cfg, err := GenerateTokens(path)
@@ -131,7 +132,7 @@ func TestGenerateTokensAddsAbsentKeys(t *testing.T) {
 	}
 	as := cfg.AppService
 	want := strings.Replace(fmt.Sprintf(tokenTestConfig, "  hs_token: "+as.HSToken),
-		"appservice:\n", "appservice:\n  admin_token: "+as.AdminToken+"\n  as_token: "+as.ASToken+"\n", 1)
+		"appservice:\n", "appservice:\n  as_token: "+as.ASToken+"\n", 1)
 	if got := string(readFile(t, path)); got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}

@@ -23,7 +23,11 @@ func (c *Config) Validate() error {
 
 	as := c.AppService
 	v.httpURL("appservice.address", as.Address)
-	v.intRange("appservice.port", as.Port, 1, 65535)
+	if as.Port == 0 {
+		v.add("appservice.port", "missing or 0: set the port Walkie listens on, e.g. 29330")
+	} else {
+		v.intRange("appservice.port", as.Port, 1, 65535)
+	}
 	v.required("appservice.id", as.ID)
 	if v.required("appservice.bot.username", as.Bot.Username) && !validLocalpart(as.Bot.Username) {
 		v.add("appservice.bot.username", "%q is not a user ID localpart (a-z, 0-9 and ._=-/+)", as.Bot.Username)
@@ -143,7 +147,10 @@ func (v *validator) postgresURL(key, value string) {
 		return
 	}
 	u, err := url.Parse(value)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+	switch {
+	case err != nil:
+		v.add(key, "not a valid URL; in the user name and password, write %% as %%25, @ as %%40, : as %%3A and / as %%2F")
+	case u.Scheme != "postgres" && u.Scheme != "postgresql":
 		v.add(key, "not a postgres:// URL")
 	}
 }

@@ -28,7 +28,13 @@ func NewClient(homeserverURL, botUserID, asToken string, log zerolog.Logger) (*m
 	transport.MaxIdleConns = 256
 	transport.MaxIdleConnsPerHost = 256
 	client.Client = &http.Client{Timeout: 30 * time.Second, Transport: transport}
-	client.Log = log
+	// mautrix logs every failed request at error level; Walkie logs each
+	// failure itself, with what it means and what happens next, so the
+	// library's own lines are kept for debug logging only.
+	client.Log = zerolog.Nop()
+	if log.GetLevel() <= zerolog.DebugLevel {
+		client.Log = log.With().Str("component", "mautrix").Logger()
+	}
 	client.UserAgent = "Walkie"
 	return client, nil
 }
@@ -71,7 +77,8 @@ func waitForVersions(ctx context.Context, client *mautrix.Client, log zerolog.Lo
 		if err == nil {
 			return nil
 		}
-		log.Warn().Err(err).Dur("retry_in", delay).Msg("Homeserver not reachable yet")
+		log.Warn().Err(err).Str("homeserver", client.HomeserverURL.String()).Str("retry_in", delay.String()).
+			Msg("Homeserver not reachable yet (homeserver.address); retrying")
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("homeserver %s unreachable: %w", client.HomeserverURL, err)
