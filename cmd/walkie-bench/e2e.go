@@ -17,8 +17,9 @@ func runE2E(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	flags.SetOutput(stderr)
 	rooms := flags.Int("rooms", 20, "rooms per system")
 	cycles := flags.Int("cycles", 10, "grants per room (rooms x cycles >= 200 for the figures in BENCHMARKS.md)")
-	parallel := flags.Int("parallel", 4, "rooms measured at once")
+	parallel := flags.Int("parallel", 4, "rooms measured at once, half of them Walkie's and half the echo's (both systems run side by side)")
 	recoveries := flags.Int("recoveries", 5, "rooms in which a talker falls silent (floor recovery time)")
+	pause := flags.Duration("pause", 0, "think time between a release being seen and the next request (0: back to back)")
 	quick := flags.Bool("quick", false, "2 rooms x 3 grants and 1 recovery, for CI smoke tests")
 	flags.Usage = func() {
 		fmt.Fprint(flags.Output(), `Usage: walkie-bench e2e [flags]
@@ -40,7 +41,7 @@ from the last chunk to the queued device's grant (inactivity_timeout 3s).
 		}
 		return exitUsage
 	}
-	opts := e2ebench.Options{Rooms: *rooms, Cycles: *cycles, Parallel: *parallel, Recoveries: *recoveries, Progress: stderr}
+	opts := e2ebench.Options{Rooms: *rooms, Cycles: *cycles, Parallel: *parallel, Recoveries: *recoveries, Pause: *pause, Progress: stderr}
 	if *quick {
 		opts.Rooms, opts.Cycles, opts.Parallel, opts.Recoveries = 2, 3, 2, 1
 	}

@@ -6,6 +6,7 @@ package e2ebench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -19,10 +20,15 @@ import (
 
 // Options size a run.
 type Options struct {
-	Rooms       int // rooms per system (default 20)
-	Recoveries  int // rooms in which a talker falls silent (default 5)
-	Cycles      int // grants per room (default 10)
-	Parallel    int // rooms measured at once (default 4)
+	Rooms      int // rooms per system (default 20)
+	Recoveries int // rooms in which a talker falls silent (default 5)
+	Cycles     int // grants per room (default 10)
+	Parallel   int // rooms measured at once (default 4)
+	// Pause is the think time between seeing a release and the next
+	// request. Back to back (0), the next request can queue in the
+	// homeserver behind the events the previous release caused: Walkie's
+	// talk_response, which the echo does not send.
+	Pause       time.Duration
 	Progress    io.Writer
 	StackLogDir string // where Walkie's and Dendrite's logs go (default a temp dir)
 }
@@ -34,6 +40,8 @@ type Result struct {
 	// grant, with inactivity_timeout RecoveryTimeout.
 	Recovery        []time.Duration
 	RecoveryTimeout time.Duration
+	// Walkie is Walkie's own share, from its metrics after its phase.
+	WalkieShare Breakdown
 }
 
 // Latencies of one system.
@@ -89,18 +97,36 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	if err := echo.start(ctx, s.HS.URL()); err != nil {
 		return Result{}, err
 	}
+	// Both systems are measured at the same time, each with half of the
+	// parallel rooms: this machine is shared and noisy, and phases one
+	// after the other would give each system different weather.
 	var res Result
-	for _, sys := range []struct {
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	half := opts
+	half.Parallel = max(opts.Parallel/2, 1)
+	for i, sys := range []struct {
 		name string
 		bot  string
 		out  *Latencies
 	}{{"walkie", s.BotUserID(), &res.Walkie}, {"echo", echo.botUser.String(), &res.Echo}} {
-		fmt.Fprintf(opts.Progress, "%s: %d rooms x %d grants\n", sys.name, opts.Rooms, opts.Cycles)
-		lat, err := measure(ctx, s, sys.name, sys.bot, opts)
-		if err != nil {
-			return res, fmt.Errorf("%s: %w", sys.name, err)
-		}
-		*sys.out = lat
+		fmt.Fprintf(opts.Progress, "%s: %d rooms x %d grants, %d rooms at a time\n", sys.name, opts.Rooms, opts.Cycles, half.Parallel)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lat, err := measure(ctx, s, sys.name, sys.bot, half)
+			if err != nil {
+				errs[i] = fmt.Errorf("%s: %w", sys.name, err)
+			}
+			*sys.out = lat
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return res, err
+	}
+	if res.WalkieShare, err = scrapeBreakdown(ctx, s.MetricsURL()); err != nil {
+		return res, err
 	}
 	fmt.Fprintf(opts.Progress, "recovery: %d rooms whose talker falls silent\n", opts.Recoveries)
 	res.RecoveryTimeout = recoveryInactivity
@@ -124,7 +150,7 @@ func measure(ctx context.Context, s *stack.Stack, name, bot string, opts Options
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			lat, err := runRoom(ctx, s, fmt.Sprintf("%s%d", name, i), bot, opts.Cycles)
+			lat, err := runRoom(ctx, s, fmt.Sprintf("%s%d", name, i), bot, opts.Cycles, opts.Pause)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -169,6 +195,10 @@ func (r Result) Report(w io.Writer) {
 		return float64(Percentile(r.Walkie.Requester, p)) / float64(max(Percentile(r.Echo.Requester, p), 1))
 	}
 	fmt.Fprintf(w, "e2e ratio walkie/echo p50 = %.2f, p95 = %.2f\n", ratio(50), ratio(95))
+	if b := r.WalkieShare; b.Decisions > 0 {
+		fmt.Fprintf(w, "walkie's own share (means from its metrics, %d events): inbox -> decision written %s, decision -> homeserver answered the send %s (one floor-state PUT %s)\n",
+			b.Decisions, b.Decision.Round(10*time.Microsecond), b.Delivery.Round(10*time.Microsecond), b.StatePUT.Round(10*time.Microsecond))
+	}
 	p95 := Percentile(r.Walkie.Requester, 95)
 	verdict := "met"
 	if p95 >= 300*time.Millisecond {

@@ -31,10 +31,15 @@ func TestQuickRun(t *testing.T) {
 	if len(res.Recovery) != 1 || res.Recovery[0] < res.RecoveryTimeout/2 {
 		t.Fatalf("recovery %v: the floor cannot come back before the inactivity timeout ran", res.Recovery)
 	}
+	// Walkie's share comes from its own metrics: it decided the events
+	// (setup included) and sent floor states.
+	if b := res.WalkieShare; b.Decisions < 6 || b.Decision <= 0 || b.Delivery <= 0 || b.StatePUT <= 0 {
+		t.Fatalf("Walkie's share from its metrics: %+v", b)
+	}
 	var out bytes.Buffer
 	res.Report(&out)
 	if !strings.Contains(out.String(), "e2e ratio walkie/echo p50 = ") || !strings.Contains(out.String(), "MCPTT KPI 1") ||
-		!strings.Contains(out.String(), "floor recovery") {
+		!strings.Contains(out.String(), "floor recovery") || !strings.Contains(out.String(), "walkie's own share") {
 		t.Fatalf("report: %s", out.String())
 	}
 	if Percentile(res.Walkie.Requester, 50) > Percentile(res.Walkie.Requester, 99) {

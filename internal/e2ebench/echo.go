@@ -11,6 +11,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
@@ -68,11 +69,12 @@ namespaces:
 
 // start connects the echo bot to the homeserver and begins answering.
 func (e *echoAS) start(ctx context.Context, homeserverURL string) error {
-	c, err := mautrix.NewClient(homeserverURL, e.botUser, e.asToken)
+	// The same client as Walkie's (connection reuse, no hidden retries),
+	// so the two differ only in what happens between receipt and send.
+	c, err := matrix.NewClient(homeserverURL, e.botUser.String(), e.asToken, zerolog.Nop())
 	if err != nil {
 		return err
 	}
-	c.SetAppServiceUserID = true
 	e.client, e.ctx = c, ctx
 	return nil
 }

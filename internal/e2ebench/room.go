@@ -20,7 +20,7 @@ const waitLimit = 60 * time.Second
 
 // runRoom sets up one room with a requester and a listener and measures
 // cycles grants in it.
-func runRoom(ctx context.Context, s *stack.Stack, name, bot string, cycles int) (Latencies, error) {
+func runRoom(ctx context.Context, s *stack.Stack, name, bot string, cycles int, pause time.Duration) (Latencies, error) {
 	var lat Latencies
 	admin, err := login(ctx, s, name+"admin", "ADM")
 	if err != nil {
@@ -86,6 +86,7 @@ func runRoom(ctx context.Context, s *stack.Stack, name, bot string, cycles int) 
 		if _, err := lisWatch.waitFor(ctx, idle); err != nil {
 			return lat, err
 		}
+		time.Sleep(pause)
 	}
 	return lat, nil
 }
