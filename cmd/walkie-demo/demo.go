@@ -76,7 +76,8 @@ func demo(ctx context.Context, out io.Writer, wait bool) error {
 			return err
 		}
 	}
-	w := &watcher{out: out, room: room, viewer: carol, names: map[string]string{}}
+	w := &watcher{out: out, room: room, viewer: carol, names: map[string]string{},
+		redacted: map[id.EventID]bool{}, answers: map[string]bool{}}
 	for _, p := range people {
 		w.names[p.c.UserID.String()] = p.name
 	}
@@ -234,8 +235,6 @@ func (w *watcher) name(user string) string {
 }
 
 func (w *watcher) run(ctx context.Context) {
-	w.redacted = map[id.EventID]bool{}
-	w.answers = map[string]bool{}
 	since := ""
 	for ctx.Err() == nil {
 		resp, err := w.viewer.c.SyncRequest(ctx, 5000, since, "", false, event.PresenceOffline)

@@ -110,7 +110,7 @@ func (s *Service) adminRelease(w http.ResponseWriter, r *http.Request) {
 
 func (s *Service) adminLog(w http.ResponseWriter, r *http.Request) {
 	roomID := r.PathValue("roomId")
-	before, ok := queryInt(w, r, "before", 0, 1, 1<<63-1)
+	before, ok := queryInt(w, r, "before", 0, 0, 1<<63-1) // 0: from the newest
 	if !ok {
 		return
 	}

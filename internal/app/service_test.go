@@ -142,7 +142,7 @@ func TestAdminAPI(t *testing.T) {
 	if r, _, _ := svc.store.Room(context.Background(), room); r.Holder != nil {
 		t.Fatal("the admin release did not free the floor")
 	}
-	for _, q := range []string{"limit=0", "limit=501", "limit=ten", "before=-1", "before=x"} {
+	for _, q := range []string{"limit=0", "limit=501", "limit=ten", "before=-1", "before=x", "before=9223372036854775808"} {
 		if code, body := adminDo(t, h, "GET", base+"/log?"+q, testAdminToken); code != 400 || body["errcode"] != "M_INVALID_PARAM" {
 			t.Fatalf("log?%s: %d %v, want 400 M_INVALID_PARAM", q, code, body)
 		}

@@ -99,6 +99,33 @@ func TestBadConfigs(t *testing.T) {
 	}
 }
 
+// The "remove the quotes" hint is for a number or boolean written in
+// quotes, and only that.
+func TestQuotedValueHint(t *testing.T) {
+	base := func(line string) string {
+		return "homeserver:\n  address: http://localhost:8008\n  domain: example.org\nfloor:\n  " + line + "\n"
+	}
+	for line, hint := range map[string]bool{
+		`max_queue: "3"`:    true,
+		`queue: "true"`:     true,
+		`max_queue: 1h`:     false, // not a number, quoted or not
+		`max_queue: "1h"`:   false,
+		`max_talk: "30"`:    false, // a duration needs its unit either way
+		`queue: "1"`:        false, // not a boolean unquoted either
+		`max_queue: "3.5"`:  false,
+		`max_queue: "many"`: false,
+	} {
+		_, err := Parse([]byte(base(line)))
+		if err == nil {
+			t.Errorf("%s: accepted", line)
+			continue
+		}
+		if got := strings.Contains(err.Error(), "remove the quotes"); got != hint {
+			t.Errorf("%s: %v (hint wanted: %v)", line, err, hint)
+		}
+	}
+}
+
 // loadValid loads a testdata config that must be valid.
 func loadValid(t *testing.T, path string) *Config {
 	t.Helper()

@@ -8,7 +8,6 @@ import (
 	"os"
 	"regexp"
 	"strconv"
-	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -106,7 +105,7 @@ func describeTypeMismatch(m []string) string {
 		want = "a mapping of keys to values"
 	}
 	switch {
-	case value != "" && tag == "str" && want != "a single value" && isNumberOrDuration(value):
+	case tag == "str" && quotedScalar(goType, value):
 		// "29330" in quotes: the value is right, the quotes make it text.
 		return fmt.Sprintf("expected %s, got the quoted string %q: remove the quotes", want, value)
 	case value != "":
@@ -119,13 +118,18 @@ func describeTypeMismatch(m []string) string {
 	return "expected " + want
 }
 
-// isNumberOrDuration: the text would be a valid int or duration unquoted.
-func isNumberOrDuration(s string) bool {
-	if _, err := strconv.Atoi(s); err == nil {
-		return true
+// quotedScalar: a string that, unquoted, YAML would have read as the
+// number or boolean the key wants; it reached the key as a string (tag
+// !!str), so it was quoted.
+func quotedScalar(goType, value string) bool {
+	switch goType {
+	case "int", "int64":
+		_, err := strconv.Atoi(value)
+		return err == nil
+	case "bool":
+		return value == "true" || value == "false"
 	}
-	_, err := time.ParseDuration(s)
-	return err == nil
+	return false
 }
 
 // valueKind is the kind of node that a type mismatch about tag is about.

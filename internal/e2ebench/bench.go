@@ -105,6 +105,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	errs := make([]error, 2)
 	half := opts
 	half.Parallel = max(opts.Parallel/2, 1)
+	half.Progress = &lockedWriter{w: opts.Progress} // both systems report progress
 	for i, sys := range []struct {
 		name string
 		bot  string
@@ -215,4 +216,16 @@ func (r Result) Report(w io.Writer) {
 		fmt.Fprintf(w, "floor recovery after a silent talker (last chunk -> next holder's grant), inactivity_timeout %s: n=%d p50=%s max=%s; target <= timeout + 1 s: %s\n",
 			r.RecoveryTimeout, len(r.Recovery), Percentile(r.Recovery, 50).Round(time.Millisecond), worst.Round(time.Millisecond), verdict)
 	}
+}
+
+// lockedWriter serialises writes from the two systems' measurements.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

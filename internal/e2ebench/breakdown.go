@@ -12,8 +12,8 @@ import (
 )
 
 // Breakdown is Walkie's own share of the end-to-end latency, from its
-// metrics (means over the whole walkie phase, room setup included): what
-// the homeserver adds is the rest.
+// metrics: means over everything Walkie did in the run, room setup (joins,
+// state loads, permits) included.
 type Breakdown struct {
 	Decision  time.Duration // event stored in the inbox → decision written (walkie_decision_latency_seconds)
 	Delivery  time.Duration // decision written → the homeserver answered the send (walkie_outbox_delivery_delay_seconds)
@@ -32,6 +32,9 @@ func scrapeBreakdown(ctx context.Context, url string) (Breakdown, error) {
 		return Breakdown{}, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return Breakdown{}, fmt.Errorf("Walkie's metrics answered %s", resp.Status)
+	}
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	families, err := parser.TextToMetricFamilies(resp.Body)
 	if err != nil {

@@ -86,7 +86,11 @@ func runRoom(ctx context.Context, s *stack.Stack, name, bot string, cycles int, 
 		if _, err := lisWatch.waitFor(ctx, idle); err != nil {
 			return lat, err
 		}
-		time.Sleep(pause)
+		select {
+		case <-ctx.Done():
+			return lat, ctx.Err()
+		case <-time.After(pause):
+		}
 	}
 	return lat, nil
 }
