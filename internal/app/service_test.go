@@ -234,6 +234,24 @@ func TestMetricsCountDecisions(t *testing.T) {
 	if err != nil || n != 3 {
 		t.Fatalf("scrape-time gauges: %d %v", n, err)
 	}
+	// alice's permit is valid; the moderator has none. Only rooms the bot
+	// has joined count.
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP walkie_permits_valid Valid talk permits (a joined member's, not expired) in joined rooms, as of each room's last decision.
+# TYPE walkie_permits_valid gauge
+walkie_permits_valid 0
+`), "walkie_permits_valid"); err != nil {
+		t.Fatalf("before the bot joined: %v", err)
+	}
+	deliver(t, svc, "botjoin", map[string]any{"type": "m.room.member", "sender": bot, "state_key": bot,
+		"event_id": "$botjoin", "room_id": "!m:example.org", "content": map[string]any{"membership": "join"}})
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP walkie_permits_valid Valid talk permits (a joined member's, not expired) in joined rooms, as of each room's last decision.
+# TYPE walkie_permits_valid gauge
+walkie_permits_valid 1
+`), "walkie_permits_valid"); err != nil {
+		t.Fatal(err)
+	}
 	mfs, _ := reg.Gather()
 	for _, mf := range mfs {
 		name := mf.GetName()

@@ -53,6 +53,18 @@ func (r *Room) listeners(now time.Time) int {
 	return n
 }
 
+// ValidPermits counts the permits that are valid at now: a joined
+// member's, not expired (listen-only ones included).
+func (r *Room) ValidPermits(now time.Time) int {
+	n := 0
+	for _, p := range r.Permits {
+		if r.Members[p.UserID] == "join" && !expired(p, now) {
+			n++
+		}
+	}
+	return n
+}
+
 // sameFloor reports whether publishing b after a would tell clients nothing new.
 func sameFloor(a, b FloorState) bool {
 	if (a.Holder == nil) != (b.Holder == nil) || (a.Holder != nil && *a.Holder != *b.Holder) {

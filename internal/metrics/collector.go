@@ -18,7 +18,7 @@ type stateCollector struct {
 	pool  *pgxpool.Pool
 
 	joined, managed, passive, held, queued, outboxDepth, up *prometheus.Desc
-	inboxPending, inboxOldest                               *prometheus.Desc
+	inboxPending, inboxOldest, permitsValid                 *prometheus.Desc
 	poolTotal, poolIdle, poolInUse, poolMax                 *prometheus.Desc
 	poolAcquires, poolAcquireWait                           *prometheus.Desc
 }
@@ -38,6 +38,7 @@ func RegisterState(reg prometheus.Registerer, st *store.Store) {
 		queued:          d("queue_devices", "Devices waiting in floor queues, all rooms together."),
 		outboxDepth:     d("outbox_depth", "Outbox rows not yet sent to the homeserver."),
 		up:              d("database_up", "1 when the last scrape could read the database."),
+		permitsValid:    d("permits_valid", "Valid talk permits (a joined member's, not expired) in joined rooms, as of each room's last decision."),
 		inboxPending:    d("inbox_pending_events", "Events acknowledged to the homeserver and not yet decided."),
 		inboxOldest:     d("inbox_oldest_pending_age_seconds", "How long the oldest undecided event has waited (0 when none)."),
 		poolTotal:       d("db_pool_connections", "Open database connections."),
@@ -51,7 +52,7 @@ func RegisterState(reg prometheus.Registerer, st *store.Store) {
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.joined, c.managed, c.passive, c.held, c.queued, c.outboxDepth, c.up,
-		c.inboxPending, c.inboxOldest,
+		c.inboxPending, c.inboxOldest, c.permitsValid,
 		c.poolTotal, c.poolIdle, c.poolInUse, c.poolMax, c.poolAcquires, c.poolAcquireWait} {
 		ch <- d
 	}
@@ -82,6 +83,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.passive, float64(counts.Passive))
 	gauge(c.held, float64(counts.Held))
 	gauge(c.queued, float64(counts.Queued))
+	gauge(c.permitsValid, float64(counts.ValidPermits))
 	gauge(c.outboxDepth, float64(depth))
 	gauge(c.inboxPending, float64(pending))
 	gauge(c.inboxOldest, oldest.Seconds())

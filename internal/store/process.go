@@ -236,7 +236,7 @@ func (s *Store) decideRoom(ctx context.Context, conn *pgx.Conn, prefix *pgx.Batc
 	if len(inputs) == 0 && len(events) == 0 && !out.Ticked {
 		return nil // nothing happened (another replica got here first)
 	}
-	if err := queueSaveRoom(writes, room, joined); err != nil {
+	if err := queueSaveRoom(writes, room, joined, now); err != nil {
 		return err
 	}
 	queueAppendLog(writes, roomID, out.Log)
@@ -336,7 +336,7 @@ func busyElsewhere(ctx context.Context, tx *pgx.Conn, roomID string, d floor.Dev
 	return busy, err
 }
 
-func queueSaveRoom(b *pgx.Batch, room *floor.Room, joined bool) error {
+func queueSaveRoom(b *pgx.Batch, room *floor.Room, joined bool, now time.Time) error {
 	state, err := json.Marshal(room)
 	if err != nil {
 		return poisonError{fmt.Errorf("encode room state: %w", err)}
@@ -350,10 +350,11 @@ func queueSaveRoom(b *pgx.Batch, room *floor.Room, joined bool) error {
 		deadline = &d
 	}
 	b.Queue(`UPDATE room SET state = $2, joined = $3, managed = $4, passive = $5, term = $6,
-		holder_user = $7, holder_device = $8, queue_length = $9, next_deadline = $10, updated_at = clock_timestamp()
+		holder_user = $7, holder_device = $8, queue_length = $9, next_deadline = $10, valid_permits = $11,
+		updated_at = clock_timestamp()
 		WHERE room_id = $1`,
 		room.RoomID, state, joined, room.Managed, room.Passive, room.Term,
-		holderUser, holderDevice, len(room.Queue), deadline)
+		holderUser, holderDevice, len(room.Queue), deadline, room.ValidPermits(now))
 	return nil
 }
 

@@ -70,6 +70,7 @@ func (s *Store) JoinedRooms(ctx context.Context) ([]string, error) {
 type RoomCounts struct {
 	Joined, Managed, Passive, Held int64
 	Queued                         int64
+	ValidPermits                   int64 // in joined rooms, as of each room's last decision
 }
 
 // Counts summarises rooms for metrics.
@@ -77,7 +78,8 @@ func (s *Store) Counts(ctx context.Context) (RoomCounts, error) {
 	var c RoomCounts
 	err := s.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE joined), count(*) FILTER (WHERE joined AND managed),
 		count(*) FILTER (WHERE joined AND passive), count(*) FILTER (WHERE joined AND holder_user IS NOT NULL),
-		coalesce(sum(queue_length) FILTER (WHERE joined), 0) FROM room`).Scan(&c.Joined, &c.Managed, &c.Passive, &c.Held, &c.Queued)
+		coalesce(sum(queue_length) FILTER (WHERE joined), 0), coalesce(sum(valid_permits) FILTER (WHERE joined), 0)
+		FROM room`).Scan(&c.Joined, &c.Managed, &c.Passive, &c.Held, &c.Queued, &c.ValidPermits)
 	return c, err
 }
 
