@@ -47,6 +47,7 @@ func runCrash(t *testing.T, plan crashPlan) {
 	var cutSends int64
 	for end := time.Now().Add(plan.busy); time.Now().Before(end); {
 		time.Sleep(between(rng, 500*time.Millisecond, 2*time.Second))
+		r.awaitWork(time.Second)
 		cutSends += r.kill()
 		kills++
 		if b, err := ReadBacklog(r.ctx, r.db); err == nil && (b.Inbox > 0 || b.Outbox > 0) {
@@ -76,6 +77,19 @@ func runCrash(t *testing.T, plan crashPlan) {
 	r.auditAll(fig)
 	if kills < 3 || killsWithWorkLeft == 0 {
 		t.Errorf("%d kills, %d of them with work left: the run did not crash Walkie mid-work", kills, killsWithWorkLeft)
+	}
+}
+
+// awaitWork waits, at most limit, for a moment when Walkie has work in
+// flight (events not yet decided, rows not yet sent), so the kill that
+// follows is likely to interrupt it. Walkie decides on receipt and sends at
+// once, so a kill at a purely random moment often finds nothing to break:
+// a run of 8 such kills once found none, which the test rightly refuses.
+func (r *rig) awaitWork(limit time.Duration) {
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		if b, err := ReadBacklog(r.ctx, r.db); err == nil && (b.Inbox > 0 || b.Outbox > 0) {
+			return
+		}
 	}
 }
 
