@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -65,11 +64,7 @@ func TestBadContentThroughTheEndpointIsDeniedAndChangesNothing(t *testing.T) {
 				events = append(events, ev)
 			}
 			body, _ := json.Marshal(map[string]any{"events": events})
-			req := httptest.NewRequest(http.MethodPut, "/_matrix/app/v1/transactions/bad"+fmt.Sprint(i), strings.NewReader(string(body)))
-			req.Header.Set("Authorization", "Bearer "+testHSToken)
-			rec := httptest.NewRecorder()
-			svc.Handler().ServeHTTP(rec, req)
-			if rec.Code != http.StatusOK {
+			if rec := putTransaction(svc, "bad"+fmt.Sprint(i), body); rec.Code != http.StatusOK {
 				t.Fatalf("a well-formed transaction is acknowledged: %d %s", rec.Code, rec.Body)
 			}
 			asking := events[len(events)-1]["event_id"].(string)

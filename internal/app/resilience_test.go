@@ -106,15 +106,23 @@ func deliverStored(t *testing.T, svc *Service, txnID string, events ...map[strin
 	}
 }
 
-// deliver PUTs one appservice transaction and requires a 200.
-func deliver(t *testing.T, svc *Service, txnID string, events ...map[string]any) {
-	t.Helper()
-	body, _ := json.Marshal(map[string]any{"events": events})
-	req := httptest.NewRequest(http.MethodPut, "/_matrix/app/v1/transactions/"+txnID, strings.NewReader(string(body)))
+// putTransaction PUTs a raw appservice transaction body, as the
+// homeserver does, and returns the answer.
+func putTransaction(svc *Service, txnID string, body []byte) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodPut, "/_matrix/app/v1/transactions/"+txnID, bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+testHSToken)
 	rec := httptest.NewRecorder()
 	svc.Handler().ServeHTTP(rec, req)
-	if rec.Code != http.StatusOK {
+	return rec
+}
+
+// deliver PUTs one appservice transaction and requires a 200. It may run
+// outside the test's goroutine (a homeserver stand-in calls it), so it
+// reports with Errorf.
+func deliver(t *testing.T, svc *Service, txnID string, events ...map[string]any) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"events": events})
+	if rec := putTransaction(svc, txnID, body); rec.Code != http.StatusOK {
 		t.Errorf("transaction %s: %d %s", txnID, rec.Code, rec.Body)
 	}
 }
@@ -178,11 +186,7 @@ func TestAnEventThatIsNotUTF8IsStillStored(t *testing.T) {
 	seedHeldRoom(t, svc, room)
 	body := []byte(`{"events":[{"type":"m.room.message","event_id":"$latin1","room_id":"` + room + `","sender":"` + alice +
 		`","content":{"msgtype":"m.text","body":"caf` + "\xe9" + `"}}]}`)
-	req := httptest.NewRequest(http.MethodPut, "/_matrix/app/v1/transactions/latin1", bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+testHSToken)
-	rec := httptest.NewRecorder()
-	svc.Handler().ServeHTTP(rec, req)
-	if rec.Code != http.StatusOK {
+	if rec := putTransaction(svc, "latin1", body); rec.Code != http.StatusOK {
 		t.Fatalf("transaction with a Latin-1 byte: %d %s", rec.Code, rec.Body)
 	}
 	var stored string

@@ -236,7 +236,7 @@ func (s *Service) setAsidePoison(ctx context.Context, roomID string) {
 	for _, eventID := range aside {
 		s.metrics.EventsSetAside.Inc()
 		s.log.Error().Str("room_id", roomID).Str("event_id", eventID).
-			Msg("Set an event aside: the database refused the decision on it (the floor log has the error)")
+			Msg("Set an event aside: no decision on it could be made or stored (the floor log has the error)")
 	}
 	if err != nil {
 		s.metrics.DecisionErrors.Inc()

@@ -17,7 +17,6 @@ import (
 	"github.com/walkie-ptt/walkie/internal/config"
 	"github.com/walkie-ptt/walkie/internal/floor"
 	"github.com/walkie-ptt/walkie/internal/pgtest"
-	"github.com/walkie-ptt/walkie/internal/store"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -167,12 +166,8 @@ func TestRoomCommands(t *testing.T) {
 	say := func(sender, body string) string {
 		n++
 		eventID := fmt.Sprintf("$cmd%d", n)
-		raw, _ := json.Marshal(map[string]any{"type": "m.room.message", "event_id": eventID,
+		deliverStored(t, svc, "txn"+eventID, map[string]any{"type": "m.room.message", "event_id": eventID,
 			"room_id": room, "sender": sender, "content": map[string]any{"msgtype": "m.text", "body": body}})
-		if _, _, err := svc.store.SaveTransaction(ctx, "txn"+eventID, []store.InboxEvent{
-			{EventID: eventID, RoomID: room, Raw: raw}}); err != nil {
-			t.Fatal(err)
-		}
 		out, err := svc.store.Process(ctx, room, svc.handler)
 		if err != nil {
 			t.Fatal(err)

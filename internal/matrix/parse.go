@@ -76,13 +76,13 @@ func withoutNUL(content json.RawMessage) json.RawMessage {
 
 var nulEscape = []byte(`\u0000`)
 
-// ValidUTF8 replaces byte sequences that are not UTF-8 with U+FFFD. JSON
+// validUTF8 replaces byte sequences that are not UTF-8 with U+FFFD. JSON
 // must be UTF-8 and homeservers check it, but an event with such bytes
 // would fail the inbox insert (PostgreSQL checks encodings), and with it
 // the whole transaction, which the homeserver would retry forever. Outside
 // strings such bytes make the JSON invalid anyway; inside, U+FFFD is what
 // a JSON decoder would make of them.
-func ValidUTF8(raw []byte) []byte {
+func validUTF8(raw []byte) []byte {
 	if utf8.Valid(raw) {
 		return raw
 	}

@@ -120,7 +120,7 @@ func (s *Server) putTransaction(w http.ResponseWriter, r *http.Request) {
 	}
 	events := make([]store.InboxEvent, 0, len(body.Events))
 	for _, raw := range body.Events {
-		raw = ValidUTF8(raw)
+		raw = validUTF8(raw)
 		env, err := ParseEnvelope(raw)
 		if err != nil {
 			// One broken event must not make the homeserver retry the

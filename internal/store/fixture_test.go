@@ -88,9 +88,8 @@ func eventID(raw json.RawMessage) string {
 	return e.EventID
 }
 
-// deliver stores the events as one appservice transaction and processes
-// the rooms it touched, returning the decision outcomes.
-func (f *fixture) deliver(events ...json.RawMessage) []store.Outcome {
+// inbox is what the appservice endpoint stores for raw events.
+func (f *fixture) inbox(events ...json.RawMessage) []store.InboxEvent {
 	f.t.Helper()
 	inbox := make([]store.InboxEvent, len(events))
 	for i, raw := range events {
@@ -100,7 +99,14 @@ func (f *fixture) deliver(events ...json.RawMessage) []store.Outcome {
 		}
 		inbox[i] = store.InboxEvent{EventID: env.EventID, RoomID: env.RoomID, Raw: raw}
 	}
-	_, rooms, err := f.st.SaveTransaction(f.ctx, fmt.Sprintf("txn%d", f.seq.Add(1)), inbox)
+	return inbox
+}
+
+// deliver stores the events as one appservice transaction and processes
+// the rooms it touched, returning the decision outcomes.
+func (f *fixture) deliver(events ...json.RawMessage) []store.Outcome {
+	f.t.Helper()
+	_, rooms, err := f.st.SaveTransaction(f.ctx, fmt.Sprintf("txn%d", f.seq.Add(1)), f.inbox(events...))
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -120,15 +126,7 @@ func (f *fixture) deliver(events ...json.RawMessage) []store.Outcome {
 // decisions of all their rooms.
 func (f *fixture) deliverAndDecide(events ...json.RawMessage) []store.Outcome {
 	f.t.Helper()
-	inbox := make([]store.InboxEvent, len(events))
-	for i, raw := range events {
-		env, err := matrix.ParseEnvelope(raw)
-		if err != nil {
-			f.t.Fatal(err)
-		}
-		inbox[i] = store.InboxEvent{EventID: env.EventID, RoomID: env.RoomID, Raw: raw}
-	}
-	_, outs, _, err := f.st.SaveAndDecide(f.ctx, fmt.Sprintf("txn%d", f.seq.Add(1)), inbox, f.h)
+	_, outs, _, err := f.st.SaveAndDecide(f.ctx, fmt.Sprintf("txn%d", f.seq.Add(1)), f.inbox(events...), f.h)
 	if err != nil {
 		f.t.Fatal(err)
 	}

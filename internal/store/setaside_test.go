@@ -1,7 +1,6 @@
 package store_test
 
 import (
-	"encoding/json"
 	"math"
 	"testing"
 
@@ -47,11 +46,7 @@ func testSetAside(t *testing.T, payload any) {
 	after := f.request(room, bob, "B", "request", nil)
 	h := poisoner{Handler: f.h, poison: eventID(bad), payload: payload}
 
-	events := []store.InboxEvent{}
-	for _, raw := range []json.RawMessage{permitA, permitB, bad, after} {
-		events = append(events, store.InboxEvent{EventID: eventID(raw), RoomID: room, Raw: raw})
-	}
-	if _, _, err := f.st.SaveTransaction(f.ctx, "poisoned", events); err != nil {
+	if _, _, err := f.st.SaveTransaction(f.ctx, "poisoned", f.inbox(permitA, permitB, bad, after)); err != nil {
 		t.Fatal(err)
 	}
 	_, err := f.st.Process(f.ctx, room, h)
