@@ -14,9 +14,9 @@ ARG VERSION=dev
 ARG COMMIT=unknown
 ARG BUILD_TIME=unknown
 RUN CGO_ENABLED=0 go build -trimpath \
-	-ldflags "-X github.com/walkie-ptt/walkie/internal/app.Version=${VERSION} \
-		-X github.com/walkie-ptt/walkie/internal/app.Commit=${COMMIT} \
-		-X github.com/walkie-ptt/walkie/internal/app.BuildTime=${BUILD_TIME}" \
+	-ldflags "-X main.Version=${VERSION} \
+		-X main.Commit=${COMMIT} \
+		-X main.BuildTime=${BUILD_TIME}" \
 	-o /out/walkie ./cmd/walkie
 
 FROM debian:bookworm-slim

@@ -10,9 +10,9 @@ MODULE := github.com/walkie-ptt/walkie
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 BUILD_TIME ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
-LDFLAGS := -X $(MODULE)/internal/app.Version=$(VERSION) \
-	-X $(MODULE)/internal/app.Commit=$(COMMIT) \
-	-X $(MODULE)/internal/app.BuildTime=$(BUILD_TIME)
+LDFLAGS := -X main.Version=$(VERSION) \
+	-X main.Commit=$(COMMIT) \
+	-X main.BuildTime=$(BUILD_TIME)
 
 TEST_TIMEOUT ?= 30m
 FUZZTIME ?= 30s

@@ -1,11 +1,8 @@
 // Command walkie is the Walkie appservice: push-to-talk floor control for
-// Matrix rooms. Everything lives in internal/app; see walkie -h.
+// Matrix rooms. This package is the command line (flags, -e, -g, the
+// version); the running service is internal/app. See walkie -h.
 package main
 
-import (
-	"os"
+import "os"
 
-	"github.com/walkie-ptt/walkie/internal/app"
-)
-
-func main() { os.Exit(app.Main(os.Args[1:])) }
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }

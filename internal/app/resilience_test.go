@@ -11,10 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/walkie-ptt/walkie/internal/floor"
-	"github.com/walkie-ptt/walkie/internal/store"
 )
 
 // A member who joins while the bot is loading /state after its own join
@@ -63,7 +61,7 @@ func TestStateLoadedDuringAJoinDoesNotForgetTheJoin(t *testing.T) {
 		return n
 	}
 
-	if err := svc.loader.Load(ctx, room); err != nil {
+	if err := svc.sender.Loader.Load(ctx, room); err != nil {
 		t.Fatalf("load: %v", err)
 	}
 	r, _, _ := svc.store.Room(ctx, room)
@@ -78,7 +76,7 @@ func TestStateLoadedDuringAJoinDoesNotForgetTheJoin(t *testing.T) {
 	// retried later, and nobody is forgotten meanwhile.
 	loads.Store(0)
 	joinsDuringLoad = 100
-	if err := svc.loader.Load(ctx, room); err == nil {
+	if err := svc.sender.Loader.Load(ctx, room); err == nil {
 		t.Fatal("a load that never gets a current snapshot must fail, to be retried with backoff")
 	}
 	r, _, _ = svc.store.Room(ctx, room)
@@ -89,20 +87,6 @@ func TestStateLoadedDuringAJoinDoesNotForgetTheJoin(t *testing.T) {
 	}
 	if loads.Load() != 3 || staleLines() != 4 {
 		t.Fatalf("%d /state requests and %d stale snapshots in all, want 3 and 4", loads.Load(), staleLines())
-	}
-}
-
-// deliverStored stores a transaction without deciding it, as the
-// endpoint does when deciding on receipt fails.
-func deliverStored(t *testing.T, svc *Service, txnID string, events ...map[string]any) {
-	t.Helper()
-	var inbox []store.InboxEvent
-	for _, ev := range events {
-		raw, _ := json.Marshal(ev)
-		inbox = append(inbox, store.InboxEvent{EventID: ev["event_id"].(string), RoomID: ev["room_id"].(string), Raw: raw})
-	}
-	if _, _, err := svc.store.SaveTransaction(context.Background(), txnID, inbox); err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -124,56 +108,6 @@ func deliver(t *testing.T, svc *Service, txnID string, events ...map[string]any)
 	body, _ := json.Marshal(map[string]any{"events": events})
 	if rec := putTransaction(svc, txnID, body); rec.Code != http.StatusOK {
 		t.Errorf("transaction %s: %d %s", txnID, rec.Code, rec.Body)
-	}
-}
-
-// A bug that panics while deciding on an event must cost neither the
-// process nor the room: the endpoint still stores and acknowledges the
-// event, the room worker sets that one event aside (floor log, metric),
-// and the room goes on.
-func TestAPanickingDecisionSetsTheEventAside(t *testing.T) {
-	svc, _ := newTestService(t)
-	const room = "!room:example.org"
-	ctx := context.Background()
-	seedHeldRoom(t, svc, room)
-	commands := svc.handler.Commands
-	svc.handler.Commands = func(*floor.Room, string, string) (string, []floor.Input) { panic("a bug") }
-	deliver(t, svc, "panic", map[string]any{"type": "m.room.message", "event_id": "$boom", "room_id": room,
-		"sender": alice, "content": map[string]any{"msgtype": "m.text", "body": "!walkie status"}})
-	if pending, _ := svc.store.PendingRooms(ctx, 10); len(pending) != 1 {
-		t.Fatalf("the event must be stored for the room worker: pending %v", pending)
-	}
-	svc.handler.Commands = func(r *floor.Room, sender, args string) (string, []floor.Input) {
-		if args == "status" {
-			panic("a bug")
-		}
-		return commands(r, sender, args)
-	}
-	deliverStored(t, svc, "after", map[string]any{"type": "m.room.message", "event_id": "$after", "room_id": room,
-		"sender": mod, "content": map[string]any{"msgtype": "m.text", "body": "!walkie release"}})
-	svc.processRoom(ctx, room)
-
-	if pending, _ := svc.store.PendingRooms(ctx, 10); len(pending) != 0 {
-		t.Fatalf("still pending: %v", pending)
-	}
-	if n := testutil.ToFloat64(svc.metrics.EventsSetAside); n != 1 {
-		t.Fatalf("events set aside %v, want 1", n)
-	}
-	log, _ := svc.store.FloorLog(ctx, room, 0, 20)
-	var aside []string
-	for _, l := range log {
-		if l.Action == store.LogSetAside {
-			aside = append(aside, l.EventID)
-			if !strings.Contains(l.Reason, "panicked") {
-				t.Errorf("set_aside reason %q does not say it panicked", l.Reason)
-			}
-		}
-	}
-	if len(aside) != 1 || aside[0] != "$boom" {
-		t.Fatalf("set aside %v, want [$boom]", aside)
-	}
-	if r, _, _ := svc.store.Room(ctx, room); r.Holder != nil {
-		t.Fatal("the moderator's release after the bad event was not decided")
 	}
 }
 

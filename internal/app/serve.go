@@ -9,10 +9,10 @@ import (
 	"github.com/walkie-ptt/walkie/internal/config"
 )
 
-// serve runs the service until ctx is cancelled: the only entry point from
+// Serve runs the service until ctx is cancelled: the only entry point from
 // the command line into the running service.
-func serve(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
-	svc, err := NewService(ctx, cfg, log, prometheus.NewRegistry())
+func Serve(ctx context.Context, cfg *config.Config, log zerolog.Logger, build Build) error {
+	svc, err := NewService(ctx, cfg, log, prometheus.NewRegistry(), build)
 	if err != nil {
 		return err
 	}

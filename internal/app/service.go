@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -18,9 +17,12 @@ import (
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix"
 
+	"github.com/walkie-ptt/walkie/internal/appservice"
 	"github.com/walkie-ptt/walkie/internal/config"
+	"github.com/walkie-ptt/walkie/internal/decide"
 	"github.com/walkie-ptt/walkie/internal/matrix"
 	"github.com/walkie-ptt/walkie/internal/metrics"
+	"github.com/walkie-ptt/walkie/internal/outbox"
 	"github.com/walkie-ptt/walkie/internal/store"
 )
 
@@ -36,8 +38,11 @@ const (
 	shutdownGrace  = 10 * time.Second
 )
 
-// Service is a running Walkie: the appservice endpoint, the decision
-// workers, the timer loop and the outbox sender around one database.
+// Build describes the running binary (the walkie_build_info metric).
+type Build struct{ Version, Commit string }
+
+// Service is a running Walkie: the parts wired around one database, and
+// the background loops that feed the decision package.
 type Service struct {
 	cfg      *config.Config
 	log      zerolog.Logger
@@ -45,11 +50,10 @@ type Service struct {
 	metrics  *metrics.Metrics
 	registry prometheus.Gatherer
 	client   *mautrix.Client
-	handler  *matrix.Handler
-	sender   *matrix.Sender
-	loader   *matrix.RoomLoader
-	server   *matrix.Server
-	sched    *roomScheduler
+	decider  *decide.Decider
+	sender   *outbox.Sender
+	server   *appservice.Server
+	workers  *roomScheduler
 	ready    atomic.Bool
 }
 
@@ -58,7 +62,7 @@ type Service struct {
 func NewService(ctx context.Context, cfg *config.Config, log zerolog.Logger, reg interface {
 	prometheus.Registerer
 	prometheus.Gatherer
-}) (*Service, error) {
+}, build Build) (*Service, error) {
 	st, err := store.Open(ctx, store.Options{
 		URI: cfg.Database.URI, MaxConns: int32(cfg.Database.MaxConns),
 		Controller: cfg.BotUserID(), Defaults: cfg.FloorDefaults(),
@@ -70,35 +74,33 @@ func NewService(ctx context.Context, cfg *config.Config, log zerolog.Logger, reg
 		st.Close()
 		return nil, err
 	}
-	client, err := matrix.NewClient(cfg.Homeserver.Address, cfg.BotUserID(), cfg.AppService.ASToken,
+	client, err := NewClient(cfg.Homeserver.Address, cfg.BotUserID(), cfg.AppService.ASToken,
 		log.With().Str("component", "client").Logger())
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
 	s := &Service{cfg: cfg, log: log, store: st, registry: reg, client: client}
-	s.metrics = metrics.New(reg, Version, Commit)
+	s.metrics = metrics.New(reg, build.Version, build.Commit)
 	metrics.RegisterState(reg, st)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	s.handler = &matrix.Handler{
-		Controller: cfg.BotUserID(),
-		MayInvite:  func(user string) bool { return cfg.PermissionLevel(user).Allows(config.LevelUser) },
-		Commands:   s.command,
-		Log:        log.With().Str("component", "handler").Logger(),
-	}
-	s.sched = newRoomScheduler(s.processRoom)
-	s.loader = &matrix.RoomLoader{
-		Client: client, Store: st, Handler: s.handler, ManagePowerLevels: cfg.Floor.ManagePowerLevels,
-		Committed: s.committed, Log: log.With().Str("component", "loader").Logger(),
-	}
-	s.sender = &matrix.Sender{
-		Client: client, Store: st, LoadState: s.loader.Load, Observe: s.metrics.ObserveSend,
+	s.decider = decide.New(decide.Options{
+		Store: st, Controller: cfg.BotUserID(), Permissions: cfg, Metrics: s.metrics,
+		Log: log.With().Str("component", "decide").Logger(),
+	})
+	s.workers = newRoomScheduler(s.decideRoom)
+	s.sender = &outbox.Sender{
+		Client: client, Store: st, Ready: s.decider.OutboxReady(), Metrics: s.metrics,
+		Loader: &outbox.Loader{
+			Client: client, Store: st, Decider: s.decider, Controller: cfg.BotUserID(),
+			ManagePowerLevels: cfg.Floor.ManagePowerLevels, Log: log.With().Str("component", "loader").Logger(),
+		},
 		Log: log.With().Str("component", "sender").Logger(),
 	}
-	s.server = &matrix.Server{
-		HSToken: cfg.AppService.HSToken, MaxBodyBytes: cfg.AppService.MaxBodyBytes, Store: receiver{s},
-		Wake: func(rooms []string) { s.sched.Schedule(rooms...) }, Observe: s.metrics.ObserveTransaction,
+	s.server = &appservice.Server{
+		HSToken: cfg.AppService.HSToken, AdminToken: cfg.AppService.AdminToken, MaxBodyBytes: cfg.AppService.MaxBodyBytes,
+		Decider: s.decider, Store: st, Workers: s.workers, Metrics: s.metrics, Ready: &s.ready,
 		Log: log.With().Str("component", "appservice").Logger(),
 	}
 	return s, nil
@@ -111,21 +113,7 @@ func (s *Service) Close() { s.store.Close() }
 func (s *Service) Store() *store.Store { return s.store }
 
 // Handler is the appservice listener's HTTP handler.
-func (s *Service) Handler() http.Handler {
-	mux := http.NewServeMux()
-	s.server.Register(mux)
-	mux.HandleFunc("GET /_walkie/health", s.health)
-	s.registerAdmin(mux)
-	return mux
-}
-
-func (s *Service) health(w http.ResponseWriter, _ *http.Request) {
-	if !s.ready.Load() {
-		http.Error(w, "starting", http.StatusServiceUnavailable)
-		return
-	}
-	_, _ = w.Write([]byte("ok\n"))
-}
+func (s *Service) Handler() http.Handler { return s.server.Handler() }
 
 // Run serves until ctx ends. The appservice listener starts first, so the
 // homeserver can deliver (and ping) while Walkie checks it.
@@ -161,14 +149,14 @@ func (s *Service) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); fn(ctx) }()
 	}
-	background(func(ctx context.Context) { s.sched.Run(ctx, roomWorkers) })
+	background(func(ctx context.Context) { s.workers.Run(ctx, roomWorkers) })
 	background(s.sender.Run)
 	background(s.timerLoop)
 	background(s.pendingLoop)
 	background(s.janitorLoop)
 
 	go func() {
-		if err := matrix.Connect(ctx, s.client, s.cfg.AppService.ID, s.cfg.AppService.Bot.Displayname, s.log); err != nil {
+		if err := Connect(ctx, s.client, s.cfg.AppService.ID, s.cfg.AppService.Bot.Displayname, s.log); err != nil {
 			errc <- err
 			return
 		}
@@ -194,23 +182,10 @@ func (s *Service) Run(ctx context.Context) error {
 	return runErr
 }
 
-// processRoom makes one decision transaction for a room.
-func (s *Service) processRoom(ctx context.Context, roomID string) {
-	// The store turns a panic of the decision code into a poison error;
-	// this catches the rest (metrics, logging), so a bug fails this room's
-	// run, not the process.
-	defer func() {
-		if p := recover(); p != nil {
-			s.metrics.DecisionErrors.Inc()
-			s.log.Error().Str("room_id", roomID).Interface("panic", p).Bytes("stack", debug.Stack()).
-				Msg("Decision panicked; the room is retried by the pending sweep")
-		}
-	}()
-	out, err := s.store.Process(ctx, roomID, s.handler)
-	if store.IsPoisoned(err) {
-		s.setAsidePoison(ctx, roomID)
-		return
-	}
+// decideRoom is a room worker's run: one decision for the room's pending
+// events and due deadlines.
+func (s *Service) decideRoom(ctx context.Context, roomID string) {
+	more, err := s.decider.Room(ctx, roomID)
 	if err != nil {
 		if ctx.Err() == nil {
 			s.metrics.DecisionErrors.Inc()
@@ -218,68 +193,32 @@ func (s *Service) processRoom(ctx context.Context, roomID string) {
 		}
 		return
 	}
-	s.committed(out)
-	if len(out.Events) == store.BatchSize {
-		s.sched.Schedule(roomID) // more events are waiting
-	}
-}
-
-// setAsidePoison: one event no decision can be made or stored for (the
-// database refuses it, or the decision panics) must not stop its room for
-// good. (The parser already cleans what is known to be unstorable; this is
-// the net under it.)
-func (s *Service) setAsidePoison(ctx context.Context, roomID string) {
-	outs, aside, err := s.store.ProcessSettingAside(ctx, roomID, s.handler)
-	for _, out := range outs {
-		s.committed(out)
-	}
-	for _, eventID := range aside {
-		s.metrics.EventsSetAside.Inc()
-		s.log.Error().Str("room_id", roomID).Str("event_id", eventID).
-			Msg("Set an event aside: no decision on it could be made or stored (the floor log has the error)")
-	}
-	if err != nil {
-		s.metrics.DecisionErrors.Inc()
-		s.log.Error().Err(err).Str("room_id", roomID).Msg("Decision failed; the room is retried by the pending sweep")
-		return
-	}
-	s.sched.Schedule(roomID)
-}
-
-func (s *Service) committed(out store.Outcome) {
-	s.metrics.ObserveOutcome(out)
-	if out.Actions > 0 {
-		s.sender.Wake()
-	}
-	for _, e := range out.Log {
-		s.log.Debug().Str("room_id", out.RoomID).Str("action", e.Action).Str("user_id", e.Device.UserID).
-			Str("device_id", e.Device.DeviceID).Int64("term", e.Term).Str("reason", e.Reason).Msg("Floor decision")
+	if more {
+		s.workers.Schedule(roomID)
 	}
 }
 
 // timerLoop fires due deadlines. Deadlines are compared with the
 // database's clock, so replicas with skewed clocks agree.
 func (s *Service) timerLoop(ctx context.Context) {
-	s.every(ctx, timerPoll, func() {
-		rooms, err := s.store.DueRooms(ctx, 1000)
-		if err != nil {
-			s.warn(ctx, err).Msg("Could not read due timers")
-			return
-		}
-		s.sched.Schedule(rooms...)
-	})
+	s.everyRooms(ctx, timerPoll, s.store.DueRooms, "Could not read due timers")
 }
 
 // pendingLoop picks up inbox events no worker is handling: after a crash,
 // a failed decision, or a replica that stopped between ack and decision.
 func (s *Service) pendingLoop(ctx context.Context) {
-	s.every(ctx, pendingSweep, func() {
-		rooms, err := s.store.PendingRooms(ctx, 1000)
+	s.everyRooms(ctx, pendingSweep, s.store.PendingRooms, "Could not read pending rooms")
+}
+
+// everyRooms hands the rooms list finds to the room workers, every interval.
+func (s *Service) everyRooms(ctx context.Context, interval time.Duration, list func(context.Context, int) ([]string, error), failed string) {
+	s.every(ctx, interval, func() {
+		rooms, err := list(ctx, 1000)
 		if err != nil {
-			s.warn(ctx, err).Msg("Could not read pending rooms")
+			s.warn(ctx, err).Msg(failed)
 			return
 		}
-		s.sched.Schedule(rooms...)
+		s.workers.Schedule(rooms...)
 	})
 }
 
@@ -325,8 +264,13 @@ func (s *Service) reloadJoinedRooms(ctx context.Context) {
 		s.log.Warn().Err(err).Msg("Could not list joined rooms")
 		return
 	}
+	load, err := matrix.LoadStateCall.Payload()
+	if err != nil {
+		s.log.Error().Err(err).Msg("Could not encode a state reload")
+		return
+	}
 	for _, room := range rooms {
-		if err := s.store.Enqueue(ctx, room, store.Action{Kind: matrix.KindLoadState, Payload: matrix.Request{}}); err != nil {
+		if err := s.store.Enqueue(ctx, room, store.OutboxRow{Kind: matrix.KindLoadState, Payload: load}); err != nil {
 			s.log.Warn().Err(err).Str("room_id", room).Msg("Could not schedule a state reload")
 		}
 	}

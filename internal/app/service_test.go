@@ -65,7 +65,7 @@ permissions:
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	svc, err := NewService(context.Background(), cfg, zerolog.Nop(), reg)
+	svc, err := NewService(context.Background(), cfg, zerolog.Nop(), reg, Build{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func seedHeldRoom(t *testing.T, svc *Service, room string) {
 	t.Helper()
 	levels := floor.PowerLevels{Users: map[string]int{bot: 100, mod: 50}, StateDefault: 50, Redact: 50,
 		Events: map[string]int{floor.TypePermit: 0, floor.TypeBroadcastInfo: 0, floor.TypeFloor: 100}}
-	_, err := svc.store.Process(context.Background(), room, svc.handler,
+	_, _, err := svc.decider.Decide(context.Background(), room,
 		floor.Snapshot{Power: &levels, Members: []floor.MemberChange{
 			{UserID: bot, Membership: "join"}, {UserID: mod, Membership: "join"}, {UserID: alice, Membership: "join"}},
 			Permits: []floor.PermitChange{{Sender: alice, StateKey: "_" + alice + "_A", DeviceID: "A", Send: true, Receive: true}}},
@@ -166,17 +166,18 @@ func TestRoomCommands(t *testing.T) {
 	say := func(sender, body string) string {
 		n++
 		eventID := fmt.Sprintf("$cmd%d", n)
-		deliverStored(t, svc, "txn"+eventID, map[string]any{"type": "m.room.message", "event_id": eventID,
-			"room_id": room, "sender": sender, "content": map[string]any{"msgtype": "m.text", "body": body}})
-		out, err := svc.store.Process(ctx, room, svc.handler)
-		if err != nil {
-			t.Fatal(err)
+		rows := func() (n int) {
+			_ = svc.store.Pool().QueryRow(ctx, `SELECT count(*) FROM outbox WHERE room_id = $1`, room).Scan(&n)
+			return n
 		}
-		if out.Actions == 0 {
+		before := rows()
+		deliver(t, svc, "txn"+eventID, map[string]any{"type": "m.room.message", "event_id": eventID,
+			"room_id": room, "sender": sender, "content": map[string]any{"msgtype": "m.text", "body": body}})
+		if rows() == before {
 			return ""
 		}
 		var text string
-		err = svc.store.Pool().QueryRow(ctx, `SELECT payload->'content'->>'body' FROM outbox
+		err := svc.store.Pool().QueryRow(ctx, `SELECT payload->'content'->>'body' FROM outbox
 			WHERE room_id = $1 AND payload->>'event_type' = 'm.room.message' ORDER BY id DESC LIMIT 1`, room).Scan(&text)
 		if err != nil {
 			t.Fatal(err)
@@ -212,13 +213,11 @@ func TestRoomCommands(t *testing.T) {
 func TestMetricsCountDecisions(t *testing.T) {
 	svc, reg := newTestService(t)
 	seedHeldRoom(t, svc, "!m:example.org")
-	// seedHeldRoom bypasses committed(); count through the real path.
-	out, err := svc.store.Process(context.Background(), "!m:example.org", svc.handler,
+	_, _, err := svc.decider.Decide(context.Background(), "!m:example.org",
 		floor.TalkRequest{EventID: "$r2", Sender: mod, Action: floor.ActionRequest, DeviceID: "M"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.committed(out)
 	if got := testutil.ToFloat64(svc.metrics.Denials.WithLabelValues(floor.ReasonNoPermit)); got != 1 {
 		t.Fatalf("walkie_floor_denials_total{reason=no_permit} = %v, want 1", got)
 	}

@@ -212,7 +212,7 @@ func newEngineRun(ctx context.Context, o EngineOptions, dbURL, dataDir string) (
 	}
 	reg := prometheus.NewRegistry()
 	b.metrics = reg
-	b.svc, err = app.NewService(ctx, cfg, o.Log, reg)
+	b.svc, err = app.NewService(ctx, cfg, o.Log, reg, app.Build{})
 	if err != nil {
 		b.standin.Close()
 		return nil, err

@@ -1,10 +1,8 @@
-// Package matrix is Walkie's Matrix adapter: the appservice transaction
-// endpoint, the parsing of incoming events into floor-engine inputs, the
-// rendering of engine effects into Matrix requests, and the outbox sender
-// that makes them. mautrix provides the types and the client; the
-// transaction endpoint is Walkie's own, because mautrix's appservice
-// acknowledges transactions before handling them and deduplicates only in
-// memory.
+// Package matrix is Walkie's Matrix codec, and nothing more: raw client-
+// server events in, floor-engine inputs out (ParseEnvelope, ParseInput,
+// Snapshot, Membership, Command); engine effects in, outbound Matrix calls
+// out (Render). It holds no store, no HTTP server and no client: the
+// decision package uses it inside a decision, the outbox sends the calls.
 package matrix
 
 import (

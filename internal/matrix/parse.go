@@ -76,13 +76,13 @@ func withoutNUL(content json.RawMessage) json.RawMessage {
 
 var nulEscape = []byte(`\u0000`)
 
-// validUTF8 replaces byte sequences that are not UTF-8 with U+FFFD. JSON
+// ValidUTF8 replaces byte sequences that are not UTF-8 with U+FFFD. JSON
 // must be UTF-8 and homeservers check it, but an event with such bytes
 // would fail the inbox insert (PostgreSQL checks encodings), and with it
 // the whole transaction, which the homeserver would retry forever. Outside
 // strings such bytes make the JSON invalid anyway; inside, U+FFFD is what
 // a JSON decoder would make of them.
-func validUTF8(raw []byte) []byte {
+func ValidUTF8(raw []byte) []byte {
 	if utf8.Valid(raw) {
 		return raw
 	}
@@ -148,7 +148,7 @@ func ParseInput(ev Envelope) (in floor.Input, ok bool) {
 	case event.EventEncrypted.Type:
 		// Encrypted chunks keep m.relates_to in plaintext. Whether the
 		// reference is a broadcast is decided by the engine's knowledge of
-		// broadcasts (see Handler.Translate).
+		// broadcasts (see the decision package's translate).
 		return parseChunk(ev)
 	case floor.TypeFloor:
 		if !ev.isState() || ev.stateKey() != "" {

@@ -18,7 +18,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/walkie-ptt/walkie/internal/floor"
-	"github.com/walkie-ptt/walkie/internal/matrix"
 	"github.com/walkie-ptt/walkie/internal/pgtest"
 	"github.com/walkie-ptt/walkie/internal/store"
 )
@@ -223,14 +222,13 @@ func observeOneOfEverything(m *Metrics) {
 	bob := floor.Device{UserID: "@bob:example.org", DeviceID: "LAPTOP"}
 	now := time.Now()
 
-	m.ObserveTransaction(matrix.TransactionResult{Status: 200, Events: 3, Rejected: 1})
-	m.ObserveOutcome(store.Outcome{
-		RoomID:       "!room:example.org",
-		Events:       []store.InboxEvent{{EventID: "$a", ReceivedAt: now.Add(-20 * time.Millisecond)}},
+	m.ObserveTransaction(Transaction{Status: 200, Events: 3, Rejected: 1})
+	m.ObserveOutcome(Decision{
+		Changed:      true,
+		Received:     []time.Time{now.Add(-20 * time.Millisecond)},
 		Ticked:       true,
 		CommittedAt:  now,
 		HolderBefore: &floor.Holder{Device: alice, GrantedAt: now.Add(-12 * time.Second)},
-		After:        floor.NewRoom("!room:example.org", "@walkie:example.org", floor.Config{}),
 		Log: []floor.LogEntry{
 			{Action: "release", Device: alice, Reason: floor.ReasonStopped},
 			{Action: "grant", Device: bob},
@@ -240,7 +238,7 @@ func observeOneOfEverything(m *Metrics) {
 			{Action: "forged_permit", Device: bob},
 		},
 	})
-	m.ObserveSend(matrix.SendResult{Kind: "message", Outcome: "sent", Duration: 5 * time.Millisecond, Latency: 8 * time.Millisecond})
+	m.ObserveSend(Send{Kind: "message", Outcome: "sent", Duration: 5 * time.Millisecond, Latency: 8 * time.Millisecond})
 }
 
 // recordingRegisterer keeps the collectors registered through it, so the

@@ -1,12 +1,43 @@
 package metrics
 
 import (
-	"github.com/walkie-ptt/walkie/internal/matrix"
-	"github.com/walkie-ptt/walkie/internal/store"
+	"time"
+
+	"github.com/walkie-ptt/walkie/internal/floor"
 )
 
+// Transaction describes one appservice transaction the endpoint handled.
+type Transaction struct {
+	Status   int
+	Replay   bool
+	Events   int
+	Rejected int // events skipped as malformed
+}
+
+// Decision describes one committed decision.
+type Decision struct {
+	Changed bool // false when there was nothing to decide
+	Ticked  bool // a deadline fired
+	// Received is when each decided event arrived, on the database clock
+	// like CommittedAt: the difference is the decision latency.
+	Received    []time.Time
+	CommittedAt time.Time
+	// HolderBefore is the holder before the decision (nil when idle); with
+	// CommittedAt it tells how long a released floor was held.
+	HolderBefore *floor.Holder
+	Log          []floor.LogEntry
+}
+
+// Send describes one outbox row's send attempt.
+type Send struct {
+	Kind     string
+	Outcome  string // "sent", "retry", "failed", "superseded"
+	Duration time.Duration
+	Latency  time.Duration // from the row's creation (decision) to this attempt's end
+}
+
 // ObserveTransaction counts one appservice transaction.
-func (m *Metrics) ObserveTransaction(res matrix.TransactionResult) {
+func (m *Metrics) ObserveTransaction(res Transaction) {
 	result := "stored"
 	switch {
 	case res.Status >= 500:
@@ -25,16 +56,16 @@ func (m *Metrics) ObserveTransaction(res matrix.TransactionResult) {
 
 // ObserveOutcome counts what one committed decision transaction decided,
 // from its floor-log lines.
-func (m *Metrics) ObserveOutcome(out store.Outcome) {
-	if out.After == nil {
+func (m *Metrics) ObserveOutcome(out Decision) {
+	if !out.Changed {
 		return // nothing happened
 	}
 	m.Decisions.Inc()
 	if out.Ticked {
 		m.TimerFirings.Inc()
 	}
-	for _, ev := range out.Events {
-		m.DecisionLatency.Observe(out.CommittedAt.Sub(ev.ReceivedAt).Seconds())
+	for _, at := range out.Received {
+		m.DecisionLatency.Observe(out.CommittedAt.Sub(at).Seconds())
 	}
 	holder := out.HolderBefore
 	for _, e := range out.Log {
@@ -68,7 +99,7 @@ func (m *Metrics) ObserveOutcome(out store.Outcome) {
 }
 
 // ObserveSend counts one outbox send attempt.
-func (m *Metrics) ObserveSend(res matrix.SendResult) {
+func (m *Metrics) ObserveSend(res Send) {
 	m.OutboxSends.WithLabelValues(res.Kind, res.Outcome).Inc()
 	m.OutboxSendDuration.WithLabelValues(res.Kind).Observe(res.Duration.Seconds())
 	if res.Outcome == "sent" {

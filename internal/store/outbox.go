@@ -210,8 +210,8 @@ func (s *Store) FinishRoom(ctx context.Context, owner string, room RoomBatch, re
 	var backoff *time.Duration
 	if r := res.Retry; r != nil {
 		backoff = &r.Backoff
-		b.Queue(`UPDATE outbox SET attempts = attempts + 1, next_attempt_at = clock_timestamp() + $2::interval, last_error = $3
-			WHERE id = $1 AND EXISTS (SELECT 1 FROM outbox_room WHERE room_id = $4 AND owner = $5 AND until = $6)`, r.ID, r.Backoff, r.Cause, room.RoomID, owner, room.until)
+		b.Queue(`UPDATE outbox SET attempts = attempts + 1, last_error = $2
+			WHERE id = $1 AND EXISTS (SELECT 1 FROM outbox_room WHERE room_id = $3 AND owner = $4 AND until = $5)`, r.ID, r.Cause, room.RoomID, owner, room.until)
 	}
 	drained := res.Retry == nil && len(res.Sent)+len(res.Failed) == len(room.Items) && len(room.Items) < maxRowsPerClaim
 	// gen in the SET clause is the latest row version's: a decision that
@@ -227,20 +227,39 @@ func (s *Store) FinishRoom(ctx context.Context, owner string, room RoomBatch, re
 	return nil
 }
 
-// Enqueue adds actions for a room outside a floor decision (e.g. the
-// follow-up of a join that the sender performed).
+// Enqueue adds outbox rows for a room outside a floor decision (state
+// reloads at start-up).
 //
 // It takes the room's row lock, as a decision does (the batch is one
 // implicit transaction): outbox IDs are then handed out in commit order
 // within a room, so a sender can never read a later row of the room while
 // an earlier one is still uncommitted, and send them out of order.
-func (s *Store) Enqueue(ctx context.Context, roomID string, actions ...Action) error {
+func (s *Store) Enqueue(ctx context.Context, roomID string, rows ...OutboxRow) error {
 	b := &pgx.Batch{}
 	b.Queue(`SELECT 1 FROM room WHERE room_id = $1 FOR UPDATE`, roomID)
-	if err := queueInsertActions(b, roomID, actions); err != nil {
-		return err
-	}
+	queueOutboxRows(b, roomID, rows)
 	return s.pool.SendBatch(ctx, b).Close()
+}
+
+// queueOutboxRows appends outbox rows in order and marks the room due.
+func queueOutboxRows(b *pgx.Batch, roomID string, rows []OutboxRow) {
+	if len(rows) == 0 {
+		return
+	}
+	kinds := make([]string, len(rows))
+	payloads := make([]string, len(rows))
+	for i, r := range rows {
+		kinds[i], payloads[i] = r.Kind, string(r.Payload)
+	}
+	b.Queue(`INSERT INTO outbox (room_id, kind, payload)
+		SELECT $1, k, p::jsonb FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS x(k, p, ord) ORDER BY ord`,
+		roomID, kinds, payloads)
+	// Tell the senders: the room is due now, unless it already waits (for
+	// a retry's backoff, or in a sender's hands), and its generation moves
+	// on so a sender finishing an older batch keeps it due.
+	b.Queue(`INSERT INTO outbox_room (room_id, due, gen) VALUES ($1, clock_timestamp(), 1)
+		ON CONFLICT (room_id) DO UPDATE SET gen = outbox_room.gen + 1,
+			due = CASE WHEN outbox_room.due = 'infinity' THEN clock_timestamp() ELSE outbox_room.due END`, roomID)
 }
 
 // OutboxDepth counts rows not yet sent (failed ones excluded).

@@ -45,18 +45,6 @@ func (s *Store) DueRooms(ctx context.Context, limit int) ([]string, error) {
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
-// NextDeadline is the earliest deadline of any room (zero when none): the
-// timer worker sleeps until then or until woken.
-func (s *Store) NextDeadline(ctx context.Context) (time.Time, time.Duration, error) {
-	var at *time.Time
-	var now time.Time
-	err := s.pool.QueryRow(ctx, `SELECT min(next_deadline), clock_timestamp() + $1::interval FROM room`, s.clockOffset()).Scan(&at, &now)
-	if err != nil || at == nil {
-		return time.Time{}, 0, err
-	}
-	return *at, at.Sub(now), nil
-}
-
 // JoinedRooms lists rooms the controller is in (for start-up state loads).
 func (s *Store) JoinedRooms(ctx context.Context) ([]string, error) {
 	rows, err := s.pool.Query(ctx, `SELECT room_id FROM room WHERE joined ORDER BY room_id`)

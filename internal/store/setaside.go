@@ -20,6 +20,9 @@ type poisonError struct{ error }
 
 func (e poisonError) Unwrap() error { return e.error }
 
+// Poison marks err as a failure that retrying the same decision cannot fix.
+func Poison(err error) error { return poisonError{err} }
+
 // recoverDecision turns a panic of the decision code (a bug, triggered by
 // some input) into a poison error, with the stack for the log.
 func recoverDecision(err *error) {
@@ -32,53 +35,16 @@ func recoverDecision(err *error) {
 // fix: PostgreSQL refused its data (SQLSTATE class 22, data exception: a
 // NUL character, an out-of-range value), it could not be encoded, or it
 // panicked. Left alone, the room would be stuck behind the event that
-// caused it: see ProcessSettingAside.
+// caused it: the decision package then sets the event aside.
 func IsPoisoned(err error) bool {
 	var pgErr *pgconn.PgError
 	var poison poisonError
 	return errors.As(err, &poison) || errors.As(err, &pgErr) && len(pgErr.Code) == 5 && pgErr.Code[:2] == "22"
 }
 
-// ProcessSettingAside is what to do after Process failed with IsPoisoned:
-// it decides the room one pending event at a time, and sets aside each
-// event no decision could be made or stored for (marked processed
-// undecided, with a set_aside floor-log line naming it and the error). It
-// returns the outcomes committed and the IDs of the events set aside; err
-// is any other failure, after which the pending sweep retries the room.
-func (s *Store) ProcessSettingAside(ctx context.Context, roomID string, h Handler) (outs []Outcome, aside []string, err error) {
-	for range BatchSize {
-		out, err := s.process(ctx, roomID, 1, h, nil)
-		switch {
-		case err == nil:
-			outs = append(outs, out)
-			if len(out.Events) == 0 {
-				return outs, aside, nil
-			}
-			continue
-		case !IsPoisoned(err):
-			return outs, aside, err
-		}
-		// The event is to blame only if the room decides without it (its
-		// due timers included); otherwise setting events aside would only
-		// lose innocent ones.
-		if _, err := s.process(ctx, roomID, 0, h, nil); err != nil {
-			return outs, aside, fmt.Errorf("the room fails without its pending events too: %w", err)
-		}
-		eventID, aerr := s.setAsideOldest(ctx, roomID, err.Error())
-		if aerr != nil {
-			return outs, aside, errors.Join(err, aerr)
-		}
-		if eventID == "" {
-			return outs, aside, err
-		}
-		aside = append(aside, eventID)
-	}
-	return outs, aside, nil
-}
-
-// setAsideOldest marks the room's oldest pending event processed without
-// deciding on it and logs it; "" when nothing was pending.
-func (s *Store) setAsideOldest(ctx context.Context, roomID, cause string) (string, error) {
+// SetAsideOldest marks the room's oldest pending event processed without
+// deciding on it and logs it with the cause; "" when nothing was pending.
+func (s *Store) SetAsideOldest(ctx context.Context, roomID, cause string) (string, error) {
 	var eventID string
 	err := s.pool.QueryRow(ctx, `
 		WITH aside AS (

@@ -69,9 +69,3 @@ func (s *Store) Close() { s.pool.Close() }
 
 // Pool exposes the pool for health checks and pool metrics.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
-
-// InstallID identifies this database; outgoing txn IDs embed it.
-func (s *Store) InstallID() string { return s.installID }
-
-// SetDefaults changes the floor defaults applied to rooms on load.
-func (s *Store) SetDefaults(d floor.Config) { s.opts.Defaults = d }

@@ -1,4 +1,4 @@
-package matrix_test
+package appservice_test
 
 import (
 	"fmt"
@@ -10,7 +10,9 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/walkie-ptt/walkie/internal/matrix"
+	"github.com/walkie-ptt/walkie/internal/appservice"
+	"github.com/walkie-ptt/walkie/internal/config"
+	"github.com/walkie-ptt/walkie/internal/decide"
 	"github.com/walkie-ptt/walkie/internal/pgtest"
 	"github.com/walkie-ptt/walkie/internal/store"
 )
@@ -19,7 +21,16 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 const hsToken = "hs-secret"
 
-func newServer(t *testing.T) (*httptest.Server, *store.Store, *[]string) {
+// recorder records the rooms handed to the room workers.
+type recorder []string
+
+func (r *recorder) Schedule(rooms ...string) { *r = append(*r, rooms...) }
+
+type noPermissions struct{}
+
+func (noPermissions) PermissionLevel(string) config.Level { return config.LevelBlock }
+
+func newServer(t *testing.T) (*httptest.Server, *store.Store, *recorder) {
 	t.Helper()
 	st, err := store.Open(t.Context(), store.Options{URI: pgtest.NewDatabase(t), Controller: "@walkie:test"})
 	if err != nil {
@@ -29,12 +40,10 @@ func newServer(t *testing.T) (*httptest.Server, *store.Store, *[]string) {
 	if err := st.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	woken := &[]string{}
-	srv := &matrix.Server{HSToken: hsToken, MaxBodyBytes: 64 << 10, Store: st, Log: zerolog.Nop(),
-		Wake: func(rooms []string) { *woken = append(*woken, rooms...) }}
-	mux := http.NewServeMux()
-	srv.Register(mux)
-	ts := httptest.NewServer(mux)
+	woken := &recorder{}
+	d := decide.New(decide.Options{Store: st, Controller: "@walkie:test", Permissions: noPermissions{}, Log: zerolog.Nop()})
+	srv := &appservice.Server{HSToken: hsToken, MaxBodyBytes: 64 << 10, Decider: d, Store: st, Workers: woken, Log: zerolog.Nop()}
+	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	return ts, st, woken
 }
@@ -104,10 +113,13 @@ func TestTransactionStoredBeforeAckAndReplayIgnored(t *testing.T) {
 	if code := put("/_matrix/app/v1/transactions/t1", oneEvent); code != 200 {
 		t.Fatalf("status %d", code)
 	}
-	var inbox int
-	_ = st.Pool().QueryRow(t.Context(), `SELECT count(*) FROM inbox`).Scan(&inbox)
-	if inbox != 1 || len(*woken) != 1 {
-		t.Fatalf("after 200 the event must be in the inbox: %d rows, woke %v", inbox, *woken)
+	var inbox, decided int
+	count := func() {
+		_ = st.Pool().QueryRow(t.Context(), `SELECT count(*), count(processed_at) FROM inbox`).Scan(&inbox, &decided)
+	}
+	count()
+	if inbox != 1 || decided != 1 || len(*woken) != 0 {
+		t.Fatalf("after 200 the event must be in the inbox and decided: %d rows, %d decided, left to workers %v", inbox, decided, *woken)
 	}
 	// Replay on the legacy path, with the legacy query token.
 	if code := put("/transactions/t1?access_token="+hsToken, oneEvent); code != 200 {
@@ -118,9 +130,9 @@ func TestTransactionStoredBeforeAckAndReplayIgnored(t *testing.T) {
 	if code := put("/_matrix/app/v1/transactions/t2", mixed); code != 200 {
 		t.Fatalf("mixed status %d", code)
 	}
-	_ = st.Pool().QueryRow(t.Context(), `SELECT count(*) FROM inbox`).Scan(&inbox)
-	if inbox != 2 || len(*woken) != 2 {
-		t.Fatalf("want 2 inbox rows and 2 wake-ups, got %d, %v", inbox, *woken)
+	count()
+	if inbox != 2 || decided != 2 || len(*woken) != 0 {
+		t.Fatalf("want 2 inbox rows, both decided, got %d rows, %d decided, left to workers %v", inbox, decided, *woken)
 	}
 }
 

@@ -1,4 +1,4 @@
-package app
+package main
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/walkie-ptt/walkie/internal/app"
 	"github.com/walkie-ptt/walkie/internal/config"
 )
 
@@ -160,7 +161,7 @@ func TestCommandLineMistakes(t *testing.T) {
 
 func TestNewLogger(t *testing.T) {
 	var buf bytes.Buffer
-	log := NewLogger(config.LoggingConfig{Level: "info", Format: config.LogFormatJSON}, &buf)
+	log := app.NewLogger(config.LoggingConfig{Level: "info", Format: config.LogFormatJSON}, &buf)
 	log.Debug().Msg("hidden")
 	log.Info().Str("room", "!r:example.org").Msg("shown")
 	var line map[string]any
@@ -172,7 +173,7 @@ func TestNewLogger(t *testing.T) {
 	}
 
 	buf.Reset()
-	log = NewLogger(config.LoggingConfig{Level: "debug", Format: config.LogFormatPretty}, &buf)
+	log = app.NewLogger(config.LoggingConfig{Level: "debug", Format: config.LogFormatPretty}, &buf)
 	log.Debug().Msg("shown")
 	if got := buf.String(); !strings.Contains(got, "DBG shown") || strings.Contains(got, "\x1b[") {
 		t.Errorf("pretty output %q: want the message, without colour codes", got)

@@ -1,8 +1,6 @@
-package app
+package appservice
 
 import (
-	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -16,30 +14,26 @@ import (
 )
 
 // registerAdmin adds the admin HTTP API to the appservice listener. It is
-// off unless appservice.admin_token is set, and every call needs that token.
-func (s *Service) registerAdmin(mux *http.ServeMux) {
-	if s.cfg.AppService.AdminToken == "" {
+// off unless appservice.admin_token is set, and every call needs that
+// token in the Authorization header.
+func (s *Server) registerAdmin(mux *http.ServeMux) {
+	if s.AdminToken == "" {
 		return
 	}
+	admin := func(next http.HandlerFunc) http.HandlerFunc {
+		return bearer(s.AdminToken, "admin token", false)(withRoomID(next))
+	}
 	const prefix = "/_walkie/admin/v1/rooms/{roomId}"
-	mux.HandleFunc("GET "+prefix, s.adminAuth(s.adminRoom))
-	mux.HandleFunc("POST "+prefix+"/release", s.adminAuth(s.adminRelease))
-	mux.HandleFunc("GET "+prefix+"/log", s.adminAuth(s.adminLog))
+	mux.HandleFunc("GET "+prefix, admin(s.adminRoom))
+	mux.HandleFunc("POST "+prefix+"/release", admin(s.adminRelease))
+	mux.HandleFunc("GET "+prefix+"/log", admin(s.adminLog))
 }
 
-func (s *Service) adminAuth(next http.HandlerFunc) http.HandlerFunc {
+// withRoomID answers 400 for a path's room ID that cannot be one.
+func withRoomID(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || token == "" {
-			adminError(w, http.StatusUnauthorized, "M_UNAUTHORIZED", "missing admin token")
-			return
-		}
-		if subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.AppService.AdminToken)) != 1 {
-			adminError(w, http.StatusForbidden, "M_FORBIDDEN", "invalid admin token")
-			return
-		}
 		if msg := checkRoomID(r.PathValue("roomId")); msg != "" {
-			adminError(w, http.StatusBadRequest, "M_INVALID_PARAM", msg)
+			writeError(w, http.StatusBadRequest, "M_INVALID_PARAM", msg)
 			return
 		}
 		next(w, r)
@@ -74,8 +68,8 @@ type roomStatus struct {
 	Config       floor.Config       `json:"config"`
 }
 
-func (s *Service) adminRoom(w http.ResponseWriter, r *http.Request) {
-	room, joined, err := s.store.Room(r.Context(), r.PathValue("roomId"))
+func (s *Server) adminRoom(w http.ResponseWriter, r *http.Request) {
+	room, joined, err := s.Store.Room(r.Context(), r.PathValue("roomId"))
 	if !s.adminLookup(w, err) {
 		return
 	}
@@ -91,24 +85,26 @@ func (s *Service) adminRoom(w http.ResponseWriter, r *http.Request) {
 	if d := room.NextDeadline(); !d.IsZero() {
 		st.NextDeadline = &d
 	}
-	writeAdminJSON(w, http.StatusOK, st)
+	writeJSON(w, http.StatusOK, st)
 }
 
-func (s *Service) adminRelease(w http.ResponseWriter, r *http.Request) {
+func (s *Server) adminRelease(w http.ResponseWriter, r *http.Request) {
 	roomID := r.PathValue("roomId")
-	if _, _, err := s.store.Room(r.Context(), roomID); !s.adminLookup(w, err) {
+	if _, _, err := s.Store.Room(r.Context(), roomID); !s.adminLookup(w, err) {
 		return
 	}
-	out, err := s.store.Process(r.Context(), roomID, s.handler, floor.AdminRelease{By: "admin API"})
+	out, more, err := s.Decider.Decide(r.Context(), roomID, floor.AdminRelease{By: "admin API"})
 	if err != nil {
-		adminError(w, http.StatusServiceUnavailable, "M_UNKNOWN", "database unavailable")
+		writeError(w, http.StatusServiceUnavailable, "M_UNKNOWN", "database unavailable")
 		return
 	}
-	s.committed(out)
-	writeAdminJSON(w, http.StatusOK, map[string]any{"released": out.HolderBefore != nil, "floor": out.After.FloorState(out.CommittedAt)})
+	if more && s.Workers != nil {
+		s.Workers.Schedule(roomID)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"released": out.HolderBefore != nil, "floor": out.After.FloorState(out.CommittedAt)})
 }
 
-func (s *Service) adminLog(w http.ResponseWriter, r *http.Request) {
+func (s *Server) adminLog(w http.ResponseWriter, r *http.Request) {
 	roomID := r.PathValue("roomId")
 	before, ok := queryInt(w, r, "before", 0, 0, 1<<63-1) // 0: from the newest
 	if !ok {
@@ -118,16 +114,16 @@ func (s *Service) adminLog(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	rows, err := s.store.FloorLog(r.Context(), roomID, before, int(limit))
+	rows, err := s.Store.FloorLog(r.Context(), roomID, before, int(limit))
 	if err != nil {
-		adminError(w, http.StatusServiceUnavailable, "M_UNKNOWN", "database unavailable")
+		writeError(w, http.StatusServiceUnavailable, "M_UNKNOWN", "database unavailable")
 		return
 	}
 	resp := map[string]any{"entries": rows}
 	if len(rows) == int(limit) {
 		resp["next_before"] = rows[len(rows)-1].ID
 	}
-	writeAdminJSON(w, http.StatusOK, resp)
+	writeJSON(w, http.StatusOK, resp)
 }
 
 // queryInt reads an optional integer query parameter in [lo, hi]; a bad
@@ -139,30 +135,20 @@ func queryInt(w http.ResponseWriter, r *http.Request, name string, dflt, lo, hi 
 	}
 	v, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil || v < lo || v > hi {
-		adminError(w, http.StatusBadRequest, "M_INVALID_PARAM", fmt.Sprintf("%s must be an integer from %d to %d", name, lo, hi))
+		writeError(w, http.StatusBadRequest, "M_INVALID_PARAM", fmt.Sprintf("%s must be an integer from %d to %d", name, lo, hi))
 		return 0, false
 	}
 	return v, true
 }
 
-func (s *Service) adminLookup(w http.ResponseWriter, err error) bool {
+func (s *Server) adminLookup(w http.ResponseWriter, err error) bool {
 	switch {
 	case errors.Is(err, store.ErrUnknownRoom):
-		adminError(w, http.StatusNotFound, "M_NOT_FOUND", "Walkie does not know this room")
+		writeError(w, http.StatusNotFound, "M_NOT_FOUND", "Walkie does not know this room")
 		return false
 	case err != nil:
-		adminError(w, http.StatusServiceUnavailable, "M_UNKNOWN", "database unavailable")
+		writeError(w, http.StatusServiceUnavailable, "M_UNKNOWN", "database unavailable")
 		return false
 	}
 	return true
-}
-
-func adminError(w http.ResponseWriter, status int, errcode, msg string) {
-	writeAdminJSON(w, status, map[string]string{"errcode": errcode, "error": msg})
-}
-
-func writeAdminJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }

@@ -1,4 +1,4 @@
-package app
+package decide
 
 import (
 	"fmt"
@@ -7,19 +7,29 @@ import (
 
 	"github.com/walkie-ptt/walkie/internal/config"
 	"github.com/walkie-ptt/walkie/internal/floor"
+	"github.com/walkie-ptt/walkie/internal/matrix"
 )
 
 const commandHelp = "Walkie commands: `!walkie status` (who holds the floor, the queue), " +
 	"`!walkie release` (moderators: free the floor), `!walkie config` (the room's effective floor settings)."
 
-// command answers `!walkie …` in a room (see matrix.Handler.Commands). It
-// runs inside the room's decision transaction, so what it reports is what
-// the engine sees.
-func (s *Service) command(room *floor.Room, sender, args string) (string, []floor.Input) {
+// command answers `!walkie …` in a room with a notice replying to it. It
+// runs inside the room's decision, so what it reports is what the engine
+// sees.
+func (d *Decider) command(room *floor.Room, env matrix.Envelope, args string) translation {
+	reply, inputs := d.commandReply(room, env.Sender, args)
+	tr := translation{inputs: inputs}
+	if reply != "" {
+		tr.calls = []matrix.Call{matrix.NoticeCall(reply, env.EventID)}
+	}
+	return tr
+}
+
+func (d *Decider) commandReply(room *floor.Room, sender, args string) (string, []floor.Input) {
 	if !room.Managed || room.Passive {
 		return "", nil // another controller, or no power: stay quiet
 	}
-	if !s.cfg.PermissionLevel(sender).Allows(config.LevelUser) {
+	if !d.permissions.PermissionLevel(sender).Allows(config.LevelUser) {
 		return "", nil // blocked users' commands are ignored (config permissions)
 	}
 	switch strings.ToLower(strings.TrimSpace(args)) {
@@ -29,7 +39,7 @@ func (s *Service) command(room *floor.Room, sender, args string) (string, []floo
 		return configText(room.Config), nil
 	case "release":
 		moderator := room.Power.UserLevel(sender) >= room.Power.StateLevel(floor.TypeFloorConfig)
-		if !moderator && !s.cfg.PermissionLevel(sender).Allows(config.LevelAdmin) {
+		if !moderator && !d.permissions.PermissionLevel(sender).Allows(config.LevelAdmin) {
 			return "Only room moderators may release the floor.", nil
 		}
 		if room.Holder == nil {

@@ -1,4 +1,7 @@
-package matrix
+// Package outbox makes the Matrix calls decisions wrote to the outbox: the
+// sender leases rooms and sends their rows in order; the loader performs
+// a load_state row (GET /state, a Snapshot decision, room setup).
+package outbox
 
 import (
 	"context"
@@ -13,6 +16,10 @@ import (
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 
+	"maunium.net/go/mautrix/id"
+
+	"github.com/walkie-ptt/walkie/internal/matrix"
+	"github.com/walkie-ptt/walkie/internal/metrics"
 	"github.com/walkie-ptt/walkie/internal/store"
 )
 
@@ -22,14 +29,6 @@ type OutboxStore interface {
 	FinishRoom(ctx context.Context, owner string, room store.RoomBatch, res store.RoomResult) error
 }
 
-// SendResult describes one outbox row's attempt, for metrics.
-type SendResult struct {
-	Kind     string
-	Outcome  string // "sent", "retry", "failed", "superseded"
-	Duration time.Duration
-	Latency  time.Duration // from the row's creation (decision) to this attempt's end
-}
-
 // Sender drains the outbox: it leases rooms, sends each room's rows in
 // order, rooms in parallel, retries transient homeserver errors with
 // backoff and gives up on permanent ones, so one broken room never blocks
@@ -37,9 +36,11 @@ type SendResult struct {
 type Sender struct {
 	Client *mautrix.Client
 	Store  OutboxStore
-	// LoadState performs a load_state action (GET /state and a Snapshot
-	// decision, then room setup).
-	LoadState func(ctx context.Context, roomID string) error
+	// Loader performs load_state rows.
+	Loader *Loader
+	// Ready wakes the sender when a decision wrote rows (the decision
+	// package's OutboxReady); nil: only the poll and Wake do.
+	Ready <-chan struct{}
 	// Concurrency is how many rooms are sent to at once.
 	Concurrency int
 	// Lease bounds how long a claimed room stays invisible to other
@@ -48,7 +49,7 @@ type Sender struct {
 	// Poll is the longest the sender sleeps without a wake-up (it picks up
 	// retries and other replicas' rows).
 	Poll    time.Duration
-	Observe func(SendResult)
+	Metrics *metrics.Metrics // may be nil
 	Log     zerolog.Logger
 
 	initOnce sync.Once
@@ -116,6 +117,7 @@ func (s *Sender) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 		case <-s.wake:
+		case <-s.Ready:
 		case <-timer.C:
 		}
 		timer.Stop()
@@ -126,9 +128,11 @@ func (s *Sender) Run(ctx context.Context) {
 // It stops at the first transient failure (later rows wait for it) and
 // before the lease could run out (later rows go in the next lease).
 func (s *Sender) deliverRoom(ctx context.Context, b store.RoomBatch, deadline time.Time) {
-	reqs := make([]Request, len(b.Items))
+	// Each payload is decoded once; a corrupt one fails in send.
+	reqs := make([]matrix.Request, len(b.Items))
+	corrupt := make([]error, len(b.Items))
 	for i, it := range b.Items {
-		_ = json.Unmarshal(it.Payload, &reqs[i]) // a corrupt payload fails in send
+		corrupt[i] = json.Unmarshal(it.Payload, &reqs[i])
 	}
 	var res store.RoomResult
 	log := s.Log.With().Str("room_id", b.RoomID).Logger()
@@ -146,7 +150,7 @@ func (s *Sender) deliverRoom(ctx context.Context, b store.RoomBatch, deadline ti
 		}
 		sendStart := time.Now()
 		sendCtx, cancel := context.WithTimeout(ctx, min(10*time.Second, s.Lease/4))
-		eventID, err := s.send(sendCtx, it)
+		eventID, err := s.send(sendCtx, it, reqs[i], corrupt[i])
 		cancel()
 		took := time.Since(sendStart)
 		switch {
@@ -176,31 +180,24 @@ func (s *Sender) deliverRoom(ctx context.Context, b store.RoomBatch, deadline ti
 }
 
 func (s *Sender) observe(it store.OutboxItem, outcome string, took time.Duration) {
-	if s.Observe != nil {
-		s.Observe(SendResult{Kind: it.Kind, Outcome: outcome, Duration: took, Latency: time.Since(it.CreatedAt)})
+	if s.Metrics != nil {
+		s.Metrics.ObserveSend(metrics.Send{Kind: it.Kind, Outcome: outcome, Duration: took, Latency: time.Since(it.CreatedAt)})
 	}
 }
 
 // supersededState: row i is a state event and a later row of the batch
 // sets the same state (type and key).
-func supersededState(items []store.OutboxItem, reqs []Request, i int) bool {
-	if items[i].Kind != KindState {
+func supersededState(items []store.OutboxItem, reqs []matrix.Request, i int) bool {
+	if items[i].Kind != matrix.KindState {
 		return false
 	}
 	for j := i + 1; j < len(items); j++ {
-		if items[j].Kind == KindState && reqs[j].EventType == reqs[i].EventType &&
-			stateKeyOf(reqs[j]) == stateKeyOf(reqs[i]) {
+		if items[j].Kind == matrix.KindState && reqs[j].EventType == reqs[i].EventType &&
+			reqs[j].StateKeyOrEmpty() == reqs[i].StateKeyOrEmpty() {
 			return true
 		}
 	}
 	return false
-}
-
-func stateKeyOf(r Request) string {
-	if r.StateKey == nil {
-		return ""
-	}
-	return *r.StateKey
 }
 
 // Backoff grows exponentially from 500 ms to 30 s.
@@ -212,34 +209,33 @@ func Backoff(attempts int) time.Duration {
 	return min(d, 30*time.Second)
 }
 
-func (s *Sender) send(ctx context.Context, it store.OutboxItem) (string, error) {
-	var req Request
-	if err := json.Unmarshal(it.Payload, &req); err != nil {
-		return "", permanentError{fmt.Errorf("corrupt outbox payload: %w", err)}
+func (s *Sender) send(ctx context.Context, it store.OutboxItem, req matrix.Request, corrupt error) (string, error) {
+	if corrupt != nil {
+		return "", permanentError{fmt.Errorf("corrupt outbox payload: %w", corrupt)}
 	}
-	room := idRoom(it.RoomID)
+	room := id.RoomID(it.RoomID)
 	switch it.Kind {
-	case KindState:
-		resp, err := s.Client.SendStateEvent(ctx, room, stateType(req.EventType), stateKeyOf(req), req.Content)
+	case matrix.KindState:
+		resp, err := s.Client.SendStateEvent(ctx, room, stateType(req.EventType), req.StateKeyOrEmpty(), req.Content)
 		return eventIDOf(resp), err
-	case KindMessage:
+	case matrix.KindMessage:
 		resp, err := s.Client.SendMessageEvent(ctx, room, messageType(req.EventType), req.Content,
 			mautrix.ReqSendEvent{TransactionID: it.TxnID})
 		return eventIDOf(resp), err
-	case KindRedact:
-		resp, err := s.Client.RedactEvent(ctx, room, idEvent(req.EventID), mautrix.ReqRedact{Reason: req.Reason, TxnID: it.TxnID})
+	case matrix.KindRedact:
+		resp, err := s.Client.RedactEvent(ctx, room, id.EventID(req.EventID), mautrix.ReqRedact{Reason: req.Reason, TxnID: it.TxnID})
 		return eventIDOf(resp), err
-	case KindJoin:
+	case matrix.KindJoin:
 		_, err := s.Client.JoinRoomByID(ctx, room)
 		return "", err
-	case KindLeave:
+	case matrix.KindLeave:
 		_, err := s.Client.LeaveRoom(ctx, room, &mautrix.ReqLeave{Reason: req.Reason})
 		return "", err
-	case KindLoadState:
-		if s.LoadState == nil {
+	case matrix.KindLoadState:
+		if s.Loader == nil {
 			return "", permanentError{errors.New("no state loader configured")}
 		}
-		return "", s.LoadState(ctx, it.RoomID)
+		return "", s.Loader.Load(ctx, it.RoomID)
 	}
 	return "", permanentError{fmt.Errorf("unknown outbox kind %q", it.Kind)}
 }

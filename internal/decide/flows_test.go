@@ -1,4 +1,4 @@
-package store_test
+package decide_test
 
 import (
 	"testing"

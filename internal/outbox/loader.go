@@ -1,4 +1,4 @@
-package matrix
+package outbox
 
 import (
 	"context"
@@ -13,15 +13,13 @@ import (
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 
+	"maunium.net/go/mautrix/id"
+
+	"github.com/walkie-ptt/walkie/internal/decide"
 	"github.com/walkie-ptt/walkie/internal/floor"
+	"github.com/walkie-ptt/walkie/internal/matrix"
 	"github.com/walkie-ptt/walkie/internal/store"
 )
-
-// Processor runs floor decisions (implemented by *store.Store).
-type Processor interface {
-	ProcessInputs(ctx context.Context, roomID string, h store.Handler, inputs ...floor.Input) (store.Outcome, error)
-	Room(ctx context.Context, roomID string) (*floor.Room, bool, error)
-}
 
 // errStaleSnapshot makes the sender retry a load_state action (with
 // backoff) when state events kept being applied while /state was loading.
@@ -32,21 +30,20 @@ var errStaleSnapshot = errors.New("state events kept arriving while the room sta
 // (which holds the room's later outgoing events back).
 const staleRetries = 3
 
-// RoomLoader brings a room's state into the engine when the controller
-// joins (and at start-up), so permits, power levels and config are known
-// without waiting for new events, then sets the room up.
-type RoomLoader struct {
+// Loader brings a room's state into the engine when the controller joins
+// (and at start-up), so permits, power levels and config are known without
+// waiting for new events, then sets the room up.
+type Loader struct {
 	Client            *mautrix.Client
-	Store             Processor
-	Handler           *Handler
+	Store             *store.Store
+	Decider           *decide.Decider
+	Controller        string
 	ManagePowerLevels bool
-	// Committed is told about the Snapshot decision (metrics, wake the sender).
-	Committed func(store.Outcome)
-	Log       zerolog.Logger
+	Log               zerolog.Logger
 }
 
 // Load fetches /state, decides on a Snapshot, and sets power levels up.
-func (l *RoomLoader) Load(ctx context.Context, roomID string) error {
+func (l *Loader) Load(ctx context.Context, roomID string) error {
 	for attempt := 1; ; attempt++ {
 		snap, powerContent, err := l.loadSnapshot(ctx, roomID)
 		if err != nil {
@@ -54,15 +51,12 @@ func (l *RoomLoader) Load(ctx context.Context, roomID string) error {
 		}
 		// Only the snapshot: the room worker decides pending events, so a
 		// failure that would fail every time is the snapshot's own.
-		out, err := l.Store.ProcessInputs(ctx, roomID, l.Handler, snap)
+		out, err := l.Decider.DecideInputs(ctx, roomID, snap)
 		if store.IsPoisoned(err) {
 			return permanentError{fmt.Errorf("the state of %s cannot be stored: %w", roomID, err)}
 		}
 		if err != nil {
 			return err
-		}
-		if l.Committed != nil {
-			l.Committed(out)
 		}
 		if !slices.ContainsFunc(out.Log, func(e floor.LogEntry) bool { return e.Action == floor.LogSnapshotStale }) {
 			if l.ManagePowerLevels && powerContent != nil && snap.Power != nil {
@@ -82,7 +76,7 @@ func (l *RoomLoader) Load(ctx context.Context, roomID string) error {
 }
 
 // loadSnapshot reads the room's state version, then /state.
-func (l *RoomLoader) loadSnapshot(ctx context.Context, roomID string) (floor.Snapshot, json.RawMessage, error) {
+func (l *Loader) loadSnapshot(ctx context.Context, roomID string) (floor.Snapshot, json.RawMessage, error) {
 	// The version goes first: whatever the stream applies after this
 	// point may be missing from /state, and the engine will notice.
 	asOf := int64(0)
@@ -98,67 +92,19 @@ func (l *RoomLoader) loadSnapshot(ctx context.Context, roomID string) (floor.Sna
 	if _, err := l.Client.MakeRequest(ctx, http.MethodGet, url, nil, &events); err != nil {
 		return floor.Snapshot{}, nil, fmt.Errorf("load state of %s: %w", roomID, err)
 	}
-	snap, powerContent := snapshotOf(roomID, events)
+	snap, powerContent := matrix.Snapshot(roomID, events)
 	snap.AsOf = asOf
 	return snap, powerContent, nil
 }
 
-// snapshotOf turns a /state answer into the engine's Snapshot input, and
-// returns the raw power-levels content for room setup.
-func snapshotOf(roomID string, events []json.RawMessage) (floor.Snapshot, json.RawMessage) {
-	var snap floor.Snapshot
-	var powerContent json.RawMessage
-	for _, raw := range events {
-		env, err := parseStateEnvelope(roomID, raw)
-		if err != nil {
-			continue
-		}
-		in, ok := ParseInput(env)
-		if !ok {
-			continue
-		}
-		switch in := in.(type) {
-		case floor.MemberChange:
-			snap.Members = append(snap.Members, in)
-		case floor.PowerChange:
-			levels := in.Levels
-			snap.Power, powerContent = &levels, env.Content
-		case floor.PermitChange:
-			snap.Permits = append(snap.Permits, in)
-		case floor.ConfigChange:
-			snap.Config = &in
-		case floor.FloorStateSeen:
-			snap.FloorSender = in.Sender
-		}
-	}
-	return snap, powerContent
-}
-
-// parseStateEnvelope accepts /state entries, which some homeservers send
-// without room_id.
-func parseStateEnvelope(roomID string, raw json.RawMessage) (Envelope, error) {
-	var env Envelope
-	if err := json.Unmarshal(raw, &env); err != nil {
-		return env, err
-	}
-	if env.RoomID == "" {
-		env.RoomID = roomID
-	}
-	body, err := json.Marshal(env)
-	if err != nil {
-		return env, err
-	}
-	return ParseEnvelope(body)
-}
-
 // setupPowerLevels adds, once and only where missing, the levels PROTOCOL.md
 // "Room setup" asks for, keeping every other key of the event untouched.
-func (l *RoomLoader) setupPowerLevels(ctx context.Context, roomID string, levels floor.PowerLevels, raw json.RawMessage) error {
-	add := floor.SetupPowerLevels(levels, l.Handler.Controller)
+func (l *Loader) setupPowerLevels(ctx context.Context, roomID string, levels floor.PowerLevels, raw json.RawMessage) error {
+	add := floor.SetupPowerLevels(levels, l.Controller)
 	if len(add) == 0 {
 		return nil
 	}
-	if levels.UserLevel(l.Handler.Controller) < levels.StateLevel(event.StatePowerLevels.Type) {
+	if levels.UserLevel(l.Controller) < levels.StateLevel(event.StatePowerLevels.Type) {
 		l.Log.Info().Str("room_id", roomID).Msg("Cannot set up power levels here; the notice explains what an admin should set")
 		return nil
 	}
@@ -174,7 +120,7 @@ func (l *RoomLoader) setupPowerLevels(ctx context.Context, roomID string, levels
 		evs[t] = lvl
 	}
 	content["events"] = evs
-	_, err := l.Client.SendStateEvent(ctx, idRoom(roomID), event.StatePowerLevels, "", content)
+	_, err := l.Client.SendStateEvent(ctx, id.RoomID(roomID), event.StatePowerLevels, "", content)
 	if err != nil {
 		return fmt.Errorf("set up power levels in %s: %w", roomID, err)
 	}

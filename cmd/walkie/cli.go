@@ -1,4 +1,4 @@
-package app
+package main
 
 import (
 	"cmp"
@@ -14,14 +14,15 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/walkie-ptt/walkie/internal/app"
 	"github.com/walkie-ptt/walkie/internal/config"
 )
 
 // Version, Commit and BuildTime describe the build. Release builds set them:
 //
-//	go build -ldflags "-X github.com/walkie-ptt/walkie/internal/app.Version=v1.0.0
-//	  -X github.com/walkie-ptt/walkie/internal/app.Commit=$(git rev-parse HEAD)
-//	  -X github.com/walkie-ptt/walkie/internal/app.BuildTime=$(date -u +%FT%TZ)"
+//	go build -ldflags "-X main.Version=v1.0.0
+//	  -X main.Commit=$(git rev-parse HEAD)
+//	  -X main.BuildTime=$(date -u +%FT%TZ)"
 //
 // Left empty, they fall back to what the go command stamps into every
 // binary: the module version and the VCS revision and time.
@@ -38,10 +39,6 @@ const (
 	exitUsage = 2 // as package flag uses for a bad command line
 )
 
-// Main is the walkie command: it returns the process's exit code.
-func Main(args []string) int {
-	return run(args, os.Stdout, os.Stderr)
-}
 
 type options struct {
 	configPath       string
@@ -201,7 +198,7 @@ func start(configPath string, stderr io.Writer) int {
 		reportConfigError(stderr, configPath, err)
 		return exitError
 	}
-	log := NewLogger(cfg.Logging, stderr)
+	log := app.NewLogger(cfg.Logging, stderr)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -214,7 +211,7 @@ func start(configPath string, stderr io.Writer) int {
 		Str("bot", cfg.BotUserID()).
 		Str("homeserver", cfg.Homeserver.Address).
 		Msg("Starting Walkie")
-	err = serve(ctx, cfg, log)
+	err = app.Serve(ctx, cfg, log, app.Build{Version: Version, Commit: Commit})
 	// A service that stops because it was told to has stopped cleanly, even
 	// if it says so with context.Canceled.
 	if err != nil && !(ctx.Err() != nil && errors.Is(err, context.Canceled)) {

@@ -1,4 +1,4 @@
-package matrix
+package app
 
 import (
 	"context"
@@ -9,13 +9,14 @@ import (
 
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/id"
 )
 
 // NewClient builds the bot's client-server API client: appservice identity
 // assertion (?user_id=), no hidden retries or rate-limit sleeps (the outbox
 // owns retries).
 func NewClient(homeserverURL, botUserID, asToken string, log zerolog.Logger) (*mautrix.Client, error) {
-	client, err := mautrix.NewClient(homeserverURL, idUser(botUserID), asToken)
+	client, err := mautrix.NewClient(homeserverURL, id.UserID(botUserID), asToken)
 	if err != nil {
 		return nil, fmt.Errorf("homeserver.address: %w", err)
 	}

@@ -1,0 +1,105 @@
+package appservice
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync/atomic"
+
+	"github.com/rs/zerolog"
+
+	"github.com/walkie-ptt/walkie/internal/decide"
+	"github.com/walkie-ptt/walkie/internal/metrics"
+	"github.com/walkie-ptt/walkie/internal/store"
+)
+
+// Workers take rooms whose pending events are left for later (the room
+// workers of the running service).
+type Workers interface {
+	Schedule(rooms ...string)
+}
+
+// Server is the appservice listener's handler.
+type Server struct {
+	HSToken string
+	// AdminToken enables the admin API; "" leaves it off.
+	AdminToken   string
+	MaxBodyBytes int64
+	Decider      *decide.Decider
+	// Store serves the admin API's read-only views.
+	Store   *store.Store
+	Workers Workers
+	Metrics *metrics.Metrics // may be nil
+	// Ready is set once start-up checks passed; health answers 503 before.
+	Ready *atomic.Bool
+	Log   zerolog.Logger
+}
+
+// Handler routes every path of the listener.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	s.registerTransactions(mux)
+	mux.HandleFunc("GET /_walkie/health", s.health)
+	s.registerAdmin(mux)
+	return mux
+}
+
+func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
+	if s.Ready == nil || !s.Ready.Load() {
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// bearer checks a token in the Authorization header in constant time
+// before anything else happens; with fromQuery, a request without the
+// header may carry it as the access_token query parameter (older
+// homeservers do). what names the token in errors.
+func bearer(want, what string, fromQuery bool) func(http.HandlerFunc) http.HandlerFunc {
+	return func(next http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			auth := r.Header.Get("Authorization")
+			token, ok := strings.CutPrefix(auth, "Bearer ")
+			switch {
+			case auth == "" && fromQuery:
+				token = r.URL.Query().Get("access_token")
+			case !ok && !fromQuery:
+				token = ""
+			}
+			if token == "" {
+				writeError(w, http.StatusUnauthorized, "M_UNAUTHORIZED", "missing "+what)
+				return
+			}
+			if subtle.ConstantTimeCompare([]byte(token), []byte(want)) != 1 {
+				writeError(w, http.StatusForbidden, "M_FORBIDDEN", "invalid "+what)
+				return
+			}
+			next(w, r)
+		}
+	}
+}
+
+// method answers 405 to any other method than m.
+func method(m string, next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != m {
+			w.Header().Set("Allow", m)
+			writeError(w, http.StatusMethodNotAllowed, "M_UNRECOGNIZED", "method not allowed")
+			return
+		}
+		next(w, r)
+	}
+}
+
+// writeError writes a Matrix error body.
+func writeError(w http.ResponseWriter, status int, errcode, msg string) {
+	writeJSON(w, status, map[string]string{"errcode": errcode, "error": msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,135 @@
+// Package decide is where every floor decision is made, and the only
+// place: it locks a room in the store, translates the room's events with
+// the Matrix codec, runs the floor engine, renders the effects into
+// outbound calls, fires due deadlines, and commits it all in one database
+// transaction. The appservice endpoint, the room workers, the timer loop
+// and the state loader are its callers; the store and the codec never call
+// back into it.
+package decide
+
+import (
+	"context"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/walkie-ptt/walkie/internal/config"
+	"github.com/walkie-ptt/walkie/internal/floor"
+	"github.com/walkie-ptt/walkie/internal/matrix"
+	"github.com/walkie-ptt/walkie/internal/metrics"
+	"github.com/walkie-ptt/walkie/internal/store"
+)
+
+// Permissions says what a user may do with Walkie (config.Config has it).
+type Permissions interface {
+	PermissionLevel(userID string) config.Level
+}
+
+// Options configure a Decider.
+type Options struct {
+	Store *store.Store
+	// Controller is the bot's user ID.
+	Controller  string
+	Permissions Permissions
+	Metrics     *metrics.Metrics
+	Log         zerolog.Logger
+}
+
+// Decider makes floor decisions. It is safe for concurrent use: the room
+// row lock in PostgreSQL serialises each room, across processes too.
+type Decider struct {
+	store       *store.Store
+	controller  string
+	permissions Permissions
+	metrics     *metrics.Metrics
+	log         zerolog.Logger
+	outboxReady chan struct{}
+	// fault, when set, adds calls to an event's translation, or panics:
+	// tests inject the faults a bug or a missed input would cause here
+	// (export_test.go). It is nil in a running service.
+	fault func(env matrix.Envelope) []matrix.Call
+}
+
+// New makes a Decider.
+func New(opts Options) *Decider {
+	return &Decider{
+		store: opts.Store, controller: opts.Controller, permissions: opts.Permissions,
+		metrics: opts.Metrics, log: opts.Log, outboxReady: make(chan struct{}, 1),
+	}
+}
+
+// OutboxReady receives a value after a commit that wrote outbox rows: the
+// sender drains the outbox then instead of at its next poll.
+func (d *Decider) OutboxReady() <-chan struct{} { return d.outboxReady }
+
+// Outcome is what one room's committed decision did.
+type Outcome struct {
+	RoomID string
+	// Events are the inbox events decided.
+	Events []store.InboxEvent
+	Log    []floor.LogEntry
+	// Calls is how many outbox rows were written.
+	Calls  int
+	Ticked bool
+	// CommittedAt is the database clock when the decision's writes were
+	// done (just before the commit); with InboxEvent.ReceivedAt, from the
+	// same clock, it gives the decision latency.
+	CommittedAt time.Time
+	// HolderBefore is a copy of the holder before the decision (nil when
+	// idle).
+	HolderBefore *floor.Holder
+	// After is the room after commit (nil when nothing happened).
+	After *floor.Room
+}
+
+// Decide decides a room's inputs, then its pending events (up to
+// store.BatchSize) and due deadlines, in one transaction. more is true
+// when further events wait.
+func (d *Decider) Decide(ctx context.Context, roomID string, inputs ...floor.Input) (out Outcome, more bool, err error) {
+	out, err = d.decideOne(ctx, roomID, store.BatchSize, inputs)
+	return out, len(out.Events) == store.BatchSize, err
+}
+
+// DecideInputs decides only the given inputs (and due deadlines), leaving
+// pending events to the room workers: a failure is then the inputs' own.
+func (d *Decider) DecideInputs(ctx context.Context, roomID string, inputs ...floor.Input) (Outcome, error) {
+	return d.decideOne(ctx, roomID, 0, inputs)
+}
+
+func (d *Decider) decideOne(ctx context.Context, roomID string, limit int, inputs []floor.Input) (Outcome, error) {
+	var out Outcome
+	committed, err := d.store.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		out, err = d.decideRoom(tx, roomID, limit, inputs, nil)
+		return err
+	})
+	if err != nil {
+		return Outcome{}, err
+	}
+	out.CommittedAt = committed
+	d.committed(out)
+	return out, nil
+}
+
+// committed tells metrics, the log and the outbox sender about a
+// committed decision.
+func (d *Decider) committed(out Outcome) {
+	if d.metrics != nil {
+		dec := metrics.Decision{Changed: out.After != nil, Ticked: out.Ticked, CommittedAt: out.CommittedAt,
+			HolderBefore: out.HolderBefore, Log: out.Log}
+		for _, ev := range out.Events {
+			dec.Received = append(dec.Received, ev.ReceivedAt)
+		}
+		d.metrics.ObserveOutcome(dec)
+	}
+	if out.Calls > 0 {
+		select {
+		case d.outboxReady <- struct{}{}:
+		default:
+		}
+	}
+	for _, e := range out.Log {
+		d.log.Debug().Str("room_id", out.RoomID).Str("action", string(e.Action)).Str("user_id", e.Device.UserID).
+			Str("device_id", e.Device.DeviceID).Int64("term", e.Term).Str("reason", string(e.Reason)).Msg("Floor decision")
+	}
+}

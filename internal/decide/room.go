@@ -1,0 +1,121 @@
+package decide
+
+import (
+	"fmt"
+
+	"github.com/walkie-ptt/walkie/internal/floor"
+	"github.com/walkie-ptt/walkie/internal/matrix"
+	"github.com/walkie-ptt/walkie/internal/store"
+)
+
+// decideRoom is one room's decision inside a transaction: lock the room
+// (behind the writes of rooms decided before in the same transaction),
+// apply the inputs, then up to limit pending events, then due deadlines,
+// and queue the writes. parsed holds envelopes the caller already parsed,
+// by event ID, so an event is parsed once. out.After stays nil when there
+// was nothing to decide.
+func (d *Decider) decideRoom(tx *store.Tx, roomID string, limit int, inputs []floor.Input, parsed map[string]matrix.Envelope) (Outcome, error) {
+	out := Outcome{RoomID: roomID}
+	locked, err := tx.LockRoom(roomID, limit)
+	if err != nil {
+		return out, err
+	}
+	room, joined, now := locked.Room, locked.Joined, locked.Now
+	if room.Holder != nil {
+		h := *room.Holder
+		out.HolderBefore = &h
+	}
+
+	var envErr error
+	env := floor.Env{Now: now, BusyElsewhere: func(dev floor.Device) bool {
+		busy, err := tx.BusyElsewhere(roomID, dev)
+		if err != nil && envErr == nil {
+			envErr = err
+		}
+		return busy
+	}}
+	var calls []matrix.Call
+	decide := func(in floor.Input) {
+		dec := floor.Decide(room, in, env)
+		room = dec.Room
+		out.Log = append(out.Log, dec.Log...)
+		calls = append(calls, d.render(roomID, dec.Effects)...)
+	}
+	for _, in := range inputs {
+		decide(in)
+	}
+	for _, ev := range locked.Events {
+		envelope, ok := parsed[ev.EventID]
+		if !ok {
+			var err error
+			if envelope, err = matrix.ParseEnvelope(ev.Raw); err != nil {
+				d.log.Warn().Err(err).Str("event_id", ev.EventID).Msg("Ignoring malformed event")
+				continue
+			}
+		}
+		tr := d.translate(room, envelope)
+		if tr.joined != nil {
+			joined = *tr.joined
+		}
+		for _, in := range tr.inputs {
+			decide(in)
+		}
+		calls = append(calls, tr.calls...)
+	}
+	if due := room.NextDeadline(); !due.IsZero() && !due.After(now) {
+		decide(floor.Tick{})
+		out.Ticked = true
+	}
+	if envErr != nil {
+		return out, envErr
+	}
+	if len(inputs) == 0 && len(locked.Events) == 0 && !out.Ticked {
+		return out, nil // nothing happened (another replica got here first)
+	}
+	rows, err := encode(calls)
+	if err != nil {
+		return out, err
+	}
+	if err := tx.SaveRoom(room, joined, now); err != nil {
+		return out, err
+	}
+	tx.AppendLog(roomID, out.Log)
+	tx.AppendOutbox(roomID, rows)
+	tx.MarkDecided(locked.Events)
+	out.Events, out.Calls, out.After = locked.Events, len(rows), room
+	return out, nil
+}
+
+// render turns a decision's effects into calls. The floor state goes out
+// first: it is what every client acts on, and the responses that explain
+// it follow right behind.
+func (d *Decider) render(roomID string, effects []floor.Effect) []matrix.Call {
+	var calls []matrix.Call
+	for _, first := range []bool{true, false} {
+		for _, eff := range effects {
+			if (eff.Kind == floor.EffectFloorState) != first {
+				continue
+			}
+			c, ok := matrix.Render(eff)
+			if !ok {
+				d.log.Error().Str("room_id", roomID).Str("kind", string(eff.Kind)).Msg("Unknown effect kind; dropped")
+				continue
+			}
+			calls = append(calls, c)
+		}
+	}
+	return calls
+}
+
+// encode makes outbox rows of calls.
+func encode(calls []matrix.Call) ([]store.OutboxRow, error) {
+	rows := make([]store.OutboxRow, len(calls))
+	for i, c := range calls {
+		payload, err := c.Payload()
+		if err != nil {
+			return nil, store.Poison(fmt.Errorf("encode %s call: %w", c.Kind, err))
+		}
+		rows[i] = store.OutboxRow{Kind: c.Kind, Payload: payload}
+	}
+	return rows, nil
+}
