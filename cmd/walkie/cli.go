@@ -39,7 +39,6 @@ const (
 	exitUsage = 2 // as package flag uses for a bad command line
 )
 
-
 type options struct {
 	configPath       string
 	registrationPath string

@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-
 	"github.com/walkie-ptt/walkie/internal/floor"
 )
 

@@ -125,4 +125,3 @@ func TestConcurrentReplicasNeverGrantTwoHolders(t *testing.T) {
 		t.Fatalf("every explicit request gets a response: %d responses for %d requests", responses, 8*perWorker)
 	}
 }
-

@@ -53,4 +53,3 @@ func parseStateEnvelope(roomID string, raw json.RawMessage) (Envelope, error) {
 	}
 	return ParseEnvelope(body)
 }
-
