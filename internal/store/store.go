@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/walkie-ptt/walkie/internal/floor"
@@ -26,6 +27,9 @@ type Options struct {
 	Controller string
 	// Defaults are config.yaml's floor defaults, applied to every room on load.
 	Defaults floor.Config
+	// Tracer, when set, sees every query and batch (each one round trip):
+	// tests count a decision's round trips with it.
+	Tracer pgx.QueryTracer
 }
 
 // Store is a handle on Walkie's database.
@@ -52,6 +56,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
+	}
+	if opts.Tracer != nil {
+		cfg.ConnConfig.Tracer = opts.Tracer
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
