@@ -21,7 +21,7 @@ var layers = map[string][]string{
 	"internal/metrics":    {"internal/floor", "internal/store"},
 	"internal/decide":     {"internal/floor", "internal/matrix", "internal/store", "internal/metrics", "internal/config"},
 	"internal/outbox":     {"internal/floor", "internal/matrix", "internal/store", "internal/metrics", "internal/decide"},
-	"internal/appservice": {"internal/floor", "internal/store", "internal/metrics", "internal/decide"},
+	"internal/appservice": {"internal/floor", "internal/store", "internal/metrics", "internal/decide", "internal/outbox"},
 	"internal/app": {"internal/floor", "internal/matrix", "internal/store", "internal/metrics", "internal/decide",
 		"internal/config", "internal/outbox", "internal/appservice"},
 	"cmd/walkie": {"internal/app", "internal/config"},

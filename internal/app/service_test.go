@@ -155,6 +155,25 @@ func TestAdminAPI(t *testing.T) {
 	if first["action"] != "admin_release" && first["action"] != "revoke" {
 		t.Fatalf("newest log entry is %v, want the admin release", first)
 	}
+
+	seedHeldRoom(t, svc, "!another:example.org")
+	if code, body := adminDo(t, h, "GET", "/_walkie/admin/v1/rooms", ""); code != 401 {
+		t.Fatalf("room list without a token: %d %v", code, body)
+	}
+	code, list := adminDo(t, h, "GET", "/_walkie/admin/v1/rooms?limit=1", testAdminToken)
+	rooms, _ := list["rooms"].([]any)
+	if code != 200 || len(rooms) != 1 || list["next_after"] != "!another:example.org" {
+		t.Fatalf("first page of rooms: %d %v", code, list)
+	}
+	code, list = adminDo(t, h, "GET", "/_walkie/admin/v1/rooms?limit=1&after=!another:example.org", testAdminToken)
+	rooms, _ = list["rooms"].([]any)
+	if r, _ := rooms[0].(map[string]any); code != 200 || len(rooms) != 1 || r["room_id"] != room || r["managed"] != true {
+		t.Fatalf("second page of rooms: %d %v", code, list)
+	}
+	code, retry := adminDo(t, h, "POST", base+"/outbox/retry", testAdminToken)
+	if code != 200 || retry["requeued"] != float64(0) {
+		t.Fatalf("outbox retry with nothing failed: %d %v", code, retry)
+	}
 }
 
 func TestRoomCommands(t *testing.T) {

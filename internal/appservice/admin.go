@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/walkie-ptt/walkie/internal/floor"
+	"github.com/walkie-ptt/walkie/internal/outbox"
 	"github.com/walkie-ptt/walkie/internal/store"
 )
 
@@ -24,9 +25,55 @@ func (s *Server) registerAdmin(mux *http.ServeMux) {
 		return bearer(s.AdminToken, "admin token", false)(withRoomID(next))
 	}
 	const prefix = "/_walkie/admin/v1/rooms/{roomId}"
+	mux.HandleFunc("GET /_walkie/admin/v1/rooms", bearer(s.AdminToken, "admin token", false)(s.adminRooms))
 	mux.HandleFunc("GET "+prefix, admin(s.adminRoom))
 	mux.HandleFunc("POST "+prefix+"/release", admin(s.adminRelease))
 	mux.HandleFunc("GET "+prefix+"/log", admin(s.adminLog))
+	mux.HandleFunc("POST "+prefix+"/outbox/retry", admin(s.adminRetryOutbox))
+}
+
+// adminRooms lists the rooms Walkie knows, in room ID order; ?after=
+// continues from the last room of the previous page.
+func (s *Server) adminRooms(w http.ResponseWriter, r *http.Request) {
+	limit, ok := queryInt(w, r, "limit", 100, 1, 1000)
+	if !ok {
+		return
+	}
+	after := r.URL.Query().Get("after")
+	if after != "" {
+		if msg := checkRoomID(after); msg != "" {
+			writeError(w, http.StatusBadRequest, "M_INVALID_PARAM", "after: "+msg)
+			return
+		}
+	}
+	rooms, err := s.Store.Rooms(r.Context(), after, int(limit))
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "M_UNKNOWN", "database unavailable")
+		return
+	}
+	if rooms == nil {
+		rooms = []store.RoomSummary{}
+	}
+	resp := map[string]any{"rooms": rooms}
+	if len(rooms) == int(limit) {
+		resp["next_after"] = rooms[len(rooms)-1].RoomID
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// adminRetryOutbox sends a room's failed outbox rows again (those the
+// homeserver refused, or that kept failing until the sender gave up).
+func (s *Server) adminRetryOutbox(w http.ResponseWriter, r *http.Request) {
+	roomID := r.PathValue("roomId")
+	if _, _, err := s.Store.Room(r.Context(), roomID); !s.adminLookup(w, err) {
+		return
+	}
+	requeued, superseded, err := outbox.RetryFailed(r.Context(), s.Store, roomID)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "M_UNKNOWN", "database unavailable")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"requeued": requeued, "superseded": superseded})
 }
 
 // withRoomID answers 400 for a path's room ID that cannot be one.

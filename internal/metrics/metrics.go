@@ -102,7 +102,7 @@ func New(reg prometheus.Registerer, version, commit string) *Metrics {
 		}),
 		OutboxSends: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "outbox_sends_total",
-			Help: "Attempts to send outbox rows to the homeserver, by operation and outcome (sent, retry, failed).",
+			Help: "Attempts to send outbox rows to the homeserver, by operation and outcome (sent; retry; unauthorized: a 401 or 403, retried; failed; superseded: a floor state replaced by a newer one in the same batch).",
 		}, []string{"operation", "outcome"}),
 		OutboxSendDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "outbox_send_duration_seconds",

@@ -31,7 +31,7 @@ type Decision struct {
 // Send describes one outbox row's send attempt.
 type Send struct {
 	Kind     string
-	Outcome  string // "sent", "retry", "failed", "superseded"
+	Outcome  string // "sent", "retry", "unauthorized" (a 401 or 403: retried), "failed", "superseded"
 	Duration time.Duration
 	Latency  time.Duration // from the row's creation (decision) to this attempt's end
 }

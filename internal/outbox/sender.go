@@ -137,8 +137,9 @@ func (s *Sender) deliverRoom(ctx context.Context, b store.RoomBatch, deadline ti
 	var res store.RoomResult
 	log := s.Log.With().Str("room_id", b.RoomID).Logger()
 	for i, it := range b.Items {
-		// Half the lease is left for the send in flight and FinishRoom.
-		if time.Until(deadline) < s.Lease/2 {
+		// The send in flight and FinishRoom must end within the lease.
+		timeout := s.timeout(it.Kind)
+		if time.Until(deadline) < timeout+s.Lease/4 {
 			break
 		}
 		if supersededState(b.Items, reqs, i) {
@@ -149,7 +150,7 @@ func (s *Sender) deliverRoom(ctx context.Context, b store.RoomBatch, deadline ti
 			continue
 		}
 		sendStart := time.Now()
-		sendCtx, cancel := context.WithTimeout(ctx, min(10*time.Second, s.Lease/4))
+		sendCtx, cancel := context.WithTimeout(ctx, timeout)
 		eventID, err := s.send(sendCtx, it, reqs[i], corrupt[i])
 		cancel()
 		took := time.Since(sendStart)
@@ -162,12 +163,33 @@ func (s *Sender) deliverRoom(ctx context.Context, b store.RoomBatch, deadline ti
 			res.Failed = append(res.Failed, store.FailedRow{ID: it.ID, Cause: err.Error()})
 			s.observe(it, "failed", took)
 			continue
+		case isUnauthorized(err):
+			// The homeserver does not know the as_token (a rotation, a
+			// registration not loaded, a restart in progress): nothing
+			// Walkie sends can work, so the row waits, however long.
+			backoff := Backoff(it.Attempts + 1)
+			log.Error().Err(err).Int64("outbox_id", it.ID).Int("attempts", it.Attempts+1).Dur("backoff", backoff).
+				Msg("The homeserver refuses Walkie's as_token; retrying (check appservice.as_token and the registration)")
+			res.Retry = &store.RetryRow{ID: it.ID, Backoff: backoff, Cause: err.Error()}
+			s.observe(it, "unauthorized", took)
+		case it.Attempts+1 >= MaxAttempts:
+			log.Error().Err(err).Int64("outbox_id", it.ID).Str("kind", it.Kind).Int("attempts", it.Attempts+1).
+				Msg("Sending kept failing; giving up on it so the room's later events go out (the admin API can retry it)")
+			res.Failed = append(res.Failed, store.FailedRow{ID: it.ID, Cause: fmt.Sprintf("gave up after %d attempts: %v", it.Attempts+1, err)})
+			s.observe(it, "failed", took)
+			continue
 		default:
 			backoff := Backoff(it.Attempts + 1)
+			outcome := "retry"
+			if isForbidden(err) {
+				// Often a homeserver restarting or a power level being
+				// fixed; if it stays, MaxAttempts ends it.
+				outcome = "unauthorized"
+			}
 			log.Warn().Err(err).Int64("outbox_id", it.ID).Str("kind", it.Kind).Int("attempts", it.Attempts+1).
 				Dur("backoff", backoff).Msg("Sending failed; will retry")
 			res.Retry = &store.RetryRow{ID: it.ID, Backoff: backoff, Cause: err.Error()}
-			s.observe(it, "retry", took)
+			s.observe(it, outcome, took)
 		}
 		if res.Retry != nil {
 			break
@@ -198,6 +220,27 @@ func supersededState(items []store.OutboxItem, reqs []matrix.Request, i int) boo
 		}
 	}
 	return false
+}
+
+// MaxAttempts bounds the tries of a row that keeps failing (a timeout, a
+// 5xx, a 403): after about three minutes of backoff it is marked failed, so
+// one row cannot hold back its room's later rows for ever. A 401 (unknown
+// as_token) is retried without a bound: nothing else could be sent either.
+const MaxAttempts = 12
+
+// Timeouts of one send. A state load (GET /state of a large room, then a
+// decision and the power-level setup) gets longer than one event.
+const (
+	sendTimeout      = 10 * time.Second
+	stateLoadTimeout = 20 * time.Second
+)
+
+// timeout is how long one row's send may take, within the lease.
+func (s *Sender) timeout(kind string) time.Duration {
+	if kind == matrix.KindLoadState {
+		return min(stateLoadTimeout, s.Lease/2)
+	}
+	return min(sendTimeout, s.Lease/4)
 }
 
 // Backoff grows exponentially from 500 ms to 30 s.
@@ -255,17 +298,30 @@ type permanentError struct{ error }
 
 func (e permanentError) Unwrap() error { return e.error }
 
-// isPermanent: 4xx answers other than 429 (and 408) will not change by
-// retrying; network errors, 429 and 5xx will.
+// isPermanent: 4xx answers will not change by retrying, except 429 and
+// 408, and 401 and 403, which token rotations, registrations being loaded
+// and homeserver restarts cause; network errors and 5xx will change too.
 func isPermanent(err error) bool {
 	var pe permanentError
 	if errors.As(err, &pe) {
 		return true
 	}
+	switch code := statusOf(err); code {
+	case http.StatusTooManyRequests, http.StatusRequestTimeout, http.StatusUnauthorized, http.StatusForbidden:
+		return false
+	default:
+		return code >= 400 && code < 500
+	}
+}
+
+func isUnauthorized(err error) bool { return statusOf(err) == http.StatusUnauthorized }
+func isForbidden(err error) bool    { return statusOf(err) == http.StatusForbidden }
+
+// statusOf is the homeserver's HTTP status in err (0 when none).
+func statusOf(err error) int {
 	var httpErr mautrix.HTTPError
 	if errors.As(err, &httpErr) && httpErr.Response != nil {
-		code := httpErr.Response.StatusCode
-		return code >= 400 && code < 500 && code != http.StatusTooManyRequests && code != http.StatusRequestTimeout
+		return httpErr.Response.StatusCode
 	}
-	return false
+	return 0
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // OutboxItem is one unsent outbox row.
@@ -254,9 +255,13 @@ func queueOutboxRows(b *pgx.Batch, roomID string, rows []OutboxRow) {
 	b.Queue(`INSERT INTO outbox (room_id, kind, payload)
 		SELECT $1, k, p::jsonb FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS x(k, p, ord) ORDER BY ord`,
 		roomID, kinds, payloads)
-	// Tell the senders: the room is due now, unless it already waits (for
-	// a retry's backoff, or in a sender's hands), and its generation moves
-	// on so a sender finishing an older batch keeps it due.
+	queueRoomDue(b, roomID)
+}
+
+// queueRoomDue tells the senders: the room is due now, unless it already
+// waits (for a retry's backoff, or in a sender's hands), and its
+// generation moves on so a sender finishing an older batch keeps it due.
+func queueRoomDue(b *pgx.Batch, roomID string) {
 	b.Queue(`INSERT INTO outbox_room (room_id, due, gen) VALUES ($1, clock_timestamp(), 1)
 		ON CONFLICT (room_id) DO UPDATE SET gen = outbox_room.gen + 1,
 			due = CASE WHEN outbox_room.due = 'infinity' THEN clock_timestamp() ELSE outbox_room.due END`, roomID)
@@ -273,4 +278,56 @@ func (s *Store) OutboxDepth(ctx context.Context) (int64, error) {
 func (s *Store) PruneOutbox(ctx context.Context, olderThan time.Duration) (int64, error) {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM outbox WHERE sent_at < clock_timestamp() - $1::interval`, olderThan)
 	return tag.RowsAffected(), err
+}
+
+// StoredRow is an outbox row as an admin retry sees it.
+type StoredRow struct {
+	ID      int64
+	Kind    string
+	Payload json.RawMessage
+}
+
+// FailedRows lists a room's failed rows with every row after them, oldest
+// first, so the caller can tell which failed row a later one replaces.
+func (s *Store) FailedRows(ctx context.Context, roomID string) (failed []StoredRow, later []StoredRow, err error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, kind, payload::text, failed FROM outbox
+		WHERE room_id = $1 AND id >= (SELECT min(id) FROM outbox WHERE room_id = $1 AND failed) ORDER BY id`, roomID)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r StoredRow
+		var payload string
+		var isFailed bool
+		if err := rows.Scan(&r.ID, &r.Kind, &payload, &isFailed); err != nil {
+			return nil, nil, err
+		}
+		r.Payload = json.RawMessage(payload)
+		if isFailed {
+			failed = append(failed, r)
+		} else {
+			later = append(later, r)
+		}
+	}
+	return failed, later, rows.Err()
+}
+
+// Requeue makes failed rows of a room unsent again, with their attempts
+// reset, and the room due; it returns how many rows it requeued. They keep
+// their IDs, so they go out before the room's newer unsent rows.
+func (s *Store) Requeue(ctx context.Context, roomID string, ids []int64) (int64, error) {
+	b := &pgx.Batch{}
+	b.Queue(`SELECT 1 FROM room WHERE room_id = $1 FOR UPDATE`, roomID)
+	var n int64
+	b.Queue(`UPDATE outbox SET failed = false, attempts = 0, last_error = NULL
+		WHERE room_id = $1 AND id = ANY($2) AND failed AND sent_at IS NULL`, roomID, ids).Exec(func(tag pgconn.CommandTag) error {
+		n = tag.RowsAffected()
+		return nil
+	})
+	queueRoomDue(b, roomID)
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return 0, fmt.Errorf("requeue outbox rows of %s: %w", roomID, err)
+	}
+	return n, nil
 }

@@ -94,3 +94,32 @@ func (s *Store) FloorLog(ctx context.Context, roomID string, before int64, limit
 		return r, err
 	})
 }
+
+// RoomSummary is one room in the admin API's list, from the columns kept
+// beside the room's state.
+type RoomSummary struct {
+	RoomID       string     `json:"room_id"`
+	Joined       bool       `json:"joined"`
+	Managed      bool       `json:"managed"`
+	Passive      bool       `json:"passive"`
+	Term         int64      `json:"term"`
+	HolderUser   *string    `json:"holder_user,omitempty"`
+	HolderDevice *string    `json:"holder_device,omitempty"`
+	QueueLength  int        `json:"queue_length"`
+	NextDeadline *time.Time `json:"next_deadline,omitempty"`
+}
+
+// Rooms lists rooms in room ID order, after the given room ID ("" from the
+// start), up to limit.
+func (s *Store) Rooms(ctx context.Context, after string, limit int) ([]RoomSummary, error) {
+	rows, err := s.pool.Query(ctx, `SELECT room_id, joined, managed, passive, term, holder_user, holder_device, queue_length, next_deadline
+		FROM room WHERE room_id > $1 ORDER BY room_id LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (RoomSummary, error) {
+		var r RoomSummary
+		err := row.Scan(&r.RoomID, &r.Joined, &r.Managed, &r.Passive, &r.Term, &r.HolderUser, &r.HolderDevice, &r.QueueLength, &r.NextDeadline)
+		return r, err
+	})
+}
