@@ -31,6 +31,7 @@ import (
 const (
 	timerPoll      = 100 * time.Millisecond
 	pendingSweep   = 2 * time.Second
+	outageCheck    = time.Second
 	janitorEvery   = time.Hour
 	inboxRetention = 24 * time.Hour
 	sentRetention  = 7 * 24 * time.Hour
@@ -154,6 +155,7 @@ func (s *Service) Run(ctx context.Context) error {
 	background(s.timerLoop)
 	background(s.pendingLoop)
 	background(s.janitorLoop)
+	background(s.outageLoop)
 
 	go func() {
 		if err := Connect(ctx, s.client, s.cfg.AppService.ID, s.cfg.AppService.Bot.Displayname, s.log); err != nil {
@@ -219,6 +221,30 @@ func (s *Service) everyRooms(ctx context.Context, interval time.Duration, list f
 			return
 		}
 		s.workers.Schedule(rooms...)
+	})
+}
+
+// outageLoop tells the homeserver that Walkie is back after a database
+// outage made it refuse transactions: the homeserver retries them with a
+// growing backoff, and the appservice ping is the one request Walkie can
+// make to it about its own reachability (see docs/admin.md for what each
+// homeserver does with it).
+func (s *Service) outageLoop(ctx context.Context) {
+	s.every(ctx, outageCheck, func() {
+		if !s.server.DatabaseOutage.Load() || s.store.Ping(ctx) != nil {
+			return
+		}
+		took, supported, err := Ping(ctx, s.client, s.cfg.AppService.ID, fmt.Sprintf("walkie-recovered-%d", time.Now().UnixMilli()))
+		switch {
+		case err != nil:
+			s.warn(ctx, err).Msg("The database is back, but pinging the homeserver failed; trying again")
+			return
+		case supported:
+			s.log.Info().Int64("duration_ms", took.Milliseconds()).Msg("The database is back; pinged the homeserver so it delivers again")
+		default:
+			s.log.Info().Msg("The database is back; the homeserver has no appservice ping, it delivers at its next retry")
+		}
+		s.server.DatabaseOutage.Store(false)
 	})
 }
 

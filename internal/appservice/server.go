@@ -34,6 +34,12 @@ type Server struct {
 	// Ready is set once start-up checks passed; health answers 503 before.
 	Ready *atomic.Bool
 	Log   zerolog.Logger
+
+	// DatabaseOutage is set when a transaction was refused because the
+	// database did not answer. The homeserver then backs off (Synapse up to
+	// 512 s between tries); the service clears it once the database is
+	// back and it has pinged the homeserver.
+	DatabaseOutage atomic.Bool
 }
 
 // Handler routes every path of the listener.

@@ -70,6 +70,9 @@ func (s *Server) putTransaction(w http.ResponseWriter, r *http.Request) {
 	res.Events, res.Rejected = got.Events, got.Rejected
 	if err != nil {
 		s.Log.Error().Err(err).Str("txn_id", txnID).Msg("Could not store transaction")
+		if r.Context().Err() == nil {
+			s.DatabaseOutage.Store(true)
+		}
 		res.Status = http.StatusServiceUnavailable
 		writeError(w, res.Status, "M_UNKNOWN", "database unavailable, retry later")
 		return

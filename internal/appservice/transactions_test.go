@@ -31,6 +31,11 @@ type noPermissions struct{}
 func (noPermissions) PermissionLevel(string) config.Level { return config.LevelBlock }
 
 func newServer(t *testing.T) (*httptest.Server, *store.Store, *recorder) {
+	ts, st, woken, _ := newServerWith(t)
+	return ts, st, woken
+}
+
+func newServerWith(t *testing.T) (*httptest.Server, *store.Store, *recorder, *appservice.Server) {
 	t.Helper()
 	st, err := store.Open(t.Context(), store.Options{URI: pgtest.NewDatabase(t), Controller: "@walkie:test"})
 	if err != nil {
@@ -45,7 +50,7 @@ func newServer(t *testing.T) (*httptest.Server, *store.Store, *recorder) {
 	srv := &appservice.Server{HSToken: hsToken, MaxBodyBytes: 64 << 10, Decider: d, Store: st, Workers: woken, Log: zerolog.Nop()}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return ts, st, woken
+	return ts, st, woken, srv
 }
 
 const oneEvent = `{"events":[{"type":"m.room.message","event_id":"$1","room_id":"!r:test","sender":"@a:test","content":{"body":"x"}}]}`
@@ -137,7 +142,7 @@ func TestTransactionStoredBeforeAckAndReplayIgnored(t *testing.T) {
 }
 
 func TestTransactionAnswers503WhenDatabaseIsGone(t *testing.T) {
-	ts, st, _ := newServer(t)
+	ts, st, _, srv := newServerWith(t)
 	st.Close()
 	req, _ := http.NewRequest("PUT", ts.URL+"/_matrix/app/v1/transactions/t9", strings.NewReader(oneEvent))
 	req.Header.Set("Authorization", "Bearer "+hsToken)
@@ -148,6 +153,9 @@ func TestTransactionAnswers503WhenDatabaseIsGone(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("status %d, want 503 so the homeserver retries", resp.StatusCode)
+	}
+	if !srv.DatabaseOutage.Load() {
+		t.Fatal("a transaction refused for want of the database must flag the outage, so the homeserver is pinged later")
 	}
 }
 

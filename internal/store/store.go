@@ -71,6 +71,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	return &Store{pool: pool, opts: opts}, nil
 }
 
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
 // Close releases the pool.
 func (s *Store) Close() { s.pool.Close() }
 
