@@ -252,8 +252,8 @@ func (s *Service) committed(out store.Outcome) {
 		s.sender.Wake()
 	}
 	for _, e := range out.Log {
-		s.log.Debug().Str("room_id", out.RoomID).Str("action", e.Action).Str("user_id", e.Device.UserID).
-			Str("device_id", e.Device.DeviceID).Int64("term", e.Term).Str("reason", e.Reason).Msg("Floor decision")
+		s.log.Debug().Str("room_id", out.RoomID).Str("action", string(e.Action)).Str("user_id", e.Device.UserID).
+			Str("device_id", e.Device.DeviceID).Int64("term", e.Term).Str("reason", string(e.Reason)).Msg("Floor decision")
 	}
 }
 

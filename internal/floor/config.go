@@ -10,6 +10,29 @@ import (
 	"time"
 )
 
+// Config holds a room's effective limits and timers: config.yaml's defaults
+// overridden by the room's floor_config state event.
+type Config struct {
+	StartTimeout      time.Duration `json:"start_timeout"`
+	InactivityTimeout time.Duration `json:"inactivity_timeout"`
+	MaxTalk           time.Duration `json:"max_talk"`
+	PauseGrace        time.Duration `json:"pause_grace"`
+	RevokeGrace       time.Duration `json:"revoke_grace"`
+	QueueTimeout      time.Duration `json:"queue_timeout"`
+	Queue             bool          `json:"queue"`
+	MaxQueue          int           `json:"max_queue"`
+	PreemptPowerLevel int           `json:"preempt_power_level"`
+	// OneRoomPerDevice makes a device that holds the floor in one room get
+	// busy_elsewhere in every other room.
+	OneRoomPerDevice bool `json:"one_room_per_device"`
+	// RateLimit is how many talk requests one device may make per RateWindow
+	// in one room; 0 disables the limit.
+	RateLimit  int           `json:"rate_limit"`
+	RateWindow time.Duration `json:"rate_window"`
+	// Summary posts "Alice spoke for 12 s" after a broadcast stops.
+	Summary bool `json:"summary"`
+}
+
 // configKey validates and applies one floor_config key.
 type configKey struct {
 	rule  string // how a valid value looks, for the rejection notice
@@ -143,7 +166,7 @@ func (d *decider) applyConfig(in ConfigChange) {
 	if len(accepted) > 0 {
 		r.Overrides = accepted
 	}
-	d.record("config", Device{UserID: in.Sender}, strings.Join(slices.Sorted(maps.Keys(rejected)), ","), in.EventID)
+	d.note(LogConfig, Device{UserID: in.Sender}, strings.Join(slices.Sorted(maps.Keys(rejected)), ","), in.EventID)
 	if len(rejected) == 0 {
 		return
 	}

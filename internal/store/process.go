@@ -366,7 +366,7 @@ func queueAppendLog(b *pgx.Batch, roomID string, log []floor.LogEntry) {
 	actions, users, devices, reasons, eventIDs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	terms := make([]int64, n)
 	for i, e := range log {
-		actions[i], users[i], devices[i], terms[i], reasons[i], eventIDs[i] = e.Action, e.Device.UserID, e.Device.DeviceID, e.Term, e.Reason, e.EventID
+		actions[i], users[i], devices[i], terms[i], reasons[i], eventIDs[i] = string(e.Action), e.Device.UserID, e.Device.DeviceID, e.Term, string(e.Reason), e.EventID
 	}
 	b.Queue(`INSERT INTO floor_log (room_id, action, user_id, device_id, term, reason, event_id)
 		SELECT $1, a, u, d, t, r, e FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[])
