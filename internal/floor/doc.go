@@ -10,7 +10,7 @@
 // Where things are: events.go names the protocol's event types and the
 // values clients send; inputs.go what can happen to a room; room.go what
 // the engine remembers about one; effects.go, reasons.go and log.go what
-// comes out of a decision; config.go the per-room settings.
+// comes out of a decision; config.go and limits.go the per-room settings.
 // The rules themselves are in decide.go and the files named after what
 // they handle (request, holder, queue, broadcast, permits, members, power,
 // timers).
