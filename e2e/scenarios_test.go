@@ -107,7 +107,7 @@ func TestDenials(t *testing.T) {
 	admin.waitFloor(room, "the listener counted", func(f floor.FloorState) bool { return f.Listeners == 1 })
 	for _, tc := range []struct {
 		dev    *device
-		reason string
+		reason floor.Reason
 	}{{nopermit, floor.ReasonNoPermit}, {listener, floor.ReasonListenOnly}, {expired, floor.ReasonPermitExpired}} {
 		req := tc.dev.request(room, "request", nil)
 		if r := tc.dev.waitResponse(room, req); r.Status != floor.StatusDenied || r.Reason != tc.reason {
@@ -115,7 +115,7 @@ func TestDenials(t *testing.T) {
 		}
 	}
 	started := nopermit.broadcast(matrix.TypeBroadcastInfo, room, "started", "", nil)
-	if reason := admin.waitRedacted(room, started); !contains(reason, floor.ReasonNoPermit) {
+	if reason := admin.waitRedacted(room, started); !contains(reason, string(floor.ReasonNoPermit)) {
 		t.Fatalf("redaction reason %q does not name no_permit", reason)
 	}
 }

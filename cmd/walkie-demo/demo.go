@@ -282,9 +282,9 @@ func (w *watcher) show(ev *event.Event) {
 		if json.Unmarshal(ev.Content.VeryRaw, &rc) != nil || rc.Device == nil {
 			return
 		}
-		detail := rc.Status
+		detail := string(rc.Status)
 		if rc.Reason != "" {
-			detail += " (" + rc.Reason + ")"
+			detail += " (" + string(rc.Reason) + ")"
 		}
 		if rc.Position > 0 {
 			detail += fmt.Sprintf(", position %d", rc.Position)

@@ -23,7 +23,7 @@ func TestBadContentThroughTheEndpointIsDeniedAndChangesNothing(t *testing.T) {
 		name   string
 		room   string
 		events []map[string]any // the last one is the request to answer
-		reason string
+		reason floor.Reason
 	}{
 		{"unknown action", room, []map[string]any{request(bob, map[string]any{"action": "shout", "device_id": "B"})}, floor.ReasonBadRequest},
 		{"device_id of the wrong type", room, []map[string]any{request(bob, map[string]any{"action": "request", "device_id": 7})}, floor.ReasonBadRequest},
@@ -68,7 +68,8 @@ func TestBadContentThroughTheEndpointIsDeniedAndChangesNothing(t *testing.T) {
 				t.Fatalf("a well-formed transaction is acknowledged: %d %s", rec.Code, rec.Body)
 			}
 			asking := events[len(events)-1]["event_id"].(string)
-			var status, reason string
+			var status floor.Status
+			var reason floor.Reason
 			err := svc.store.Pool().QueryRow(context.Background(), `SELECT payload->'content'->>'status', payload->'content'->>'reason'
 				FROM outbox WHERE payload->>'event_type' = $1 AND payload->'content'->'m.relates_to'->>'event_id' = $2`,
 				floor.TypeResponse, asking).Scan(&status, &reason)

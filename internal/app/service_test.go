@@ -237,7 +237,7 @@ func TestMetricsCountDecisions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := testutil.ToFloat64(svc.metrics.Denials.WithLabelValues(floor.ReasonNoPermit)); got != 1 {
+	if got := testutil.ToFloat64(svc.metrics.Denials.WithLabelValues(string(floor.ReasonNoPermit))); got != 1 {
 		t.Fatalf("walkie_floor_denials_total{reason=no_permit} = %v, want 1", got)
 	}
 	if got := testutil.ToFloat64(svc.metrics.FloorRequests.WithLabelValues("denied")); got != 1 {

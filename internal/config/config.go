@@ -12,6 +12,8 @@ import (
 	"net"
 	"strconv"
 	"time"
+
+	"github.com/walkie-ptt/walkie/internal/floor"
 )
 
 // TokenPlaceholder is what the example config holds in place of the secrets
@@ -78,21 +80,11 @@ type MetricsConfig struct {
 }
 
 // FloorConfig holds every room's floor defaults; a room's floor_config state
-// event overrides them (PROTOCOL.md "Timers").
+// event overrides them (PROTOCOL.md "Timers"). The engine's own Config is
+// inlined, so its keys sit directly under floor: and a field added to the
+// engine is a config.yaml key at once.
 type FloorConfig struct {
-	StartTimeout      time.Duration `yaml:"start_timeout"`
-	InactivityTimeout time.Duration `yaml:"inactivity_timeout"`
-	MaxTalk           time.Duration `yaml:"max_talk"`
-	PauseGrace        time.Duration `yaml:"pause_grace"`
-	RevokeGrace       time.Duration `yaml:"revoke_grace"`
-	QueueTimeout      time.Duration `yaml:"queue_timeout"`
-	Queue             bool          `yaml:"queue"`
-	MaxQueue          int           `yaml:"max_queue"`
-	PreemptPowerLevel int           `yaml:"preempt_power_level"`
-	OneRoomPerDevice  bool          `yaml:"one_room_per_device"`
-	RateLimit         int           `yaml:"rate_limit"`
-	RateWindow        time.Duration `yaml:"rate_window"`
-	Summary           bool          `yaml:"summary"`
+	floor.Config `yaml:",inline"`
 	// ManagePowerLevels lets the controller set the power levels the
 	// protocol needs when it joins a room (PROTOCOL.md "Room setup"). It is
 	// room setup, not a floor rule, so floor.Config does not carry it.
@@ -124,19 +116,21 @@ func defaults() *Config {
 		Metrics:  MetricsConfig{Listen: "127.0.0.1:9330"},
 		// Defaults from MCPTT (3GPP TS 24.380), as PROTOCOL.md lists them.
 		Floor: FloorConfig{
-			StartTimeout:      5 * time.Second,
-			InactivityTimeout: 10 * time.Second,
-			MaxTalk:           30 * time.Second,
-			PauseGrace:        3 * time.Second,
-			RevokeGrace:       3 * time.Second,
-			QueueTimeout:      60 * time.Second,
-			Queue:             true,
-			MaxQueue:          8,
-			PreemptPowerLevel: 50,
-			OneRoomPerDevice:  true,
-			RateLimit:         10,
-			RateWindow:        10 * time.Second,
-			Summary:           false,
+			Config: floor.Config{
+				StartTimeout:      5 * time.Second,
+				InactivityTimeout: 10 * time.Second,
+				MaxTalk:           30 * time.Second,
+				PauseGrace:        3 * time.Second,
+				RevokeGrace:       3 * time.Second,
+				QueueTimeout:      60 * time.Second,
+				Queue:             true,
+				MaxQueue:          8,
+				PreemptPowerLevel: 50,
+				OneRoomPerDevice:  true,
+				RateLimit:         10,
+				RateWindow:        10 * time.Second,
+				Summary:           false,
+			},
 			ManagePowerLevels: true,
 		},
 		Logging: LoggingConfig{Level: "info", Format: LogFormatPretty},

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/walkie-ptt/walkie/internal/floor"
 )
 
 // TestBadConfigs loads each file of testdata/bad, each with exactly one
@@ -188,19 +190,21 @@ func TestFullConfigSetsEveryKey(t *testing.T) {
 		Metrics:     MetricsConfig{Enabled: true, Listen: "0.0.0.0:9100"},
 		Permissions: map[string]Level{"*": LevelUser, "example.net": LevelAdmin, "@mallory:example.net": LevelBlock},
 		Floor: FloorConfig{
-			StartTimeout:      2 * time.Second,
-			InactivityTimeout: 20 * time.Second,
-			MaxTalk:           time.Minute,
-			PauseGrace:        0,
-			RevokeGrace:       500 * time.Millisecond,
-			QueueTimeout:      2 * time.Minute,
-			Queue:             false,
-			MaxQueue:          3,
-			PreemptPowerLevel: 75,
-			OneRoomPerDevice:  false,
-			RateLimit:         0,
-			RateWindow:        time.Minute,
-			Summary:           true,
+			Config: floor.Config{
+				StartTimeout:      2 * time.Second,
+				InactivityTimeout: 20 * time.Second,
+				MaxTalk:           time.Minute,
+				PauseGrace:        0,
+				RevokeGrace:       500 * time.Millisecond,
+				QueueTimeout:      2 * time.Minute,
+				Queue:             false,
+				MaxQueue:          3,
+				PreemptPowerLevel: 75,
+				OneRoomPerDevice:  false,
+				RateLimit:         0,
+				RateWindow:        time.Minute,
+				Summary:           true,
+			},
 			ManagePowerLevels: false,
 		},
 		Logging: LoggingConfig{Level: "debug", Format: LogFormatJSON},
@@ -230,25 +234,20 @@ func sameLeaves(a, b reflect.Value, path string) []string {
 	return same
 }
 
+// The floor section is the engine's Config plus manage_power_levels:
+// FloorDefaults hands the engine all of it (TestFullConfigSetsEveryKey
+// checks full.yaml reaches every field), and each engine field has a
+// config.yaml key of its own, the same one the admin API shows.
 func TestFloorDefaultsCarryTheFloorSection(t *testing.T) {
 	cfg := loadValid(t, "testdata/full.yaml")
-	got := cfg.FloorDefaults()
-	f := cfg.Floor
-	if got.StartTimeout != f.StartTimeout || got.InactivityTimeout != f.InactivityTimeout ||
-		got.MaxTalk != f.MaxTalk || got.PauseGrace != f.PauseGrace || got.RevokeGrace != f.RevokeGrace ||
-		got.QueueTimeout != f.QueueTimeout || got.Queue != f.Queue || got.MaxQueue != f.MaxQueue ||
-		got.PreemptPowerLevel != f.PreemptPowerLevel || got.OneRoomPerDevice != f.OneRoomPerDevice ||
-		got.RateLimit != f.RateLimit || got.RateWindow != f.RateWindow || got.Summary != f.Summary {
-		t.Errorf("FloorDefaults() = %+v, from %+v", got, f)
+	if got := cfg.FloorDefaults(); got != cfg.Floor.Config {
+		t.Errorf("FloorDefaults() = %+v, from %+v", got, cfg.Floor.Config)
 	}
-	// Every field of floor.Config must come from somewhere: a field added
-	// there and forgotten here would stay zero. full.yaml sets none to zero
-	// except those listed.
-	zeroInFull := map[string]bool{"PauseGrace": true, "Queue": true, "OneRoomPerDevice": true, "RateLimit": true}
-	v := reflect.ValueOf(got)
-	for i := range v.NumField() {
-		if name := v.Type().Field(i).Name; v.Field(i).IsZero() && !zeroInFull[name] {
-			t.Errorf("floor.Config.%s is not set by FloorDefaults", name)
+	fields := reflect.TypeFor[floor.Config]()
+	for i := range fields.NumField() {
+		f := fields.Field(i)
+		if key := f.Tag.Get("yaml"); key == "" || key != f.Tag.Get("json") {
+			t.Errorf("floor.Config.%s: yaml key %q, json key %q", f.Name, key, f.Tag.Get("json"))
 		}
 	}
 }

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"fmt"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -9,50 +11,46 @@ import (
 )
 
 // config.yaml's floor defaults must obey the same ranges as a room's
-// floor_config event, or a default could be one no room could set. Every
-// value around every boundary of either is probed on both.
+// floor_config event, or a default could be one no room could set. Both
+// read floor.ConfigLimits; this checks that config.yaml reaches every key
+// of that table under its name and applies its range: each value around
+// each bound is written into config.yaml and sent as floor_config, and
+// both must accept or refuse it alike.
 func TestFloorRangesMatchFloorConfig(t *testing.T) {
-	cfg := loadValid(t, "testdata/minimal.yaml")
-	durations := map[string]*time.Duration{
-		"start_timeout":      &cfg.Floor.StartTimeout,
-		"inactivity_timeout": &cfg.Floor.InactivityTimeout,
-		"max_talk":           &cfg.Floor.MaxTalk,
-		"pause_grace":        &cfg.Floor.PauseGrace,
-		"revoke_grace":       &cfg.Floor.RevokeGrace,
-		"queue_timeout":      &cfg.Floor.QueueTimeout,
+	minimal, err := os.ReadFile("testdata/minimal.yaml")
+	if err != nil {
+		t.Fatal(err)
 	}
-	ints := map[string]*int{
-		"max_queue":           &cfg.Floor.MaxQueue,
-		"preempt_power_level": &cfg.Floor.PreemptPowerLevel,
-	}
-	var durationProbes []time.Duration
-	for _, edge := range []time.Duration{0, time.Second, 2 * time.Second, time.Minute, 5 * time.Minute, 10 * time.Minute, time.Hour} {
-		durationProbes = append(durationProbes, edge-time.Millisecond, edge, edge+time.Millisecond)
-	}
-	intProbes := []int{-1, 0, 1, 50, 99, 100, 101}
-
-	check := func(key, floorKey string, shown, value any) {
+	check := func(limit floor.ConfigLimit, yamlValue string, roomValue float64) {
 		t.Helper()
-		yamlRefused := slices.ContainsFunc(KeyErrors(cfg.Validate()), func(e *KeyError) bool { return e.Key == "floor."+key })
-		_, rejected := floor.ParseConfigOverrides(map[string]any{floorKey: value}, cfg.FloorDefaults())
-		if roomRefused := slices.Contains(rejected, floorKey); yamlRefused != roomRefused {
-			t.Errorf("%s = %v: config.yaml refuses: %v, floor_config refuses: %v", key, shown, yamlRefused, roomRefused)
+		cfg, err := Parse(fmt.Appendf(slices.Clone(minimal), "floor:\n  %s: %s\n", limit.Name, yamlValue))
+		if err != nil {
+			t.Fatalf("floor.%s: %s: %v", limit.Name, yamlValue, err)
+		}
+		yamlRefused := slices.ContainsFunc(KeyErrors(cfg.Validate()), func(e *KeyError) bool { return e.Key == "floor."+limit.Name })
+		_, rejected := floor.ParseConfigOverrides(map[string]any{limit.Key(): roomValue}, cfg.FloorDefaults())
+		if roomRefused := slices.Contains(rejected, limit.Key()); yamlRefused != roomRefused {
+			t.Errorf("%s = %s: config.yaml refuses: %v, floor_config refuses: %v", limit.Name, yamlValue, yamlRefused, roomRefused)
 		}
 	}
-	for key, field := range durations {
-		saved := *field
-		for _, d := range durationProbes {
-			*field = d
-			check(key, key+"_ms", d, float64(d.Milliseconds()))
+	checked := 0
+	for _, limit := range floor.ConfigLimits() {
+		if limit.Unit == floor.UnitBoolean {
+			continue // no range
 		}
-		*field = saved
+		checked++
+		for _, bound := range []int64{limit.Min, limit.Max} {
+			for _, n := range []int64{bound - 1, bound, bound + 1} {
+				switch limit.Unit {
+				case floor.UnitMillis:
+					check(limit, (time.Duration(n) * time.Millisecond).String(), float64(n))
+				case floor.UnitInteger:
+					check(limit, fmt.Sprint(n), float64(n))
+				}
+			}
+		}
 	}
-	for key, field := range ints {
-		saved := *field
-		for _, n := range intProbes {
-			*field = n
-			check(key, key, n, float64(n))
-		}
-		*field = saved
+	if checked == 0 {
+		t.Error("no floor_config key with a range")
 	}
 }

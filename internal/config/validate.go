@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/walkie-ptt/walkie/internal/floor"
 )
 
 // Validate checks the whole configuration and returns one KeyError per
@@ -73,17 +75,20 @@ func (c *Config) Validate() error {
 }
 
 // floor checks the room defaults against the ranges the floor engine
-// applies to a room's floor_config event (TestFloorRangesMatchFloorConfig
-// keeps the two in step), so a default is never one no room could set.
+// applies to a room's floor_config event (floor.ConfigLimits), so a
+// default is never one no room could set.
 func (v *validator) floor(f FloorConfig) {
-	v.durationRange("floor.start_timeout", f.StartTimeout, time.Second, time.Minute)
-	v.durationRange("floor.inactivity_timeout", f.InactivityTimeout, 2*time.Second, 10*time.Minute)
-	v.durationRange("floor.max_talk", f.MaxTalk, time.Second, time.Hour)
-	v.durationRange("floor.pause_grace", f.PauseGrace, 0, 5*time.Minute)
-	v.durationRange("floor.revoke_grace", f.RevokeGrace, 0, time.Minute)
-	v.durationRange("floor.queue_timeout", f.QueueTimeout, time.Second, time.Hour)
-	v.intRange("floor.max_queue", f.MaxQueue, 0, 100)
-	v.intRange("floor.preempt_power_level", f.PreemptPowerLevel, 0, 100)
+	for _, limit := range floor.ConfigLimits() {
+		key := "floor." + limit.Name
+		switch limit.Unit {
+		case floor.UnitMillis:
+			lo, hi := limit.DurationRange()
+			v.durationRange(key, *limit.Duration(&f.Config), lo, hi)
+		case floor.UnitInteger:
+			v.intRange(key, *limit.Int(&f.Config), int(limit.Min), int(limit.Max))
+		}
+	}
+	// Rooms cannot set these two, so only config.yaml bounds them.
 	if f.RateLimit < 0 {
 		v.add("floor.rate_limit", "must not be negative (0 disables the limit)")
 	}

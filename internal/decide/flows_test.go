@@ -8,7 +8,7 @@ import (
 	"github.com/walkie-ptt/walkie/internal/matrix"
 )
 
-func expectResponse(t *testing.T, got []matrix.ResponseContent, i int, status, reason string) {
+func expectResponse(t *testing.T, got []matrix.ResponseContent, i int, status floor.Status, reason floor.Reason) {
 	t.Helper()
 	if len(got) <= i {
 		t.Fatalf("want response #%d %s/%s, got %d responses: %+v", i, status, reason, len(got), got)
@@ -175,7 +175,7 @@ func TestTimers(t *testing.T) {
 		name    string
 		prepare func(f *fixture, room string)
 		advance time.Duration
-		reason  string
+		reason  floor.Reason
 	}{
 		{"start_timeout", func(f *fixture, room string) {
 			f.deliver(f.request(room, alice, "A", "request", nil))

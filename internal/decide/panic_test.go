@@ -59,7 +59,7 @@ func TestAPanickingDecisionSetsTheEventAside(t *testing.T) {
 	for _, l := range log {
 		if l.Action == store.LogSetAside {
 			aside = append(aside, l.EventID)
-			if !strings.Contains(l.Reason, "panicked") {
+			if !strings.Contains(string(l.Reason), "panicked") {
 				t.Errorf("set_aside reason %q does not say it panicked", l.Reason)
 			}
 		}

@@ -86,23 +86,17 @@ func (d *Decider) decideRoom(tx *store.Tx, roomID string, limit int, inputs []fl
 	return out, nil
 }
 
-// render turns a decision's effects into calls. The floor state goes out
-// first: it is what every client acts on, and the responses that explain
-// it follow right behind.
+// render turns a decision's effects into calls, in the engine's order
+// (the floor state first: the engine decides that too).
 func (d *Decider) render(roomID string, effects []floor.Effect) []matrix.Call {
 	var calls []matrix.Call
-	for _, first := range []bool{true, false} {
-		for _, eff := range effects {
-			if (eff.Kind == floor.EffectFloorState) != first {
-				continue
-			}
-			c, ok := matrix.Render(eff)
-			if !ok {
-				d.log.Error().Str("room_id", roomID).Str("kind", string(eff.Kind)).Msg("Unknown effect kind; dropped")
-				continue
-			}
-			calls = append(calls, c)
+	for _, eff := range effects {
+		c, ok := matrix.Render(eff)
+		if !ok {
+			d.log.Error().Str("room_id", roomID).Str("kind", string(eff.Kind)).Msg("Unknown effect kind; dropped")
+			continue
 		}
+		calls = append(calls, c)
 	}
 	return calls
 }

@@ -142,8 +142,8 @@ type Response struct {
 	OutboxID  int64
 	RoomID    string
 	InReplyTo string
-	Status    string
-	Reason    string
+	Status    floor.Status
+	Reason    floor.Reason
 }
 
 // Responses picks the talk_responses out of the outbox rows.
@@ -190,10 +190,10 @@ func (a ResponseAudit) Problems() []string {
 // AuditResponses checks the responses to the given talk_request event IDs.
 func AuditResponses(responses []Response, requests []string) ResponseAudit {
 	var a ResponseAudit
-	statuses := map[string]map[string]int{}
+	statuses := map[string]map[floor.Status]int{}
 	for _, r := range responses {
 		if statuses[r.InReplyTo] == nil {
-			statuses[r.InReplyTo] = map[string]int{}
+			statuses[r.InReplyTo] = map[floor.Status]int{}
 		}
 		statuses[r.InReplyTo][r.Status]++
 		if statuses[r.InReplyTo][r.Status] == 2 {

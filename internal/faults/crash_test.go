@@ -120,7 +120,7 @@ func timerFiredAfterRestart(t *testing.T, r *rig, room Room) {
 		return r.logHas(room.ID, "revoke", reqID)
 	})
 	var at time.Time
-	var reason string
+	var reason floor.Reason
 	if err := r.db.QueryRow(r.ctx, `SELECT at, reason FROM floor_log WHERE room_id = $1 AND action = 'revoke' AND event_id = $2`,
 		room.ID, reqID).Scan(&at, &reason); err != nil {
 		t.Fatal(err)

@@ -14,7 +14,7 @@ func (d *decider) onBroadcastInfo(in BroadcastInfo) {
 		return
 	}
 	if in.Invalid != "" || in.Sender == "" || (in.State == BroadcastStarted && in.DeviceID == "") {
-		d.record("invalid_broadcast_info", Device{UserID: in.Sender, DeviceID: in.DeviceID}, in.Invalid, in.EventID)
+		d.note(LogInvalidBroadcastInfo, Device{UserID: in.Sender, DeviceID: in.DeviceID}, in.Invalid, in.EventID)
 		return
 	}
 	if in.State == BroadcastStarted {
@@ -23,21 +23,21 @@ func (d *decider) onBroadcastInfo(in BroadcastInfo) {
 	}
 	h := r.Holder
 	if !d.fromHolder(in) {
-		d.record("ignore_broadcast_info", Device{UserID: in.Sender, DeviceID: in.DeviceID}, "not the holder's broadcast", in.EventID)
+		d.note(LogIgnoreBroadcastInfo, Device{UserID: in.Sender, DeviceID: in.DeviceID}, "not the holder's broadcast", in.EventID)
 		return
 	}
 	switch in.State {
 	case BroadcastPaused:
 		h.Phase, h.PausedAt, h.LastActivity = PhasePaused, d.now, d.now
-		d.record("paused", h.Device, "", in.EventID)
+		d.record(LogPaused, h.Device, "", in.EventID)
 	case BroadcastResumed:
 		h.Phase, h.PausedAt, h.LastActivity = PhaseTalking, time.Time{}, d.now
-		d.record("resumed", h.Device, "", in.EventID)
+		d.record(LogResumed, h.Device, "", in.EventID)
 	case BroadcastStopped:
 		d.summarise(h)
 		d.freeFloor(ReasonStopped, StatusReleased, false)
 	default:
-		d.record("invalid_broadcast_info", h.Device, "unknown state "+in.State, in.EventID)
+		d.note(LogInvalidBroadcastInfo, h.Device, "unknown state "+in.State, in.EventID)
 	}
 }
 
@@ -59,20 +59,20 @@ func (d *decider) onStarted(in BroadcastInfo) {
 	isHolder := r.Holder != nil && r.Holder.Device == dev
 	if !isHolder && !r.Managed {
 		// Without power there is nothing to enforce: no redaction.
-		d.record("deny", dev, ReasonRoomNotManaged, in.EventID)
+		d.record(LogDeny, dev, ReasonRoomNotManaged, in.EventID)
 		d.respond(dev, in.EventID, Response{Status: StatusDenied, Reason: ReasonRoomNotManaged})
 		return
 	}
 	if in.Term > 0 && in.Term < r.Term {
 		// Fencing: the client started on a grant the floor has moved past.
-		d.record("deny", dev, ReasonStaleTerm, in.EventID)
+		d.record(LogDeny, dev, ReasonStaleTerm, in.EventID)
 		d.redact(in.EventID, fmt.Sprintf("Walkie: %s — started for term %d, the floor is at term %d", ReasonStaleTerm, in.Term, r.Term))
 		d.respond(dev, in.EventID, Response{Status: StatusDenied, Reason: ReasonStaleTerm, Term: r.Term})
 		return
 	}
 	if isHolder {
 		d.startBroadcast(in)
-		d.record("started", dev, "", in.EventID)
+		d.record(LogStarted, dev, "", in.EventID)
 		return
 	}
 	v := d.admit(dev, in.EventID, false)
@@ -101,14 +101,14 @@ func (d *decider) startBroadcast(in BroadcastInfo) {
 }
 
 // refusal is the human reason on a redacted `started`.
-func (d *decider) refusal(reason string) string {
+func (d *decider) refusal(reason Reason) string {
 	if h := d.r.Holder; h != nil && (reason == ReasonFloorTaken || reason == ReasonQueueFull) {
 		return fmt.Sprintf("Walkie: %s — %s holds the floor", reason, h.UserID)
 	}
 	if why := Explain(reason); why != "" {
-		return "Walkie: " + reason + " — " + why
+		return "Walkie: " + string(reason) + " — " + why
 	}
-	return "Walkie: " + reason
+	return "Walkie: " + string(reason)
 }
 
 // summarise posts the optional "Alice spoke for 12 s" notice for clients
@@ -138,6 +138,6 @@ func (d *decider) onChunk(in Chunk) {
 			return
 		}
 	}
-	d.record("redact_chunk", Device{UserID: in.Sender}, "not the floor's broadcast", in.EventID)
+	d.note(LogRedactChunk, Device{UserID: in.Sender}, "not the floor's broadcast", in.EventID)
 	d.redact(in.EventID, "Walkie: this voice broadcast does not hold the floor")
 }

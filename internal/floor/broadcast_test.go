@@ -73,7 +73,7 @@ func broadcastRules() []rule {
 			name:    "started/busy floor redacts and queues",
 			room:    newTestRoom(holding(alice, PhaseTalking)),
 			in:      started(bob, 0),
-			effects: []string{"redact $bc", "resp BOB queued floor_taken #1 re $bc", "floor"},
+			effects: []string{"floor", "redact $bc", "resp BOB queued floor_taken #1 re $bc"},
 			log:     []string{"queue"},
 			holder:  &alice,
 			queue:   []Device{bob},
@@ -146,7 +146,7 @@ func broadcastRules() []rule {
 			room:    newTestRoom(holding(alice, PhaseTalking), queued(bob)),
 			in:      update(alice, BroadcastStopped),
 			at:      4 * time.Second,
-			effects: []string{"resp BOB granted re $q-BOB", "floor"},
+			effects: []string{"floor", "resp BOB granted re $q-BOB"},
 			log:     []string{"release", "grant"},
 			holder:  &bob,
 			term:    8,
@@ -158,7 +158,7 @@ func broadcastRules() []rule {
 				with(func(r *Room) { r.Holder.LastActivity = t0.Add(11 * time.Second) })),
 			in:      update(alice, BroadcastStopped),
 			at:      12 * time.Second,
-			effects: []string{"notice", "floor"},
+			effects: []string{"floor", "notice"},
 			log:     []string{"release"},
 			check: func(t *testing.T, d Decision) {
 				n := effectOf(t, d, EffectNotice)

@@ -1,6 +1,19 @@
 package floor
 
-import "time"
+import (
+	"slices"
+	"time"
+)
+
+// Decision is what Decide returns: the room afterwards, what to send, what to log.
+type Decision struct {
+	Room *Room
+	// Effects go out in this order: the floor state (if it changed) first,
+	// since it is what every client acts on, then the responses, redactions
+	// and notices that explain it, in the order the rules made them.
+	Effects []Effect
+	Log     []LogEntry
+}
 
 // Decide applies one input to a room and returns the room afterwards, the
 // events to send and the floor-log lines. It takes ownership of r: the room
@@ -101,7 +114,8 @@ func (d *decider) finish(before FloorState, wasManaged bool) {
 	}
 	after := r.FloorState(d.now)
 	if !r.Published || !wasManaged || d.republish || !sameFloor(before, after) {
-		d.effects = append(d.effects, Effect{Kind: EffectFloorState, Floor: &after})
+		// First, ahead of everything this decision queued (Decision.Effects).
+		d.effects = slices.Insert(d.effects, 0, Effect{Kind: EffectFloorState, Floor: &after})
 		r.Published = true
 	}
 }
@@ -124,29 +138,11 @@ func (d *decider) redact(eventID, reason string) {
 }
 
 // notice posts an m.notice. Only managed rooms get notices, so an
-// unconfigured room is not spammed; the power notice goes through
-// powerNotice instead.
+// unconfigured room is not spammed; the one power notice, which unmanaged
+// rooms get too, is checkManagement's.
 func (d *decider) notice(text, relatesTo string) {
 	if !d.r.Managed {
 		return
 	}
 	d.effects = append(d.effects, Effect{Kind: EffectNotice, Text: text, RelatesTo: relatesTo})
-}
-
-// record appends one floor-log line at the current term.
-func (d *decider) record(action string, dev Device, reason, eventID string) {
-	d.log = append(d.log, LogEntry{Action: action, Device: dev, Term: d.r.Term, Reason: reason, EventID: eventID})
-}
-
-// ensureMaps makes a room loaded from anywhere safe to write to.
-func (r *Room) ensureMaps() {
-	if r.Permits == nil {
-		r.Permits = map[string]Permit{}
-	}
-	if r.Members == nil {
-		r.Members = map[string]string{}
-	}
-	if r.Rate == nil {
-		r.Rate = map[string]RateWindow{}
-	}
 }

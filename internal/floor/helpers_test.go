@@ -136,9 +136,9 @@ func render(e Effect) string {
 		if r.Device != nil {
 			s += r.Device.DeviceID + " "
 		}
-		s += r.Status
+		s += string(r.Status)
 		if r.Reason != "" {
-			s += " " + r.Reason
+			s += " " + string(r.Reason)
 		}
 		if r.Position > 0 {
 			s += fmt.Sprintf(" #%d", r.Position)
@@ -165,7 +165,7 @@ func renderAll(effects []Effect) []string {
 func actions(log []LogEntry) []string {
 	out := []string{}
 	for _, l := range log {
-		out = append(out, l.Action)
+		out = append(out, string(l.Action))
 	}
 	return out
 }
@@ -187,5 +187,3 @@ func effectOf(t *testing.T, d Decision, kind EffectKind) Effect {
 	}
 	return d.Effects[i]
 }
-
-func ptr[T any](v T) *T { return &v }

@@ -16,7 +16,7 @@ func (d *decider) grant(dev Device, requestEventID string) *Holder {
 		Power:          r.Power.UserLevel(dev.UserID),
 		RequestEventID: requestEventID,
 	}
-	d.record("grant", dev, "", requestEventID)
+	d.record(LogGrant, dev, "", requestEventID)
 	return r.Holder
 }
 
@@ -29,7 +29,7 @@ func (d *decider) grantedResponse() Response {
 // StatusRevoked when the controller (or a chair) ends the turn and
 // StatusReleased when the holder ended it; notify says whether the holder
 // gets a talk_response referencing its request.
-func (d *decider) dropHolder(reason, status string, notify bool) {
+func (d *decider) dropHolder(reason Reason, status Status, notify bool) {
 	r := d.r
 	h := r.Holder
 	if h == nil {
@@ -37,9 +37,9 @@ func (d *decider) dropHolder(reason, status string, notify bool) {
 	}
 	r.Holder = nil
 	d.graceBroadcast(h.BroadcastEventID)
-	action := "revoke"
+	action := LogRevoke
 	if status == StatusReleased {
-		action = "release"
+		action = LogRelease
 	}
 	d.record(action, h.Device, reason, h.RequestEventID)
 	if notify {
@@ -48,7 +48,7 @@ func (d *decider) dropHolder(reason, status string, notify bool) {
 }
 
 // freeFloor ends the holder's turn and hands the floor to the next in queue.
-func (d *decider) freeFloor(reason, status string, notify bool) {
+func (d *decider) freeFloor(reason Reason, status Status, notify bool) {
 	d.dropHolder(reason, status, notify)
 	d.grantNext()
 }

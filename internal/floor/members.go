@@ -27,7 +27,7 @@ func (d *decider) applyMembership(in MemberChange) {
 			delete(r.Permits, key)
 		}
 	}
-	d.record("left", Device{UserID: in.UserID}, in.Membership, in.EventID)
+	d.note(LogLeft, Device{UserID: in.UserID}, in.Membership, in.EventID)
 }
 
 // onFloorStateSeen: the first controller to publish floor state owns the
@@ -47,11 +47,11 @@ func (d *decider) onFloorStateSeen(in FloorStateSeen) {
 		// before seeing each other and its floor state is older): it owns
 		// the room. Both sides compare the same timestamps, so exactly one
 		// yields and they never overwrite each other in turn.
-		d.record("passive", Device{UserID: in.Sender}, "floor state published by "+in.Sender, in.EventID)
+		d.note(LogPassive, Device{UserID: in.Sender}, "floor state published by "+in.Sender, in.EventID)
 		d.becomePassive()
 	default:
 		// We own the room: put our floor state back at once.
-		d.record("foreign_floor_state", Device{UserID: in.Sender}, "", in.EventID)
+		d.record(LogForeignFloorState, Device{UserID: in.Sender}, "", in.EventID)
 		d.republish = true
 	}
 }
@@ -86,7 +86,7 @@ func (d *decider) becomePassive() {
 func (d *decider) onSnapshot(in Snapshot) {
 	r := d.r
 	if in.AsOf != r.StateVersion {
-		d.record(LogSnapshotStale, Device{}, fmt.Sprintf("state version %d, snapshot of %d", r.StateVersion, in.AsOf), "")
+		d.note(LogSnapshotStale, Device{}, fmt.Sprintf("state version %d, snapshot of %d", r.StateVersion, in.AsOf), "")
 		return
 	}
 	r.Power = noPowerLevelsEvent()
@@ -112,7 +112,7 @@ func (d *decider) onSnapshot(in Snapshot) {
 	}
 	if passive {
 		if !r.Passive {
-			d.record("passive", Device{UserID: in.FloorSender}, "floor state published by "+in.FloorSender, "")
+			d.note(LogPassive, Device{UserID: in.FloorSender}, "floor state published by "+in.FloorSender, "")
 		}
 		d.becomePassive()
 	}
@@ -125,7 +125,7 @@ func (d *decider) onSnapshot(in Snapshot) {
 	d.applyConfig(config)
 	d.enforceQueueLimit()
 	d.revalidate()
-	d.record("snapshot", Device{}, "", "")
+	d.record(LogSnapshot, Device{}, "", "")
 }
 
 // onAdminRelease frees the floor on an operator's request.
@@ -133,6 +133,6 @@ func (d *decider) onAdminRelease(in AdminRelease) {
 	if d.r.Passive {
 		return
 	}
-	d.record("admin_release", Device{UserID: in.By}, "", "")
+	d.record(LogAdminRelease, Device{UserID: in.By}, "", "")
 	d.freeFloor(ReasonAdmin, StatusRevoked, true)
 }

@@ -33,7 +33,7 @@ func ParsePermitStateKey(key string) (Device, bool) {
 // it, or the denial reason: not_joined, no_permit, permit_expired or
 // listen_only. Forged and mismatched permits never reach r.Permits (see
 // onPermitChange), so the sender and device checks happened on the way in.
-func (r *Room) ValidPermit(d Device, now time.Time) (Permit, string) {
+func (r *Room) ValidPermit(d Device, now time.Time) (Permit, Reason) {
 	if r.Members[d.UserID] != "join" {
 		return Permit{}, ReasonNotJoined
 	}
@@ -71,19 +71,19 @@ func (d *decider) onPermitChange(in PermitChange) {
 func (d *decider) applyPermit(in PermitChange, logAccepted bool) {
 	dev, ok := ParsePermitStateKey(in.StateKey)
 	if !ok {
-		d.record("invalid_permit", Device{UserID: in.Sender}, "bad state key", in.EventID)
+		d.note(LogInvalidPermit, Device{UserID: in.Sender}, "bad state key", in.EventID)
 		return
 	}
 	if in.Sender != dev.UserID {
 		// Someone else's permit cannot speak for this device: ignore it.
-		d.record("forged_permit", dev, "sent by "+in.Sender, in.EventID)
+		d.note(LogForgedPermit, dev, "sent by "+in.Sender, in.EventID)
 		return
 	}
 	switch {
 	case in.Empty:
 		delete(d.r.Permits, in.StateKey)
 		if logAccepted {
-			d.record("permit_revoked", dev, "", in.EventID)
+			d.record(LogPermitRevoked, dev, "", in.EventID)
 		}
 	case in.Invalid != "" || in.DeviceID != dev.DeviceID:
 		delete(d.r.Permits, in.StateKey)
@@ -91,21 +91,21 @@ func (d *decider) applyPermit(in PermitChange, logAccepted bool) {
 		if reason == "" {
 			reason = "device_id " + in.DeviceID + " does not match the state key"
 		}
-		d.record("invalid_permit", dev, reason, in.EventID)
+		d.note(LogInvalidPermit, dev, reason, in.EventID)
 	default:
 		d.r.Permits[in.StateKey] = Permit{
 			Device: dev, Send: in.Send, Receive: in.Receive,
 			ExpiresAt: in.ExpiresAt, EventID: in.EventID,
 		}
 		if logAccepted {
-			d.record("permit", dev, "", in.EventID)
+			d.record(LogPermit, dev, "", in.EventID)
 		}
 	}
 }
 
 // eligibility is what a device needs to hold the floor at all: a join, a
 // valid send permit and the power to send broadcast info. "" when eligible.
-func (d *decider) eligibility(dev Device) string {
+func (d *decider) eligibility(dev Device) Reason {
 	if _, reason := d.r.ValidPermit(dev, d.now); reason != "" {
 		return reason
 	}
@@ -141,7 +141,7 @@ func (d *decider) revalidate() {
 }
 
 // holderLossReason names why a holder lost the floor when its eligibility lapsed.
-func holderLossReason(eligibility string) string {
+func holderLossReason(eligibility Reason) Reason {
 	switch eligibility {
 	case ReasonNotJoined:
 		return ReasonLeft

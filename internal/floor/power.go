@@ -7,6 +7,16 @@ import (
 	"strings"
 )
 
+// PowerLevels is the part of m.room.power_levels the engine needs.
+type PowerLevels struct {
+	Users         map[string]int `json:"users,omitempty"`
+	UsersDefault  int            `json:"users_default"`
+	Events        map[string]int `json:"events,omitempty"`
+	EventsDefault int            `json:"events_default"`
+	StateDefault  int            `json:"state_default"`
+	Redact        int            `json:"redact"`
+}
+
 // eventRedaction is the event type whose level (besides `redact`) a
 // redaction needs.
 const eventRedaction = "m.room.redaction"
@@ -116,7 +126,7 @@ func MissingPowerAdvice(pl PowerLevels, controller string) string {
 // and re-validates holder and queue (a demoted user loses the floor).
 func (d *decider) onPowerChange(in PowerChange) {
 	d.r.Power = in.Levels
-	d.record("power", Device{}, "", in.EventID)
+	d.record(LogPower, Device{}, "", in.EventID)
 	d.checkManagement()
 	d.revalidate()
 }

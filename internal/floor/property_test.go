@@ -41,7 +41,7 @@ func runRandomSequence(t *testing.T, seed uint64, steps int, tally map[string]in
 		termBefore := r.Term
 		d := Decide(r, in, env)
 		for _, l := range d.Log {
-			tally[l.Action]++
+			tally[string(l.Action)]++
 		}
 		where := fmt.Sprintf("step %d, room %d, input %#v", step, i, in)
 		checkInvariants(t, where, d, termBefore, now, other)
@@ -110,10 +110,13 @@ func checkInvariants(t *testing.T, where string, d Decision, termBefore int64, n
 		}
 	}
 	floors := 0
-	for _, e := range d.Effects {
+	for i, e := range d.Effects {
 		switch e.Kind {
 		case EffectFloorState:
 			floors++
+			if i != 0 {
+				t.Fatalf("%s: floor state at position %d, not first: %v", where, i, renderAll(d.Effects))
+			}
 		case EffectRedact:
 			if !r.Managed {
 				t.Fatalf("%s: redaction in an unmanaged room", where)

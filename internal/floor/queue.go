@@ -48,8 +48,8 @@ func (r *Room) removeQueued(dev Device) (QueueEntry, bool) {
 
 // dropQueued reports an entry already taken out of the queue: one log line
 // and, when notify, a response referencing its request.
-func (d *decider) dropQueued(e QueueEntry, status, reason string, notify bool) {
-	d.record("drop", e.Device, reason, e.RequestEventID)
+func (d *decider) dropQueued(e QueueEntry, status Status, reason Reason, notify bool) {
+	d.record(LogDrop, e.Device, reason, e.RequestEventID)
 	if notify {
 		d.respond(e.Device, e.RequestEventID, Response{Status: status, Reason: reason})
 	}

@@ -6,7 +6,7 @@ import (
 )
 
 func TestEveryDenialReasonIsExplained(t *testing.T) {
-	for _, reason := range []string{ReasonNoPermit, ReasonPermitExpired, ReasonListenOnly, ReasonNotJoined,
+	for _, reason := range []Reason{ReasonNoPermit, ReasonPermitExpired, ReasonListenOnly, ReasonNotJoined,
 		ReasonInsufficientPower, ReasonFloorTaken, ReasonQueueFull, ReasonBusyElsewhere, ReasonStaleTerm,
 		ReasonRateLimited, ReasonBadRequest, ReasonRoomNotManaged} {
 		if Explain(reason) == "" {

@@ -2,13 +2,13 @@ package floor
 
 // verdict is the outcome of a floor request, explicit or implicit.
 type verdict struct {
-	status   string // StatusGranted, StatusQueued or StatusDenied
-	reason   string
+	status   Status // StatusGranted, StatusQueued or StatusDenied
+	reason   Reason
 	position int  // queued: 1-based
 	again    bool // granted: the device already held the floor
 }
 
-func denied(reason string) verdict { return verdict{status: StatusDenied, reason: reason} }
+func denied(reason Reason) verdict { return verdict{status: StatusDenied, reason: reason} }
 
 // onTalkRequest handles an explicit talk_request.
 func (d *decider) onTalkRequest(in TalkRequest) {
@@ -17,8 +17,8 @@ func (d *decider) onTalkRequest(in TalkRequest) {
 		return // another controller answers
 	}
 	dev := Device{UserID: in.Sender, DeviceID: in.DeviceID}
-	deny := func(reason string) {
-		d.record("deny", dev, reason, in.EventID)
+	deny := func(reason Reason) {
+		d.record(LogDeny, dev, reason, in.EventID)
 		d.respond(dev, in.EventID, Response{Status: StatusDenied, Reason: reason})
 	}
 	switch {
@@ -45,7 +45,7 @@ func (d *decider) onTalkRequest(in TalkRequest) {
 			deny(ReasonBadRequest)
 			return
 		}
-		d.record("cancel", dev, "", in.EventID)
+		d.record(LogCancel, dev, "", in.EventID)
 		d.respond(dev, in.EventID, Response{Status: StatusCancelled})
 	case ActionRevoke:
 		d.chairRevoke(in, dev, deny)
@@ -69,7 +69,7 @@ func (d *decider) answer(dev Device, eventID string, v verdict) {
 // chairRevoke is the moderator action (BFCP chair): take the floor from
 // the holder, or a device out of the queue. The chair is answered with
 // status revoked; the target is told too.
-func (d *decider) chairRevoke(in TalkRequest, chair Device, deny func(string)) {
+func (d *decider) chairRevoke(in TalkRequest, chair Device, deny func(Reason)) {
 	r := d.r
 	if !r.Power.isModerator(in.Sender) {
 		deny(ReasonInsufficientPower)
@@ -107,11 +107,11 @@ func (d *decider) admit(dev Device, eventID string, preempt bool) verdict {
 	v := d.decideAdmission(dev, eventID, preempt)
 	switch {
 	case v.status == StatusQueued:
-		d.record("queue", dev, v.reason, eventID)
+		d.record(LogQueue, dev, v.reason, eventID)
 	case v.status == StatusDenied:
-		d.record("deny", dev, v.reason, eventID)
+		d.record(LogDeny, dev, v.reason, eventID)
 	case v.again:
-		d.record("regrant", dev, "", eventID)
+		d.record(LogRegrant, dev, "", eventID)
 	}
 	return v
 }

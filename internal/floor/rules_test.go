@@ -7,7 +7,8 @@ import (
 )
 
 // rule is one row of the rule table: a room, one input at t0+at, and what
-// must come out. Effects and log actions are compared exactly (see render).
+// must come out. Effects and log actions are compared exactly and in order
+// (see render), so every row also pins the order of Decision.Effects.
 type rule struct {
 	name    string
 	room    *Room
@@ -25,7 +26,7 @@ type rule struct {
 func TestRules(t *testing.T) {
 	var all []rule
 	for _, group := range [][]rule{permitRules(), requestRules(), grantRules(), broadcastRules(),
-		chunkRules(), timerRules(), roomRules()} {
+		chunkRules(), timerRules(), roomRules(), effectOrderRules()} {
 		all = append(all, group...)
 	}
 	seen := map[string]bool{}
@@ -168,7 +169,7 @@ func permitRules() []rule {
 			name:    "permit/holder losing its permit is revoked",
 			room:    newTestRoom(holding(alice, PhaseTalking)),
 			in:      emptyAlice,
-			effects: []string{"resp ALICE revoked permit_revoked re $req-ALICE", "floor"},
+			effects: []string{"floor", "resp ALICE revoked permit_revoked re $req-ALICE"},
 			log:     []string{"permit_revoked", "revoke"},
 			check:   wantGrace("$bc-ALICE", t0.Add(3*time.Second)),
 		},
@@ -176,21 +177,21 @@ func permitRules() []rule {
 			name:    "permit/holder switching to listen-only is revoked",
 			room:    newTestRoom(holding(alice, PhaseTalking)),
 			in:      permitChange(alice, false, true),
-			effects: []string{"resp ALICE revoked listen_only re $req-ALICE", "floor"},
+			effects: []string{"floor", "resp ALICE revoked listen_only re $req-ALICE"},
 			log:     []string{"permit", "revoke"},
 		},
 		{
 			name:    "permit/holder's permit arriving expired is revoked",
 			room:    newTestRoom(holding(alice, PhaseTalking)),
 			in:      expiredPermit,
-			effects: []string{"resp ALICE revoked permit_expired re $req-ALICE", "floor"},
+			effects: []string{"floor", "resp ALICE revoked permit_expired re $req-ALICE"},
 			log:     []string{"permit", "revoke"},
 		},
 		{
 			name:    "permit/queued device whose permit lapsed is dropped",
 			room:    newTestRoom(holding(alice, PhaseTalking), queued(bob)),
 			in:      PermitChange{EventID: "$p", Sender: bob.UserID, StateKey: bob.PermitStateKey(), Empty: true},
-			effects: []string{"resp BOB denied no_permit re $q-BOB", "floor"},
+			effects: []string{"floor", "resp BOB denied no_permit re $q-BOB"},
 			log:     []string{"permit_revoked", "drop"},
 			holder:  &alice,
 		},
@@ -206,10 +207,10 @@ func grantRules() []rule {
 			room: newTestRoom(holding(alice, PhaseTalking), queued(mallory, bob)),
 			in:   TalkRequest{EventID: "$rel", Sender: alice.UserID, Action: ActionRelease, DeviceID: "ALICE"},
 			effects: []string{
+				"floor",
 				"resp ALICE released re $rel",
 				"resp MALLORY denied no_permit re $q-MALLORY",
 				"resp BOB granted re $q-BOB",
-				"floor",
 			},
 			log:    []string{"release", "drop", "grant"},
 			holder: &bob,
@@ -219,7 +220,7 @@ func grantRules() []rule {
 				if h.Phase != PhaseGranted || !h.GrantedAt.Equal(t0) || h.RequestEventID != "$q-BOB" {
 					t.Errorf("holder %+v", h)
 				}
-				resp := d.Effects[2].Response
+				resp := d.Effects[3].Response
 				if resp.Term != 8 || resp.ExpiresTS != t0.Add(30*time.Second).UnixMilli() {
 					t.Errorf("grant response term %d expires %d", resp.Term, resp.ExpiresTS)
 				}
@@ -230,7 +231,7 @@ func grantRules() []rule {
 			room:    newTestRoom(holding(alice, PhaseTalking), queued(bob, carol)),
 			in:      TalkRequest{EventID: "$rel", Sender: alice.UserID, Action: ActionRelease, DeviceID: "ALICE"},
 			busy:    func(d Device) bool { return d == carol },
-			effects: []string{"resp ALICE released re $rel", "resp CAROL denied busy_elsewhere re $q-CAROL", "resp BOB granted re $q-BOB", "floor"},
+			effects: []string{"floor", "resp ALICE released re $rel", "resp CAROL denied busy_elsewhere re $q-CAROL", "resp BOB granted re $q-BOB"},
 			log:     []string{"release", "drop", "grant"},
 			holder:  &bob,
 			term:    8,

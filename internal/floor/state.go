@@ -5,22 +5,6 @@ import (
 	"time"
 )
 
-// NewRoom returns a room the controller has just learnt about. It is not
-// managed until a Snapshot or PowerChange shows that the controller has
-// the power to publish floor state and redact.
-func NewRoom(roomID, controller string, defaults Config) *Room {
-	return &Room{
-		RoomID:     roomID,
-		Controller: controller,
-		Power:      noPowerLevelsEvent(),
-		Config:     defaults,
-		Defaults:   defaults,
-		Permits:    map[string]Permit{},
-		Members:    map[string]string{},
-		Rate:       map[string]RateWindow{},
-	}
-}
-
 // FloorState is the org.matrix.msc4002.floor content describing the room
 // at now (listeners are the devices whose receive permit is valid at now).
 func (r *Room) FloorState(now time.Time) FloorState {

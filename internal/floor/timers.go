@@ -10,7 +10,7 @@ import (
 // store indexes NextDeadline and calls Decide with a Tick when it is due.
 type deadline struct {
 	at     time.Time
-	reason string
+	reason Reason
 	// device is the queued device the timer belongs to when inQueue;
 	// otherwise the timer is the holder's.
 	device  Device

@@ -195,7 +195,7 @@ func parseRequest(ev Envelope) floor.TalkRequest {
 		req.Invalid = "content: " + err.Error()
 		return req
 	}
-	req.Action, req.DeviceID, req.Priority, req.Preempt, req.Target = c.Action, c.DeviceID, c.Priority, c.Preempt, c.Target
+	req.Action, req.DeviceID, req.Preempt, req.Target = c.Action, c.DeviceID, c.Preempt, c.Target
 	switch {
 	case c.Action == "":
 		req.Invalid = "missing action"

@@ -70,21 +70,21 @@ func (m *Metrics) ObserveOutcome(out Decision) {
 	holder := out.HolderBefore
 	for _, e := range out.Log {
 		switch e.Action {
-		case "grant":
+		case floor.LogGrant:
 			m.Grants.Inc()
 			m.FloorRequests.WithLabelValues("granted").Inc()
-		case "regrant":
+		case floor.LogRegrant:
 			m.FloorRequests.WithLabelValues("granted").Inc()
-		case "queue":
+		case floor.LogQueue:
 			m.FloorRequests.WithLabelValues("queued").Inc()
-		case "deny":
+		case floor.LogDeny:
 			m.FloorRequests.WithLabelValues("denied").Inc()
-			m.Denials.WithLabelValues(e.Reason).Inc()
-		case "release", "revoke":
-			if e.Action == "release" {
-				m.Releases.WithLabelValues(e.Reason).Inc()
+			m.Denials.WithLabelValues(string(e.Reason)).Inc()
+		case floor.LogRelease, floor.LogRevoke:
+			if e.Action == floor.LogRelease {
+				m.Releases.WithLabelValues(string(e.Reason)).Inc()
 			} else {
-				m.Revocations.WithLabelValues(e.Reason).Inc()
+				m.Revocations.WithLabelValues(string(e.Reason)).Inc()
 			}
 			// Only the holder from before this transaction has a known
 			// grant time; a grant and release inside one batch is not timed.
@@ -92,7 +92,7 @@ func (m *Metrics) ObserveOutcome(out Decision) {
 				m.HoldDuration.Observe(out.CommittedAt.Sub(holder.GrantedAt).Seconds())
 				holder = nil
 			}
-		case "forged_permit":
+		case floor.LogForgedPermit:
 			m.ForgedPermits.Inc()
 		}
 	}

@@ -1,0 +1,63 @@
+package floor
+
+// EffectKind says what the outbox must send.
+type EffectKind string
+
+const (
+	EffectFloorState EffectKind = "floor_state" // PUT state org.matrix.msc4002.floor
+	EffectResponse   EffectKind = "response"    // PUT send talk_response
+	EffectRedact     EffectKind = "redact"      // PUT redact
+	EffectNotice     EffectKind = "notice"      // PUT send m.room.message m.notice
+)
+
+// Effect is one event the controller must send because of a decision.
+// Decide returns the floor state first (see finish).
+type Effect struct {
+	Kind     EffectKind  `json:"kind"`
+	Floor    *FloorState `json:"floor,omitempty"`
+	Response *Response   `json:"response,omitempty"`
+	// Redact: the event to redact and the human reason (a sentence, not a
+	// Reason: clients that do not know the protocol show it as it is).
+	EventID string `json:"event_id,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	// Notice: text, optionally referencing RelatesTo.
+	Text      string `json:"text,omitempty"`
+	RelatesTo string `json:"relates_to,omitempty"`
+}
+
+// Status is the outcome a talk_response announces. Clients switch on it,
+// so the values never change.
+type Status string
+
+// Response statuses of talk_response.
+const (
+	StatusGranted   Status = "granted"
+	StatusQueued    Status = "queued"
+	StatusDenied    Status = "denied"
+	StatusReleased  Status = "released"
+	StatusCancelled Status = "cancelled"
+	StatusRevoked   Status = "revoked"
+)
+
+// Response is the content of a talk_response.
+type Response struct {
+	Status    Status `json:"status"`
+	Reason    Reason `json:"reason,omitempty"`
+	Position  int    `json:"position,omitempty"`
+	Term      int64  `json:"term,omitempty"`
+	ExpiresTS int64  `json:"expires_ts,omitempty"`
+	// InReplyTo is the asking event; the adapter turns it into m.reference.
+	InReplyTo string  `json:"-"`
+	Device    *Device `json:"device,omitempty"`
+}
+
+// FloorState is the content of org.matrix.msc4002.floor.
+type FloorState struct {
+	Holder           *Device  `json:"holder,omitempty"`
+	Term             int64    `json:"term"`
+	GrantedTS        int64    `json:"granted_ts,omitempty"`
+	ExpiresTS        int64    `json:"expires_ts,omitempty"`
+	BroadcastEventID string   `json:"broadcast_event_id,omitempty"`
+	Queue            []Device `json:"queue"`
+	Listeners        int      `json:"listeners"`
+}

@@ -1,0 +1,132 @@
+package floor
+
+import "time"
+
+// Input is one thing that happened to a room.
+type Input interface{ input() }
+
+// TalkRequest is an explicit org.matrix.msc4002.talk_request.
+type TalkRequest struct {
+	EventID  string
+	Sender   string
+	Action   string
+	DeviceID string
+	Preempt  bool
+	Target   *Device // revoke only; nil or empty: the current holder
+	// Invalid is set by the parser when the content is malformed; the
+	// engine answers bad_request with this detail.
+	Invalid string
+}
+
+// BroadcastInfo is a voice_broadcast_info state event in any dialect.
+type BroadcastInfo struct {
+	EventID  string
+	Sender   string
+	DeviceID string
+	State    string
+	// Term is the client's fencing token (TermKey); 0 when absent.
+	Term        int64
+	ChunkLength time.Duration
+	// StartedEventID is the `started` event this update refers to (m.reference); empty on `started`.
+	StartedEventID string
+	Invalid        string
+}
+
+// Chunk is one voice broadcast chunk (any dialect, or m.room.encrypted with
+// a plaintext m.relates_to).
+type Chunk struct {
+	EventID          string
+	Sender           string
+	BroadcastEventID string
+}
+
+// PermitChange is a talk_permit state event. Empty content revokes.
+type PermitChange struct {
+	EventID  string
+	Sender   string
+	StateKey string
+	Empty    bool
+	DeviceID string
+	Send     bool
+	Receive  bool
+	// ExpiresAt is zero for a permanent permit.
+	ExpiresAt time.Time
+	Invalid   string
+}
+
+// MemberChange is an m.room.member event.
+type MemberChange struct {
+	EventID    string
+	UserID     string // state key
+	Membership string
+}
+
+// PowerChange is an m.room.power_levels event.
+type PowerChange struct {
+	EventID string
+	Levels  PowerLevels
+}
+
+// ConfigChange is a floor_config state event; Values is its JSON content
+// decoded with encoding/json (numbers are float64).
+type ConfigChange struct {
+	EventID string
+	Sender  string
+	Values  map[string]any
+}
+
+// FloorStateSeen is an org.matrix.msc4002.floor state event: one sent by
+// another controller first makes this one passive.
+type FloorStateSeen struct {
+	EventID string
+	Sender  string
+	// Timestamp is the event's origin_server_ts: every controller sees the
+	// same one, so all agree on who published first.
+	Timestamp time.Time
+}
+
+// Snapshot is the room's whole state as loaded with /state when the
+// controller joins (or starts up): it replaces what the engine knew and
+// yields at most one floor state and one notice.
+type Snapshot struct {
+	Power   *PowerLevels // nil: no power_levels event (Matrix defaults apply)
+	Members []MemberChange
+	Permits []PermitChange
+	Config  *ConfigChange
+	// FloorSender is the sender of the existing floor state event, if any.
+	FloorSender string
+	// AsOf is the room's StateVersion read before /state was requested. If
+	// the stream applied state events since, /state may predate them (a
+	// member who joined while it was loading would be lost): the engine
+	// then ignores the snapshot and logs LogSnapshotStale, and the loader
+	// asks again.
+	AsOf int64
+}
+
+// Tick fires due deadlines (timers live in the database as deadlines).
+type Tick struct{}
+
+// AdminRelease frees the floor on an operator's request (admin API or
+// `!walkie release`).
+type AdminRelease struct{ By string }
+
+func (TalkRequest) input()    {}
+func (BroadcastInfo) input()  {}
+func (Chunk) input()          {}
+func (PermitChange) input()   {}
+func (MemberChange) input()   {}
+func (PowerChange) input()    {}
+func (ConfigChange) input()   {}
+func (FloorStateSeen) input() {}
+func (Tick) input()           {}
+func (Snapshot) input()       {}
+func (AdminRelease) input()   {}
+
+// Env is what the engine may ask of the world while deciding.
+type Env struct {
+	// Now is the database's clock, never the process's.
+	Now time.Time
+	// BusyElsewhere reports whether the device holds the floor in another
+	// room. Nil means never.
+	BusyElsewhere func(Device) bool
+}

@@ -1,0 +1,154 @@
+package floor
+
+import "time"
+
+// Device is a participant device: permits, requests and the floor belong to
+// devices, not users (MSC4002: "Permission is device based").
+type Device struct {
+	UserID   string `json:"user_id"`
+	DeviceID string `json:"device_id"`
+}
+
+// PermitStateKey is the state key of a device's talk permit: `_@user:server_DEVICEID`.
+func (d Device) PermitStateKey() string { return "_" + d.UserID + "_" + d.DeviceID }
+
+// Permit is a talk permit as last published by its device.
+type Permit struct {
+	Device
+	Send      bool      `json:"send"`
+	Receive   bool      `json:"receive"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"` // zero: permanent
+	EventID   string    `json:"event_id,omitempty"`
+}
+
+// Phase of the current holder.
+type Phase string
+
+const (
+	PhaseGranted Phase = "granted" // granted, no `started` seen yet (start_timeout runs)
+	PhaseTalking Phase = "talking" // started or resumed (inactivity_timeout runs)
+	PhasePaused  Phase = "paused"  // paused (pause_grace runs)
+)
+
+// Holder is the device that holds the floor.
+type Holder struct {
+	Device
+	Phase            Phase     `json:"phase"`
+	GrantedAt        time.Time `json:"granted_at"`
+	LastActivity     time.Time `json:"last_activity"`
+	PausedAt         time.Time `json:"paused_at,omitzero"`
+	BroadcastEventID string    `json:"broadcast_event_id,omitempty"`
+	// StartedAt is when the current broadcast started; the optional summary
+	// ("Alice spoke for 12 s") measures from it.
+	StartedAt time.Time `json:"started_at,omitzero"`
+	// ChunkLength is the broadcast's declared chunk length; the inactivity
+	// timeout is at least 1.5 times it.
+	ChunkLength time.Duration `json:"chunk_length,omitempty"`
+	// Power is the holder's current power level, for operators (the admin
+	// API shows the holder); pre-emption reads the room's power levels.
+	Power int `json:"power"`
+	// RequestEventID is the event that asked for the floor (a talk_request,
+	// or the `started` of the implicit path); responses reference it.
+	RequestEventID string `json:"request_event_id,omitempty"`
+}
+
+// QueueEntry is a device waiting for the floor.
+type QueueEntry struct {
+	Device
+	Power          int       `json:"power"`
+	EnqueuedAt     time.Time `json:"enqueued_at"`
+	RequestEventID string    `json:"request_event_id,omitempty"`
+}
+
+// RevokedBroadcast remembers a broadcast that does not (or no longer) hold
+// the floor: chunks still in flight are tolerated until GraceUntil (MCPTT
+// T3), later ones are redacted. It is remembered until ForgetAt, well past
+// the grace, so that chunks of it are recognised even when they arrive
+// encrypted (then only their m.relates_to tells what they belong to).
+type RevokedBroadcast struct {
+	EventID    string    `json:"event_id"`
+	GraceUntil time.Time `json:"grace_until"`
+	ForgetAt   time.Time `json:"forget_at,omitzero"`
+}
+
+// RateWindow counts one device's requests in the current window.
+type RateWindow struct {
+	Start time.Time `json:"start"`
+	Count int       `json:"count"`
+}
+
+// Room is everything the engine knows about one room. The store persists it
+// whole, one row per room, so one row lock serialises every decision.
+type Room struct {
+	RoomID     string `json:"room_id"`
+	Controller string `json:"controller"` // the bot's user ID
+	// Managed: the controller may send floor state and redact here.
+	Managed bool `json:"managed"`
+	// Passive: another controller owns this room's floor state.
+	Passive bool `json:"passive"`
+	// PowerNoticeSent: the one "I lack power" notice has been posted.
+	PowerNoticeSent bool `json:"power_notice_sent,omitempty"`
+	// Published: this controller has sent floor state here at least once
+	// (the first to publish owns the room).
+	Published bool `json:"published,omitempty"`
+	// FirstPublished is the timestamp and event ID of this controller's
+	// first floor state as the room saw it: the claim to the room when two
+	// controllers published before seeing each other.
+	FirstPublished   time.Time `json:"first_published,omitzero"`
+	FirstPublishedID string    `json:"first_published_id,omitempty"`
+
+	Term    int64             `json:"term"`
+	Holder  *Holder           `json:"holder,omitempty"`
+	Queue   []QueueEntry      `json:"queue,omitempty"`
+	Permits map[string]Permit `json:"permits,omitempty"` // by permit state key
+	// Members maps user ID to membership ("join", "invite", "leave", "ban", "knock").
+	Members map[string]string `json:"members,omitempty"`
+	Power   PowerLevels       `json:"power"`
+	// Config and Defaults are derived (ApplyDefaults, on every load from
+	// the store), so they are not stored with the room.
+	Config Config `json:"-"`
+	// Defaults is config.yaml's floor defaults as last applied (NewRoom,
+	// ApplyDefaults): an empty floor_config falls back to them.
+	Defaults Config `json:"-"`
+	// Overrides is the room's floor_config content as last accepted, kept so
+	// a change of config.yaml's defaults still applies to keys it leaves out.
+	Overrides map[string]any `json:"overrides,omitempty"`
+
+	Revoked []RevokedBroadcast    `json:"revoked,omitempty"`
+	Rate    map[string]RateWindow `json:"rate,omitempty"` // by permit state key
+
+	// StateVersion counts the state events (membership, power, permits,
+	// config, floor state) applied from the event stream. A Snapshot read
+	// before one of them was applied may miss it, so it must not replace
+	// what the engine knows (see Snapshot.AsOf).
+	StateVersion int64 `json:"state_version,omitempty"`
+}
+
+// NewRoom returns a room the controller has just learnt about. It is not
+// managed until a Snapshot or PowerChange shows that the controller has
+// the power to publish floor state and redact.
+func NewRoom(roomID, controller string, defaults Config) *Room {
+	return &Room{
+		RoomID:     roomID,
+		Controller: controller,
+		Power:      noPowerLevelsEvent(),
+		Config:     defaults,
+		Defaults:   defaults,
+		Permits:    map[string]Permit{},
+		Members:    map[string]string{},
+		Rate:       map[string]RateWindow{},
+	}
+}
+
+// ensureMaps makes a room loaded from anywhere safe to write to.
+func (r *Room) ensureMaps() {
+	if r.Permits == nil {
+		r.Permits = map[string]Permit{}
+	}
+	if r.Members == nil {
+		r.Members = map[string]string{}
+	}
+	if r.Rate == nil {
+		r.Rate = map[string]RateWindow{}
+	}
+}
