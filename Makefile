@@ -24,7 +24,35 @@ SOAK_TIMEOUT ?= 60m
 # reads this variable; the `dendrite` target fills the directory).
 export WALKIE_DENDRITE_BIN_DIR ?= $(CURDIR)/.cache/bin
 
-.PHONY: build test dendrite lint fuzz demo soak clean
+# The lint tools (staticcheck, deadcode), pinned by tools/lint/go.mod and
+# installed here by the `lint-tools` target.
+LINT_BIN_DIR ?= $(CURDIR)/.cache/bin
+# Build tags lint also reads: the soak tests live behind `soak`, and no file
+# is excluded by it, so vet, staticcheck and deadcode see every file.
+LINT_TAGS ?= soak
+# The modules whose go.mod and go.sum must be tidy: every go.mod in the tree
+# (today ., e2e/tools and tools/lint), testdata aside.
+LINT_MODULES ?= $(shell find . \( -name .git -o -path ./.cache -o -path ./bin -o -name testdata \) \
+	-prune -o -name go.mod -printf '%h\n' | sort)
+# Every check `lint` runs; each is a target of its own (`make lint-vet`).
+LINT_CHECKS := lint-gofmt lint-vet lint-shell lint-staticcheck lint-deadcode \
+	lint-tidy lint-cross
+
+# The test tooling that starts PostgreSQL or Dendrite: `unit` leaves out
+# every package whose test binary imports one of these, directly or not.
+TESTKIT_RE := ^$(MODULE)/internal/(testkit|pgtest|pgcluster|homeserver|stack)(/|$$)
+# The packages that have tests and whose tests import none of that tooling.
+# `go list -test` lists one `<pkg>.test` main per package with tests; its
+# Deps are everything the test binary links, so an import of the tooling
+# through a helper package counts too.
+UNIT_PKGS_CMD = $(GO) list -test -f '{{.ImportPath}} {{join .Deps " "}}' ./... | \
+	awk -v re='$(TESTKIT_RE)' '$$1 ~ /\.test$$/ { \
+		sub(/\.test$$/, "", $$1); \
+		for (i = 1; i <= NF; i++) if ($$i ~ re) next; \
+		print $$1 }'
+UNIT_FLAGS ?=
+
+.PHONY: build test unit dendrite lint lint-tools $(LINT_CHECKS) fuzz demo soak clean
 
 ## build: every command under cmd/ into bin/ (bin/walkie, bin/walkie-bench, ...)
 build:
@@ -34,6 +62,17 @@ build:
 test: dendrite
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+## unit: the fast loop: `go test -short` on the packages whose tests start
+## neither PostgreSQL nor Dendrite, i.e. whose test binaries do not import
+## internal/testkit/... (or the older internal/pgtest, pgcluster, homeserver,
+## stack). Today: docker, internal/config, internal/floor. Extra go test
+## flags go in UNIT_FLAGS (make unit UNIT_FLAGS='-run Queue -v').
+unit:
+	@pkgs=$$($(UNIT_PKGS_CMD)); \
+	if [ -z "$$pkgs" ]; then echo "unit: no package found" >&2; exit 1; fi; \
+	echo "unit: "$$pkgs; \
+	$(GO) test -short $(UNIT_FLAGS) $$pkgs
 
 ## dendrite: the homeserver binaries for the end-to-end tests, pinned by e2e/tools/go.mod
 dendrite:
@@ -47,14 +86,73 @@ dendrite:
 		github.com/matrix-org/dendrite/cmd/generate-keys \
 		github.com/matrix-org/dendrite/cmd/create-account
 
-## lint: gofmt must list nothing; go vet; shell syntax; staticcheck when installed
-lint:
-	@unformatted=$$(gofmt -l .); \
+## lint: every check below, all of them even when one fails; then fails if any did.
+## Installs staticcheck and deadcode first (pinned by tools/lint/go.mod).
+lint: lint-tools
+	@failed=; \
+	for check in $(LINT_CHECKS); do \
+		$(MAKE) --no-print-directory LINT_TOOLS_READY=1 "$$check" || failed="$$failed $$check"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "lint: failed:$$failed" >&2; exit 1; fi; \
+	echo "lint: all checks passed"
+
+## lint-tools: staticcheck and deadcode into LINT_BIN_DIR, from the module proxy
+lint-tools:
+	cd tools/lint && GOBIN="$(LINT_BIN_DIR)" $(GO) install tool
+
+# The gofmt of the Go toolchain that GO runs.
+GOFMT ?= $(shell $(GO) env GOROOT)/bin/gofmt
+# The files lint reads: everything but version control, caches and build output.
+LINT_FIND = find . \( -name .git -o -path ./.cache -o -path ./bin \) -prune -o -type f
+
+## lint-gofmt: gofmt -l lists nothing
+lint-gofmt:
+	@echo "gofmt -l"; \
+	unformatted=$$($(LINT_FIND) -name '*.go' -print0 | xargs -0 -r "$(GOFMT)" -l); \
 	if [ -n "$$unformatted" ]; then echo "gofmt -l lists:"; echo "$$unformatted"; exit 1; fi
-	$(GO) vet ./...
-	@for script in .ci/run docker/run.sh; do bash -n "$$script"; done
-	@if command -v staticcheck >/dev/null; then staticcheck ./...; \
-	else echo "lint: staticcheck not installed; skipped"; fi
+
+## lint-vet: go vet on every package
+lint-vet:
+	$(GO) vet -tags '$(LINT_TAGS)' ./...
+
+## lint-shell: bash -n on every shell script (*.sh, or a #! line naming sh or bash)
+lint-shell:
+	@status=0; \
+	while IFS= read -r -d '' file; do \
+		first=; IFS= read -r first < "$$file" || true; \
+		case "$$file" in *.sh) ;; *) [[ "$$first" =~ ^\#!.*[/\ ](ba|da)?sh([[:space:]]|$$) ]] || continue ;; esac; \
+		echo "bash -n $$file"; \
+		bash -n "$$file" || status=1; \
+	done < <($(LINT_FIND) ! -name '*.go' -print0); \
+	exit $$status
+
+# `lint` installs the tools once and then sets LINT_TOOLS_READY for its checks.
+## lint-staticcheck: staticcheck with its default checks
+lint-staticcheck: $(if $(LINT_TOOLS_READY),,lint-tools)
+	"$(LINT_BIN_DIR)/staticcheck" -tags '$(LINT_TAGS)' ./...
+
+## lint-deadcode: functions that neither a command nor a test reaches (deadcode -test)
+lint-deadcode: $(if $(LINT_TOOLS_READY),,lint-tools)
+	@out=$$("$(LINT_BIN_DIR)/deadcode" -test -tags '$(LINT_TAGS)' ./...); \
+	if [ -n "$$out" ]; then echo "deadcode -test reports unreachable functions:"; echo "$$out"; exit 1; fi
+
+## lint-tidy: go mod tidy -diff shows nothing, for each module (LINT_MODULES)
+lint-tidy:
+	@status=0; \
+	for module in $(LINT_MODULES); do \
+		echo "go mod tidy -diff in $$module"; \
+		(cd "$$module" && $(GO) mod tidy -diff) || status=1; \
+	done; \
+	exit $$status
+
+## lint-cross: everything builds for macOS, and walkie for Windows
+lint-cross:
+	@status=0; \
+	echo "GOOS=darwin go build ./..."; \
+	GOOS=darwin $(GO) build ./... || status=1; \
+	echo "GOOS=windows go build ./cmd/walkie"; \
+	GOOS=windows $(GO) build -o /dev/null ./cmd/walkie || status=1; \
+	exit $$status
 
 ## fuzz: every Fuzz* function, one after the other, for FUZZTIME each
 fuzz:
