@@ -110,9 +110,6 @@ func NewService(ctx context.Context, cfg *config.Config, log zerolog.Logger, reg
 // Close releases the database.
 func (s *Service) Close() { s.store.Close() }
 
-// Store exposes the store (tests, benchmarks).
-func (s *Service) Store() *store.Store { return s.store }
-
 // Handler is the appservice listener's HTTP handler.
 func (s *Service) Handler() http.Handler { return s.server.Handler() }
 

@@ -1,7 +1,6 @@
 package appservice_test
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -170,6 +169,6 @@ func TestPing(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != 200 || strings.TrimSpace(string(body)) != "{}" {
-		t.Fatal(fmt.Sprintf("ping: %d %s", resp.StatusCode, body))
+		t.Fatalf("ping: %d %s", resp.StatusCode, body)
 	}
 }

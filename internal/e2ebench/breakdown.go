@@ -33,7 +33,7 @@ func scrapeBreakdown(ctx context.Context, url string) (Breakdown, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return Breakdown{}, fmt.Errorf("Walkie's metrics answered %s", resp.Status)
+		return Breakdown{}, fmt.Errorf("the metrics endpoint of Walkie answered %s", resp.Status)
 	}
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	families, err := parser.TextToMetricFamilies(resp.Body)
