@@ -63,6 +63,15 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
+// reopen is another replica on the fixture's database (its own pool and
+// Decider), sharing the event counter.
+func (f *fixture) reopen() *fixture {
+	g := *f
+	g.st = f.open()
+	g.d = f.decider(g.st)
+	return &g
+}
+
 // decider makes a Decider on st: another replica when st is one.
 func (f *fixture) decider(st *store.Store) *decide.Decider {
 	return decide.New(decide.Options{Store: st, Controller: bot, Permissions: permissions{}, Log: zerolog.Nop()})

@@ -57,6 +57,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
 	}
+	// Every statement's correctness is argued under read committed: a
+	// decision that waited for a device's lock must see what committed
+	// meanwhile, and a lease UPDATE re-checks the latest row version. A
+	// server or database default of repeatable read would break both.
+	cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = "read committed"
 	if opts.Tracer != nil {
 		cfg.ConnConfig.Tracer = opts.Tracer
 	}
