@@ -53,7 +53,8 @@ type AppServiceConfig struct {
 	// to Walkie.
 	ASToken string `yaml:"as_token"`
 	HSToken string `yaml:"hs_token"`
-	// MaxBodyBytes caps a transaction body from the homeserver.
+	// MaxBodyBytes caps a transaction body from the homeserver; at least
+	// MinMaxBodyBytes.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// AdminToken is the bearer token of the admin HTTP API; empty disables
 	// that API.
@@ -146,3 +147,9 @@ func (c *Config) BotUserID() string {
 func (a AppServiceConfig) ListenAddress() string {
 	return net.JoinHostPort(a.Hostname, strconv.Itoa(a.Port))
 }
+
+// MinMaxBodyBytes is the least appservice.max_body_bytes: above the largest
+// transaction a homeserver sends (Synapse: 100 events of up to 64 KiB
+// each, JSON escaping included), because a refused transaction is retried
+// for ever and every room's delivery stops behind it.
+const MinMaxBodyBytes = 8 << 20

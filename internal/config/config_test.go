@@ -183,7 +183,7 @@ func TestFullConfigSetsEveryKey(t *testing.T) {
 			Bot:          BotConfig{Username: "floor.bot", Displayname: "Floor Bot"},
 			ASToken:      "AS6TESTTOKEN6NOT6A6SECRET",
 			HSToken:      "HS6TESTTOKEN6NOT6A6SECRET",
-			MaxBodyBytes: 1 << 20,
+			MaxBodyBytes: 8 << 20,
 			AdminToken:   "AD6TESTTOKEN6NOT6A6SECRET",
 		},
 		Database:    DatabaseConfig{URI: "postgresql://ptt:secret@db:5432/ptt", MaxConns: 4},

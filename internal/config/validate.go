@@ -47,8 +47,9 @@ func (c *Config) Validate() error {
 	}
 	// One Matrix event may be 64 KiB, so a smaller cap would refuse
 	// transactions the homeserver can never shrink.
-	if as.MaxBodyBytes < 64<<10 {
-		v.add("appservice.max_body_bytes", "must be at least 65536 (one Matrix event may be 64 KiB)")
+	if as.MaxBodyBytes < MinMaxBodyBytes {
+		v.add("appservice.max_body_bytes", "must be at least %d (8 MiB): a refused transaction is resent for ever "+
+			"and stops delivery to Walkie, and Synapse sends up to 100 events of up to 64 KiB in one", MinMaxBodyBytes)
 	}
 
 	v.postgresURL("database.uri", c.Database.URI)
