@@ -22,7 +22,7 @@ import (
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 const (
-	testAdminToken = "ADMIN6TEST6TOKEN"
+	testAdminToken = "ADMIN6TEST6TOKEN6NOT6A6SECRET"
 	testHSToken    = "HS6TESTTOKEN6NOT6A6SECRET"
 	bot            = "@walkie:example.org"
 	mod            = "@mod:example.org"

@@ -91,8 +91,8 @@ database:
 func TestGenerateTokensWritesEveryValueStyle(t *testing.T) {
 	for name, tt := range map[string]struct{ in, want string }{
 		"plain": {
-			"  as_token: old-as\n  hs_token: old-hs # keep this comment\n  admin_token: kept",
-			"  as_token: {AS}\n  hs_token: {HS} # keep this comment\n  admin_token: kept",
+			"  as_token: old-as\n  hs_token: old-hs # keep this comment\n  admin_token: kept-hand-written-admin-token",
+			"  as_token: {AS}\n  hs_token: {HS} # keep this comment\n  admin_token: kept-hand-written-admin-token",
 		},
 		"single quoted": {
 			"  as_token: 'it''s old'\n  hs_token: 'x'\n  admin_token: 'This value is generated when generating the registration'",

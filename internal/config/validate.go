@@ -32,7 +32,7 @@ func (c *Config) Validate() error {
 	}
 	v.required("appservice.id", as.ID)
 	if v.required("appservice.bot.username", as.Bot.Username) && !validLocalpart(as.Bot.Username) {
-		v.add("appservice.bot.username", "%q is not a user ID localpart (a-z, 0-9 and ._=-/+)", as.Bot.Username)
+		v.add("appservice.bot.username", "%q may hold only a-z, 0-9, '.', '_' and '-' (Synapse refuses to start with '=', '+' or '/' in an appservice's sender_localpart)", as.Bot.Username)
 	}
 	v.token("appservice.as_token", as.ASToken)
 	v.token("appservice.hs_token", as.HSToken)
@@ -44,9 +44,12 @@ func (c *Config) Validate() error {
 		v.add("appservice.admin_token", "placeholder value; run walkie -g to generate tokens, or leave it empty to disable the admin API")
 	} else if as.AdminToken != "" && (as.AdminToken == as.ASToken || as.AdminToken == as.HSToken) {
 		v.add("appservice.admin_token", "must differ from as_token and hs_token")
+	} else if as.AdminToken != "" {
+		v.token("appservice.admin_token", as.AdminToken)
+		if len(as.AdminToken) < minAdminTokenLength {
+			v.add("appservice.admin_token", "must be at least %d characters; run walkie -g to generate one, or set it to \"\" to disable the admin API", minAdminTokenLength)
+		}
 	}
-	// One Matrix event may be 64 KiB, so a smaller cap would refuse
-	// transactions the homeserver can never shrink.
 	if as.MaxBodyBytes < MinMaxBodyBytes {
 		v.add("appservice.max_body_bytes", "must be at least %d (8 MiB): a refused transaction is resent for ever "+
 			"and stops delivery to Walkie, and Synapse sends up to 100 events of up to 64 KiB in one", MinMaxBodyBytes)
@@ -128,11 +131,13 @@ func (v *validator) required(key, value string) bool {
 }
 
 func (v *validator) token(key, value string) {
-	switch value {
-	case "":
+	switch {
+	case value == "":
 		v.add(key, "missing; run walkie -g to generate tokens")
-	case TokenPlaceholder:
+	case value == TokenPlaceholder:
 		v.add(key, "placeholder value; run walkie -g to generate tokens")
+	case !safeToken(value):
+		v.add(key, "may hold only A-Z, a-z, 0-9 and ._~+/=- (it travels in HTTP headers and YAML); run walkie -g to generate one")
 	}
 }
 
@@ -205,8 +210,19 @@ func shortDuration(d time.Duration) string {
 	return s
 }
 
-// validLocalpart follows the spec's user ID grammar for new user IDs.
-var validLocalpart = regexp.MustCompile(`^[a-z0-9._=/+-]+$`).MatchString
+// validLocalpart is the part of the spec's user ID grammar every
+// homeserver accepts for an appservice's sender: Synapse refuses to start
+// with '=', '+' or '/' in sender_localpart.
+var validLocalpart = regexp.MustCompile(`^[a-z0-9._-]+$`).MatchString
+
+// safeToken: what a hand-written token may hold. It travels in HTTP
+// headers and query strings and in the registration's YAML, so no spaces,
+// quotes, control characters or non-ASCII: base64, base32 and hex fit.
+var safeToken = regexp.MustCompile(`^[A-Za-z0-9._~+/=-]+$`).MatchString
+
+// minAdminTokenLength: the admin token guards floor releases and room
+// data over HTTP; walkie -g writes 26 random base32 characters.
+const minAdminTokenLength = 20
 
 // validServerName follows the spec's server name grammar: a DNS name, an
 // IPv4 address or a bracketed IPv6 address, optionally with a port.
