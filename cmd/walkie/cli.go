@@ -182,7 +182,7 @@ func generateRegistration(configPath, registrationPath string, stdout, stderr io
 		return exitError
 	}
 	fmt.Fprintf(stdout, "Wrote new tokens into %s and the registration to %s.\n"+
-		"Register it with the homeserver (Synapse: app_service_config_files; Dendrite: app_service_api.config_files; Conduit: see docs/admin.md) and restart the homeserver.\n",
+		"Register it with the homeserver (Synapse: app_service_config_files; Dendrite: app_service_api.config_files; conduwuit, continuwuity and Conduit: an admin-room command; README.md, \"Registering with the homeserver\") and restart the homeserver.\n",
 		configPath, registrationPath)
 	return exitOK
 }
