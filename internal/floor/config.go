@@ -88,9 +88,13 @@ func (d *decider) applyConfig(in ConfigChange) {
 	if len(rejected) == 0 {
 		return
 	}
+	if in.EventID != "" && in.EventID == r.ConfigNoticeFor || !r.Managed {
+		return // told already, or not a room Walkie speaks in (yet)
+	}
 	var parts []string
 	for _, key := range slices.Sorted(maps.Keys(rejected)) {
 		parts = append(parts, fmt.Sprintf("%s (%s)", key, rejected[key]))
 	}
 	d.notice("Walkie ignored these floor_config keys: "+strings.Join(parts, "; ")+".", "")
+	r.ConfigNoticeFor = in.EventID
 }

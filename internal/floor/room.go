@@ -88,6 +88,10 @@ type Room struct {
 	Passive bool `json:"passive"`
 	// PowerNoticeSent: the one "I lack power" notice has been posted.
 	PowerNoticeSent bool `json:"power_notice_sent,omitempty"`
+	// ConfigNoticeFor is the floor_config event whose ignored keys the
+	// room was told about: a reload or a re-join reads the same event
+	// again, and must not repeat the notice.
+	ConfigNoticeFor string `json:"config_notice_for,omitempty"`
 	// Published: this controller has sent floor state here at least once
 	// (the first to publish owns the room).
 	Published bool `json:"published,omitempty"`

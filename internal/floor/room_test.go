@@ -136,6 +136,26 @@ func roomRules() []rule {
 			},
 		},
 		{
+			// A reload or a re-join reads the same event again.
+			name:    "config/the same rejected keys are not noticed twice",
+			room:    newTestRoom(with(func(r *Room) { r.ConfigNoticeFor = "$cfg" })),
+			in:      ConfigChange{EventID: "$cfg", Values: map[string]any{"bogus": 1.0}},
+			effects: []string{},
+			log:     []string{"config"},
+		},
+		{
+			name:    "config/a new config event with rejected keys is noticed",
+			room:    newTestRoom(with(func(r *Room) { r.ConfigNoticeFor = "$old" })),
+			in:      ConfigChange{EventID: "$cfg", Values: map[string]any{"bogus": 1.0}},
+			effects: []string{"notice"},
+			log:     []string{"config"},
+			check: func(t *testing.T, d Decision) {
+				if d.Room.ConfigNoticeFor != "$cfg" {
+					t.Errorf("noticed config %q, want $cfg", d.Room.ConfigNoticeFor)
+				}
+			},
+		},
+		{
 			name: "config/empty content restores defaults",
 			room: newTestRoom(with(func(r *Room) {
 				r.Overrides = map[string]any{"max_talk_ms": 20000.0}
@@ -297,5 +317,27 @@ func wantFlags(t *testing.T, r *Room, passive, published bool) {
 	t.Helper()
 	if r.Passive != passive || r.Published != published {
 		t.Errorf("passive %v published %v, want %v %v", r.Passive, r.Published, passive, published)
+	}
+}
+
+// A reload reads the room's floor_config again: the notice about its
+// ignored keys was posted when the event arrived, and is not repeated.
+func TestAReloadRepeatsNoConfigNotice(t *testing.T) {
+	room := newTestRoom()
+	cfg := ConfigChange{EventID: "$cfg", Values: map[string]any{"bogus": 1.0}}
+	first := Decide(room, cfg, Env{Now: t0})
+	if len(first.Effects) != 1 || first.Effects[0].Kind != EffectNotice {
+		t.Fatalf("the config event itself: effects %+v, want one notice", first.Effects)
+	}
+	var members []MemberChange
+	for user, m := range room.Members {
+		members = append(members, MemberChange{UserID: user, Membership: m})
+	}
+	power := room.Power
+	reload := Decide(first.Room, Snapshot{Power: &power, Members: members, Config: &cfg, AsOf: room.StateVersion}, Env{Now: t0})
+	for _, e := range reload.Effects {
+		if e.Kind == EffectNotice {
+			t.Fatalf("the reload repeated a notice: %q", e.Text)
+		}
 	}
 }
