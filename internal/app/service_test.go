@@ -16,7 +16,7 @@ import (
 
 	"github.com/walkie-ptt/walkie/internal/config"
 	"github.com/walkie-ptt/walkie/internal/floor"
-	"github.com/walkie-ptt/walkie/internal/pgtest"
+	"github.com/walkie-ptt/walkie/internal/testkit/pgtest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

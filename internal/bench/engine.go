@@ -25,7 +25,7 @@ import (
 	"github.com/walkie-ptt/walkie/internal/app"
 	"github.com/walkie-ptt/walkie/internal/config"
 	"github.com/walkie-ptt/walkie/internal/floor"
-	"github.com/walkie-ptt/walkie/internal/pgcluster"
+	"github.com/walkie-ptt/walkie/internal/testkit/pg"
 )
 
 // EngineOptions configure an engine benchmark.
@@ -110,11 +110,11 @@ func RunEngine(ctx context.Context, o EngineOptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	pgOpts := pgcluster.Options{SharedBuffers: o.SharedBuffers}
+	pgOpts := pg.Options{SharedBuffers: o.SharedBuffers}
 	if o.StatementStats != nil {
 		pgOpts.Settings = map[string]string{"shared_preload_libraries": "'pg_stat_statements'"}
 	}
-	cluster, err := pgcluster.Start(ctx, pgOpts)
+	cluster, err := pg.Start(ctx, pgOpts)
 	if err != nil {
 		return nil, err
 	}

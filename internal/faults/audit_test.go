@@ -8,8 +8,8 @@ import (
 
 	"github.com/walkie-ptt/walkie/internal/floor"
 	"github.com/walkie-ptt/walkie/internal/matrix"
-	"github.com/walkie-ptt/walkie/internal/pgtest"
 	"github.com/walkie-ptt/walkie/internal/store"
+	"github.com/walkie-ptt/walkie/internal/testkit/pgtest"
 )
 
 // The audits are what make the fault tests fail when a mechanism is

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/walkie-ptt/walkie/internal/floor"
-	"github.com/walkie-ptt/walkie/internal/pgtest"
+	"github.com/walkie-ptt/walkie/internal/testkit/pgtest"
 )
 
 // crashPlan sizes a crash run.

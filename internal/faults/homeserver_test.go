@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/walkie-ptt/walkie/internal/pgtest"
+	"github.com/walkie-ptt/walkie/internal/testkit/pgtest"
 )
 
 // The homeserver becomes unreachable (every connection dropped) while

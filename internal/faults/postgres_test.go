@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/walkie-ptt/walkie/internal/pgcluster"
-	"github.com/walkie-ptt/walkie/internal/pgtest"
+	"github.com/walkie-ptt/walkie/internal/testkit/pg"
+	"github.com/walkie-ptt/walkie/internal/testkit/pgtest"
 )
 
 // dbPassword goes into the database URL (the test server trusts local
@@ -20,12 +20,12 @@ const dbPassword = "PGPASS6NEVER6LOGGED"
 // postgresOutage is one way to take the database away.
 type postgresOutage struct {
 	name string
-	stop func(*pgcluster.Cluster, context.Context) error
+	stop func(*pg.Cluster, context.Context) error
 }
 
 var postgresOutages = []postgresOutage{
-	{"clean stop", (*pgcluster.Cluster).StopServer},
-	{"crash (immediate stop, WAL recovery on start)", (*pgcluster.Cluster).CrashServer},
+	{"clean stop", (*pg.Cluster).StopServer},
+	{"crash (immediate stop, WAL recovery on start)", (*pg.Cluster).CrashServer},
 }
 
 // PostgreSQL is stopped cleanly, then crashed, under a busy Walkie. While
@@ -53,7 +53,7 @@ type postgresPlan struct {
 
 func runPostgresRestart(t *testing.T, plan postgresPlan) {
 	ctx := context.Background()
-	cluster := pgtest.NewCluster(t, pgcluster.Options{}) // this test's own: it stops it
+	cluster := pgtest.NewCluster(t, pg.Options{}) // this test's own: it stops it
 	dbURL, err := cluster.CreateDatabase(ctx, "walkie")
 	if err != nil {
 		t.Fatal(err)

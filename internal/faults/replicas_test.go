@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/walkie-ptt/walkie/internal/floor"
-	"github.com/walkie-ptt/walkie/internal/pgtest"
+	"github.com/walkie-ptt/walkie/internal/testkit/pgtest"
 )
 
 // Two walkie processes share one database; the homeserver's transactions

@@ -10,7 +10,7 @@ import (
 
 	"github.com/walkie-ptt/walkie/internal/config"
 	"github.com/walkie-ptt/walkie/internal/floor"
-	"github.com/walkie-ptt/walkie/internal/pgtest"
+	"github.com/walkie-ptt/walkie/internal/testkit/pgtest"
 )
 
 // Walkie runs at debug level, in both log formats, through a whole floor

@@ -19,8 +19,8 @@ import (
 
 	"github.com/walkie-ptt/walkie/internal/floor"
 	"github.com/walkie-ptt/walkie/internal/matrix"
-	"github.com/walkie-ptt/walkie/internal/pgtest"
 	"github.com/walkie-ptt/walkie/internal/store"
+	"github.com/walkie-ptt/walkie/internal/testkit/pgtest"
 )
 
 // The scrape-time gauges (RegisterState) read a real database, so this

@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/walkie-ptt/walkie/internal/homeserver"
-	"github.com/walkie-ptt/walkie/internal/pgcluster"
+	"github.com/walkie-ptt/walkie/internal/testkit/pg"
 )
 
 // Options tune a stack.
@@ -41,7 +41,7 @@ type Options struct {
 type Stack struct {
 	opts       Options
 	dir        string
-	PG         *pgcluster.Cluster
+	PG         *pg.Cluster
 	HS         *homeserver.Dendrite
 	walkieBin  string
 	configPath string
@@ -76,7 +76,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if s.walkieBin, err = BuildWalkie(ctx, filepath.Join(dir, "bin")); err != nil {
 		return nil, err
 	}
-	if s.PG, err = pgcluster.Start(ctx, pgcluster.Options{}); err != nil {
+	if s.PG, err = pg.Start(ctx, pg.Options{}); err != nil {
 		return nil, err
 	}
 	dbURL, err := s.PG.CreateDatabase(ctx, "walkie")

@@ -1,11 +1,11 @@
-// Package pgcluster starts a private, throwaway PostgreSQL server: initdb in a
+// Package pg starts a private, throwaway PostgreSQL server: initdb in a
 // temporary directory, pg_ctl start on a free loopback port, and removal of
-// everything on Stop. Tests use it through internal/pgtest; the benchmark
-// command and the demo use it directly.
+// everything on Stop. Tests use it through internal/testkit/pgtest; the
+// benchmark command and the demo use it directly.
 //
 // The server trusts every local connection (no passwords) and listens only
 // on 127.0.0.1 and on a unix socket inside its directory.
-package pgcluster
+package pg
 
 import (
 	"context"
@@ -103,7 +103,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 
 	dir, err := os.MkdirTemp(opts.BaseDir, dirPrefix)
 	if err != nil {
-		return nil, fmt.Errorf("pgcluster: %w", err)
+		return nil, fmt.Errorf("pg: %w", err)
 	}
 	c := &Cluster{tools: tools, dir: dir, fsyncOn: !opts.DisableFsync}
 	if err := c.create(ctx, opts); err != nil {
@@ -118,13 +118,13 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 // create writes the owner mark and runs initdb.
 func (c *Cluster) create(ctx context.Context, opts Options) error {
 	if len(c.socketPath(65535)) > maxSocketPath {
-		return fmt.Errorf("pgcluster: directory %s is too long for a unix socket path; use a shorter Options.BaseDir", c.dir)
+		return fmt.Errorf("pg: directory %s is too long for a unix socket path; use a shorter Options.BaseDir", c.dir)
 	}
 	if err := writeOwnerMark(c.dir); err != nil {
 		return err
 	}
 	if err := c.tools.owner.chown(c.dir); err != nil {
-		return fmt.Errorf("pgcluster: hand %s to the postgres account: %w", c.dir, err)
+		return fmt.Errorf("pg: hand %s to the postgres account: %w", c.dir, err)
 	}
 	// --no-sync only skips flushing the fresh catalog files to disk: losing
 	// them needs an OS crash, which ends the test run anyway. The server's
@@ -137,7 +137,7 @@ func (c *Cluster) create(ctx context.Context, opts Options) error {
 		"--locale", "C",
 		"--no-sync")
 	if err != nil {
-		return fmt.Errorf("pgcluster: %w", err)
+		return fmt.Errorf("pg: %w", err)
 	}
 	return c.writeSettings(opts)
 }
@@ -157,7 +157,7 @@ func (c *Cluster) Stop() error {
 		stopErr = c.stopLocked(ctx, "fast")
 	}
 	if err := os.RemoveAll(c.dir); err != nil {
-		return errors.Join(stopErr, fmt.Errorf("pgcluster: %w", err))
+		return errors.Join(stopErr, fmt.Errorf("pg: %w", err))
 	}
 	c.removed = true
 	return stopErr

@@ -1,4 +1,4 @@
-package pgcluster
+package pg
 
 import (
 	"errors"
@@ -32,7 +32,7 @@ func findBinDir(versionedGlob string) (string, error) {
 	}
 	candidates, err := filepath.Glob(versionedGlob)
 	if err != nil {
-		return "", fmt.Errorf("pgcluster: bad glob %q: %w", versionedGlob, err)
+		return "", fmt.Errorf("pg: bad glob %q: %w", versionedGlob, err)
 	}
 	// Highest version first: "9.6" must lose to "15", which a plain string
 	// sort would get wrong.

@@ -9,8 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/walkie-ptt/walkie/internal/pgcluster"
-	"github.com/walkie-ptt/walkie/internal/pgtest"
+	"github.com/walkie-ptt/walkie/internal/testkit/pg"
+	"github.com/walkie-ptt/walkie/internal/testkit/pgtest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -106,9 +106,9 @@ func TestClusterRestartKeepsTheTestsData(t *testing.T) {
 }
 
 func TestNewClusterIsRemovedWhenItsTestEnds(t *testing.T) {
-	var c *pgcluster.Cluster
+	var c *pg.Cluster
 	t.Run("owner", func(t *testing.T) {
-		c = pgtest.NewCluster(t, pgcluster.Options{})
+		c = pgtest.NewCluster(t, pg.Options{})
 		if got := currentDatabase(t, connect(t, c.URL("postgres"))); got != "postgres" {
 			t.Errorf("connected to %q", got)
 		}

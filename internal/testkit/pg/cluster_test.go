@@ -1,4 +1,4 @@
-package pgcluster_test
+package pg_test
 
 import (
 	"context"
@@ -12,12 +12,12 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/walkie-ptt/walkie/internal/pgcluster"
+	"github.com/walkie-ptt/walkie/internal/testkit/pg"
 )
 
-func startCluster(t *testing.T, opts pgcluster.Options) *pgcluster.Cluster {
+func startCluster(t *testing.T, opts pg.Options) *pg.Cluster {
 	t.Helper()
-	c, err := pgcluster.Start(t.Context(), opts)
+	c, err := pg.Start(t.Context(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func mustExec(t *testing.T, conn *pgx.Conn, sql string) {
 }
 
 func TestClusterServesSeparateDatabases(t *testing.T) {
-	c := startCluster(t, pgcluster.Options{})
+	c := startCluster(t, pg.Options{})
 	urlA, err := c.CreateDatabase(t.Context(), "alpha")
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +92,7 @@ func TestClusterServesSeparateDatabases(t *testing.T) {
 }
 
 func TestClusterSettings(t *testing.T) {
-	c := startCluster(t, pgcluster.Options{})
+	c := startCluster(t, pg.Options{})
 	conn := connect(t, c.URL("postgres"))
 	want := map[string]string{
 		"fsync":                   "on",
@@ -116,7 +116,7 @@ func TestClusterSettings(t *testing.T) {
 }
 
 func TestClusterFsyncCanBeTurnedOff(t *testing.T) {
-	c := startCluster(t, pgcluster.Options{DisableFsync: true})
+	c := startCluster(t, pg.Options{DisableFsync: true})
 	if got := queryString(t, connect(t, c.URL("postgres")), "SHOW fsync"); got != "off" {
 		t.Errorf("fsync = %q with DisableFsync", got)
 	}
@@ -126,7 +126,7 @@ func TestClusterFsyncCanBeTurnedOff(t *testing.T) {
 }
 
 func TestRestartAndCrashKeepCommittedData(t *testing.T) {
-	c := startCluster(t, pgcluster.Options{})
+	c := startCluster(t, pg.Options{})
 	port := c.Port()
 	url, err := c.CreateDatabase(t.Context(), "durable")
 	if err != nil {
@@ -168,7 +168,7 @@ func TestRestartAndCrashKeepCommittedData(t *testing.T) {
 }
 
 func TestStopRemovesDirectory(t *testing.T) {
-	c, err := pgcluster.Start(t.Context(), pgcluster.Options{})
+	c, err := pg.Start(t.Context(), pg.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +208,7 @@ func baseDir(t *testing.T) string {
 
 func TestStartRemovesClustersWhoseCreatorDied(t *testing.T) {
 	base := baseDir(t)
-	orphan, err := pgcluster.Start(t.Context(), pgcluster.Options{BaseDir: base})
+	orphan, err := pg.Start(t.Context(), pg.Options{BaseDir: base})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func TestStartRemovesClustersWhoseCreatorDied(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	startCluster(t, pgcluster.Options{BaseDir: base})
+	startCluster(t, pg.Options{BaseDir: base})
 
 	if _, err := os.Stat(orphan.Dir()); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("orphaned directory %s survived the next Start: %v", orphan.Dir(), err)
@@ -239,7 +239,7 @@ func TestStartRejectsBaseDirTooLongForSocket(t *testing.T) {
 	if err := os.Mkdir(long, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, err := pgcluster.Start(t.Context(), pgcluster.Options{BaseDir: long})
+	_, err := pg.Start(t.Context(), pg.Options{BaseDir: long})
 	if err == nil || !strings.Contains(err.Error(), "too long") {
 		t.Fatalf("Start with a %d-byte BaseDir: err = %v, want a socket-path error", len(long), err)
 	}
@@ -249,14 +249,14 @@ func TestStartRejectsBaseDirTooLongForSocket(t *testing.T) {
 }
 
 func TestDatabaseURLReplacesOnlyTheDatabase(t *testing.T) {
-	got, err := pgcluster.DatabaseURL("postgresql://u:secret@db.example:6543/main?sslmode=require&dbname=main", "fresh")
+	got, err := pg.DatabaseURL("postgresql://u:secret@db.example:6543/main?sslmode=require&dbname=main", "fresh")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := "postgresql://u:secret@db.example:6543/fresh?sslmode=require"; got != want {
 		t.Errorf("DatabaseURL = %s, want %s", got, want)
 	}
-	if _, err := pgcluster.DatabaseURL("host=db.example dbname=main", "fresh"); err == nil {
+	if _, err := pg.DatabaseURL("host=db.example dbname=main", "fresh"); err == nil {
 		t.Error("DatabaseURL accepted a keyword/value connection string")
 	}
 }

@@ -1,4 +1,4 @@
-package pgcluster
+package pg
 
 import (
 	"errors"
@@ -31,13 +31,13 @@ func currentOwner() (*serverOwner, error) {
 	}
 	u, err := user.Lookup(ownerAccount)
 	if err != nil {
-		return nil, fmt.Errorf("pgcluster: running as root, but PostgreSQL refuses root and there is "+
+		return nil, fmt.Errorf("pg: running as root, but PostgreSQL refuses root and there is "+
 			"no %q OS account to run it as (apt-get install -y postgresql creates one): %w", ownerAccount, err)
 	}
 	uid, errUID := strconv.ParseUint(u.Uid, 10, 32)
 	gid, errGID := strconv.ParseUint(u.Gid, 10, 32)
 	if err := errors.Join(errUID, errGID); err != nil {
-		return nil, fmt.Errorf("pgcluster: account %q has a non-numeric uid/gid: %w", ownerAccount, err)
+		return nil, fmt.Errorf("pg: account %q has a non-numeric uid/gid: %w", ownerAccount, err)
 	}
 	return &serverOwner{name: u.Username, uid: uint32(uid), gid: uint32(gid)}, nil
 }

@@ -1,4 +1,4 @@
-package pgcluster
+package pg
 
 import (
 	"context"
@@ -29,7 +29,7 @@ func CreateDatabaseOn(ctx context.Context, serverURL, name string) (string, erro
 		return "", err
 	}
 	if err := execAdmin(ctx, serverURL, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		return "", fmt.Errorf("pgcluster: create database %q: %w", name, err)
+		return "", fmt.Errorf("pg: create database %q: %w", name, err)
 	}
 	return dbURL, nil
 }
@@ -39,7 +39,7 @@ func CreateDatabaseOn(ctx context.Context, serverURL, name string) (string, erro
 // otherwise make the drop fail.
 func DropDatabaseOn(ctx context.Context, serverURL, name string) error {
 	if err := execAdmin(ctx, serverURL, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
-		return fmt.Errorf("pgcluster: drop database %q: %w", name, err)
+		return fmt.Errorf("pg: drop database %q: %w", name, err)
 	}
 	return nil
 }
@@ -49,7 +49,7 @@ func DatabaseURL(serverURL, name string) (string, error) {
 	u, err := url.Parse(serverURL)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		// The parse error would echo the URL, password included.
-		return "", fmt.Errorf("pgcluster: want a postgres:// or postgresql:// URL, got one with scheme %q", schemeOf(u))
+		return "", fmt.Errorf("pg: want a postgres:// or postgresql:// URL, got one with scheme %q", schemeOf(u))
 	}
 	u.Path = "/" + name
 	u.RawPath = ""

@@ -1,4 +1,4 @@
-package pgcluster
+package pg
 
 import (
 	"context"
@@ -35,7 +35,7 @@ func (c *Cluster) writeSettings(opts Options) error {
 		fsync = "off"
 	}
 	settings := fmt.Sprintf(`
-# Added by walkie's pgcluster.
+# Added by walkie's test kit (internal/testkit/pg).
 listen_addresses = '127.0.0.1'
 unix_socket_directories = %s
 max_connections = %d
@@ -48,11 +48,11 @@ fsync = %s
 	// The file belongs to the postgres account; appending keeps its owner.
 	f, err := os.OpenFile(filepath.Join(c.DataDir(), "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
-		return fmt.Errorf("pgcluster: %w", err)
+		return fmt.Errorf("pg: %w", err)
 	}
 	_, err = io.WriteString(f, settings)
 	if err := errors.Join(err, f.Close()); err != nil {
-		return fmt.Errorf("pgcluster: write postgresql.conf: %w", err)
+		return fmt.Errorf("pg: write postgresql.conf: %w", err)
 	}
 	return nil
 }
@@ -84,7 +84,7 @@ func (c *Cluster) startOnFreePort(ctx context.Context) error {
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, fmt.Errorf("pgcluster: find a free port: %w", err)
+		return 0, fmt.Errorf("pg: find a free port: %w", err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
@@ -95,7 +95,7 @@ func (c *Cluster) StartServer(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.removed {
-		return errors.New("pgcluster: StartServer after Stop")
+		return errors.New("pg: StartServer after Stop")
 	}
 	if c.running {
 		return nil
@@ -141,7 +141,7 @@ func (c *Cluster) startLocked(ctx context.Context) error {
 		"--wait", "--timeout", "120",
 		"-o", "-p "+strconv.Itoa(c.port))
 	if err != nil {
-		return fmt.Errorf("pgcluster: start server on port %d: %w\nserver log %s ends with:\n%s",
+		return fmt.Errorf("pg: start server on port %d: %w\nserver log %s ends with:\n%s",
 			c.port, err, c.LogPath(), logTail(c.LogPath()))
 	}
 	c.running = true
@@ -154,7 +154,7 @@ func (c *Cluster) stopLocked(ctx context.Context, mode string) error {
 		"--mode", mode,
 		"--wait", "--timeout", "120")
 	if err != nil {
-		return fmt.Errorf("pgcluster: stop server (%s): %w", mode, err)
+		return fmt.Errorf("pg: stop server (%s): %w", mode, err)
 	}
 	c.running = false
 	return nil

@@ -7,7 +7,7 @@
 // and each test then calls NewDatabase(t) for a fresh, empty database.
 //
 // By default Main starts one private server per test package (see
-// internal/pgcluster) and removes it when the package's tests end. When
+// internal/testkit/pg) and removes it when the package's tests end. When
 // WALKIE_TEST_DATABASE_URL is set, Main starts nothing and creates the
 // databases on that server instead; its user needs the CREATEDB privilege.
 //
@@ -23,7 +23,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/walkie-ptt/walkie/internal/pgcluster"
+	"github.com/walkie-ptt/walkie/internal/testkit/pg"
 )
 
 // EnvDatabaseURL names a server to use instead of starting one, as a
@@ -70,7 +70,7 @@ func setUp(ctx context.Context) (*server, error) {
 	if url := os.Getenv(EnvDatabaseURL); url != "" {
 		return useExternal(ctx, url)
 	}
-	return startLocal(ctx, pgcluster.Options{})
+	return startLocal(ctx, pg.Options{})
 }
 
 // NewDatabase creates an empty database for this test alone and returns its
@@ -88,7 +88,7 @@ func NewDatabase(t testing.TB) string {
 //
 // The test fails when WALKIE_TEST_DATABASE_URL is set: a server pgtest did
 // not start is not pgtest's to restart.
-func Cluster(t testing.TB) *pgcluster.Cluster {
+func Cluster(t testing.TB) *pg.Cluster {
 	t.Helper()
 	c, err := mustShared(t).localCluster()
 	if err != nil {
@@ -100,11 +100,11 @@ func Cluster(t testing.TB) *pgcluster.Cluster {
 // NewCluster starts a cluster for this test alone, stopped and removed when
 // the test ends. It needs PostgreSQL installed locally even when
 // WALKIE_TEST_DATABASE_URL is set, and costs a second or two.
-func NewCluster(t testing.TB, opts pgcluster.Options) *pgcluster.Cluster {
+func NewCluster(t testing.TB, opts pg.Options) *pg.Cluster {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), setUpTimeout)
 	defer cancel()
-	c, err := pgcluster.Start(ctx, opts)
+	c, err := pg.Start(ctx, opts)
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}

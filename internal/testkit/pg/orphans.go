@@ -1,4 +1,4 @@
-package pgcluster
+package pg
 
 import (
 	"context"
@@ -22,7 +22,7 @@ const ownerMarkFile = "owner.pid"
 func writeOwnerMark(dir string) error {
 	err := os.WriteFile(filepath.Join(dir, ownerMarkFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
 	if err != nil {
-		return fmt.Errorf("pgcluster: %w", err)
+		return fmt.Errorf("pg: %w", err)
 	}
 	return nil
 }

@@ -11,7 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/walkie-ptt/walkie/internal/pgcluster"
+	"github.com/walkie-ptt/walkie/internal/testkit/pg"
 )
 
 // adminTimeout bounds one CREATE or DROP DATABASE.
@@ -21,11 +21,11 @@ const adminTimeout = time.Minute
 // started, or an external server named by WALKIE_TEST_DATABASE_URL.
 type server struct {
 	adminURL string
-	cluster  *pgcluster.Cluster // nil for an external server
+	cluster  *pg.Cluster // nil for an external server
 }
 
-func startLocal(ctx context.Context, opts pgcluster.Options) (*server, error) {
-	c, err := pgcluster.Start(ctx, opts)
+func startLocal(ctx context.Context, opts pg.Options) (*server, error) {
+	c, err := pg.Start(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -35,7 +35,7 @@ func startLocal(ctx context.Context, opts pgcluster.Options) (*server, error) {
 // useExternal checks the server is reachable now, so a wrong URL fails the
 // package once with one clear message rather than every test.
 func useExternal(ctx context.Context, url string) (*server, error) {
-	if _, err := pgcluster.DatabaseURL(url, "probe"); err != nil {
+	if _, err := pg.DatabaseURL(url, "probe"); err != nil {
 		return nil, fmt.Errorf("%s: %w", EnvDatabaseURL, err)
 	}
 	conn, err := pgx.Connect(ctx, url)
@@ -55,7 +55,7 @@ func (s *server) close() error {
 	return s.cluster.Stop()
 }
 
-func (s *server) localCluster() (*pgcluster.Cluster, error) {
+func (s *server) localCluster() (*pg.Cluster, error) {
 	if s.cluster == nil {
 		return nil, fmt.Errorf("pgtest: this test stops or restarts PostgreSQL, which it may do only to "+
 			"the server pgtest starts itself; unset %s to run it", EnvDatabaseURL)
@@ -68,14 +68,14 @@ func (s *server) newDatabase(t testing.TB) string {
 	name := databaseName(t.Name())
 	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
 	defer cancel()
-	url, err := pgcluster.CreateDatabaseOn(ctx, s.adminURL, name)
+	url, err := pg.CreateDatabaseOn(ctx, s.adminURL, name)
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
 		defer cancel()
-		if err := pgcluster.DropDatabaseOn(ctx, s.adminURL, name); err != nil {
+		if err := pg.DropDatabaseOn(ctx, s.adminURL, name); err != nil {
 			t.Logf("pgtest: database %s left behind: %v", name, err)
 		}
 	})
