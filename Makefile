@@ -20,7 +20,7 @@ FUZZ_PKGS ?= ./...
 SOAK_DURATION ?= 10m
 SOAK_TIMEOUT ?= 60m
 
-# The Dendrite homeserver the end-to-end tests run (internal/homeserver
+# The Dendrite homeserver the end-to-end tests run (internal/testkit/dendrite
 # reads this variable; the `dendrite` target fills the directory).
 export WALKIE_DENDRITE_BIN_DIR ?= $(CURDIR)/.cache/bin
 

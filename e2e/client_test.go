@@ -14,9 +14,9 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/walkie-ptt/walkie/internal/floor"
-	"github.com/walkie-ptt/walkie/internal/homeserver"
 	"github.com/walkie-ptt/walkie/internal/matrix"
 	"github.com/walkie-ptt/walkie/internal/stack"
+	"github.com/walkie-ptt/walkie/internal/testkit/dendrite"
 )
 
 // waitLimit bounds every wait for something a client should see. It is a
@@ -136,7 +136,7 @@ func (d *device) waitFloor(room id.RoomID, what string, pred func(floor.FloorSta
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
 	var seen floor.FloorState
-	err := homeserver.WaitForStateEvent(ctx, d.c, room, matrix.TypeFloor, "", func(raw json.RawMessage) bool {
+	err := dendrite.WaitForStateEvent(ctx, d.c, room, matrix.TypeFloor, "", func(raw json.RawMessage) bool {
 		var f floor.FloorState
 		if json.Unmarshal(raw, &f) != nil {
 			return false

@@ -17,9 +17,9 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/walkie-ptt/walkie/internal/floor"
-	"github.com/walkie-ptt/walkie/internal/homeserver"
 	"github.com/walkie-ptt/walkie/internal/matrix"
 	"github.com/walkie-ptt/walkie/internal/stack"
+	"github.com/walkie-ptt/walkie/internal/testkit/dendrite"
 )
 
 // demoFloor: short timers so the timeout part of the story is quick.
@@ -40,7 +40,7 @@ func demo(ctx context.Context, out io.Writer, wait bool) error {
 		return err
 	}
 	defer logFile.Close()
-	say("Starting PostgreSQL, Dendrite %s and Walkie (first run builds Dendrite: about 2 minutes)…", homeserver.DendriteVersion)
+	say("Starting PostgreSQL, Dendrite %s and Walkie (first run builds Dendrite: about 2 minutes)…", dendrite.Version)
 	s, err := stack.Start(ctx, stack.Options{Log: logFile, Floor: demoFloor, LogLevel: "info"})
 	if err != nil {
 		return fmt.Errorf("%w (logs: %s)", err, logFile.Name())
@@ -181,7 +181,7 @@ func (p *person) request(ctx context.Context, room id.RoomID) (id.EventID, error
 
 // sendChunks uploads the committed demo clip and sends it as chunks.
 func sendChunks(ctx context.Context, p *person, room id.RoomID, started id.EventID) error {
-	root, err := homeserver.RepoRoot()
+	root, err := dendrite.RepoRoot()
 	if err != nil {
 		return err
 	}

@@ -19,7 +19,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/walkie-ptt/walkie/internal/homeserver"
+	"github.com/walkie-ptt/walkie/internal/testkit/dendrite"
 	"github.com/walkie-ptt/walkie/internal/testkit/pg"
 )
 
@@ -42,7 +42,7 @@ type Stack struct {
 	opts       Options
 	dir        string
 	PG         *pg.Cluster
-	HS         *homeserver.Dendrite
+	HS         *dendrite.Server
 	walkieBin  string
 	configPath string
 	regPath    string
@@ -100,7 +100,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if out, err := exec.CommandContext(ctx, s.walkieBin, "-g", "-c", s.configPath, "-r", s.regPath).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("walkie -g: %v: %s", err, out)
 	}
-	s.HS, err = homeserver.Start(ctx, homeserver.Options{WorkDir: dir, AppserviceRegistrationPaths: append([]string{s.regPath}, opts.ExtraRegistrations...), LogWriter: opts.Log})
+	s.HS, err = dendrite.Start(ctx, dendrite.Options{WorkDir: dir, AppserviceRegistrationPaths: append([]string{s.regPath}, opts.ExtraRegistrations...), LogWriter: opts.Log})
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +254,7 @@ func (s *Stack) ConfigPath() string { return s.configPath }
 
 // BuildWalkie compiles cmd/walkie of this checkout into dir.
 func BuildWalkie(ctx context.Context, dir string) (string, error) {
-	root, err := homeserver.RepoRoot()
+	root, err := dendrite.RepoRoot()
 	if err != nil {
 		return "", err
 	}

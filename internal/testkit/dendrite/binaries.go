@@ -1,4 +1,4 @@
-package homeserver
+package dendrite
 
 import (
 	"bytes"
@@ -13,9 +13,9 @@ import (
 	"sync"
 )
 
-// DendriteVersion is the Dendrite release the harness expects. It must match
+// Version is the Dendrite release the harness expects. It must match
 // the version pinned in e2e/tools/go.mod (a test checks that it does).
-const DendriteVersion = "0.13.8"
+const Version = "0.13.8"
 
 const (
 	// mainModulePath identifies the repository root while walking up from
@@ -56,7 +56,7 @@ func defaultBinDir() (string, error) {
 }
 
 // ensureBinaries makes sure binDir holds the Dendrite binaries at
-// DendriteVersion, building them from e2e/tools when any is missing or stale.
+// Version, building them from e2e/tools when any is missing or stale.
 func ensureBinaries(ctx context.Context, binDir string, log io.Writer) error {
 	buildMu.Lock()
 	defer buildMu.Unlock()
@@ -82,7 +82,7 @@ func binariesUpToDate(ctx context.Context, binDir string) bool {
 		}
 	}
 	out, err := exec.CommandContext(ctx, filepath.Join(binDir, "dendrite"), "-version").Output()
-	return err == nil && strings.TrimSpace(string(out)) == DendriteVersion
+	return err == nil && strings.TrimSpace(string(out)) == Version
 }
 
 // installBinaries runs `go install` in the tools module into a scratch

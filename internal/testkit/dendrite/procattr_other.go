@@ -1,6 +1,6 @@
 //go:build !linux
 
-package homeserver
+package dendrite
 
 import "syscall"
 

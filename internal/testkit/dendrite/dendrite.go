@@ -1,4 +1,4 @@
-package homeserver
+package dendrite
 
 import (
 	"context"
@@ -44,9 +44,9 @@ type Options struct {
 	LogWriter io.Writer
 }
 
-// Dendrite is a running throwaway Dendrite homeserver: SQLite storage,
+// Server is a running throwaway Dendrite homeserver: SQLite storage,
 // federation off, registration only through the shared secret.
-type Dendrite struct {
+type Server struct {
 	url          string
 	serverName   string
 	sharedSecret string
@@ -82,7 +82,7 @@ type configValues struct {
 // Start builds the binaries if needed, writes a fresh instance directory and
 // runs Dendrite on a free loopback port. It returns once the client API
 // answers. The caller must call Stop (t.Cleanup(d.Stop) in tests).
-func Start(ctx context.Context, opts Options) (*Dendrite, error) {
+func Start(ctx context.Context, opts Options) (*Server, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
@@ -98,7 +98,7 @@ func Start(ctx context.Context, opts Options) (*Dendrite, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Dendrite{
+	d := &Server{
 		serverName:   opts.ServerName,
 		sharedSecret: randomHex(32),
 		dir:          dir,
@@ -141,7 +141,7 @@ func (o Options) withDefaults() (Options, error) {
 	return o, nil
 }
 
-func (d *Dendrite) start(ctx context.Context, opts Options) error {
+func (d *Server) start(ctx context.Context, opts Options) error {
 	keyGen := exec.CommandContext(ctx, filepath.Join(opts.BinDir, "generate-keys"), "-private-key", "matrix_key.pem")
 	keyGen.Dir = d.dir
 	if out, err := keyGen.CombinedOutput(); err != nil {
@@ -178,7 +178,7 @@ func (d *Dendrite) start(ctx context.Context, opts Options) error {
 	return d.waitUntilServing(ctx)
 }
 
-func (d *Dendrite) writeConfig(appservicePaths []string) error {
+func (d *Server) writeConfig(appservicePaths []string) error {
 	f, err := os.Create(filepath.Join(d.dir, "dendrite.yaml"))
 	if err != nil {
 		return err
@@ -194,7 +194,7 @@ func (d *Dendrite) writeConfig(appservicePaths []string) error {
 // waitUntilServing polls /_matrix/client/versions: Dendrite binds its
 // listener only after every component (and its database migrations) is up,
 // so the first answer means the whole server is ready.
-func (d *Dendrite) waitUntilServing(ctx context.Context) error {
+func (d *Server) waitUntilServing(ctx context.Context) error {
 	client := &http.Client{Timeout: time.Second}
 	ticker := time.NewTicker(50 * time.Millisecond)
 	defer ticker.Stop()
@@ -223,23 +223,23 @@ func (d *Dendrite) waitUntilServing(ctx context.Context) error {
 // directory. It is safe to call more than once and on a failed Start.
 // Killing outright is deliberate: nothing in the instance outlives it, and
 // a graceful shutdown only adds seconds to every test.
-func (d *Dendrite) Stop() {
+func (d *Server) Stop() {
 	d.stopOnce.Do(func() {
 		if d.cmd != nil && d.cmd.Process != nil {
 			_ = d.cmd.Process.Kill() // fails only if it already exited
 			<-d.exited
 		}
 		if err := os.RemoveAll(d.dir); err != nil {
-			fmt.Fprintf(d.log, "homeserver: remove %s: %v\n", d.dir, err)
+			fmt.Fprintf(d.log, "dendrite: remove %s: %v\n", d.dir, err)
 		}
 	})
 }
 
 // URL is the client-server API base URL, e.g. http://127.0.0.1:41234.
-func (d *Dendrite) URL() string { return d.url }
+func (d *Server) URL() string { return d.url }
 
 // ServerName is the Matrix server name (the part after the colon in IDs).
-func (d *Dendrite) ServerName() string { return d.serverName }
+func (d *Server) ServerName() string { return d.serverName }
 
 // freeLoopbackAddr asks the kernel for an unused port. Dendrite binds it a
 // moment later; the kernel picks ports at random, so a collision with

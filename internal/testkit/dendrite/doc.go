@@ -1,4 +1,4 @@
-// Package homeserver runs a real, throwaway Dendrite homeserver for
+// Package dendrite runs a real, throwaway Dendrite homeserver for
 // end-to-end tests and the demo.
 //
 // It drives the dendrite, generate-keys and create-account binaries built
@@ -8,7 +8,7 @@
 // Each Start gets its own directory, key, SQLite files, in-memory NATS
 // streams and loopback port, so tests may run several servers in parallel.
 //
-//	hs, err := homeserver.Start(ctx, homeserver.Options{
+//	hs, err := dendrite.Start(ctx, dendrite.Options{
 //		WorkDir:                     t.TempDir(),
 //		AppserviceRegistrationPaths: []string{registrationPath},
 //	})
@@ -43,4 +43,4 @@
 //     event ID, not only by transaction ID.
 //   - A global SQLite "database" section does not work: each component needs
 //     its own "file:" connection string (see dendrite.yaml.tmpl).
-package homeserver
+package dendrite

@@ -1,4 +1,4 @@
-package homeserver
+package dendrite
 
 import (
 	"io"

@@ -1,4 +1,4 @@
-package homeserver
+package dendrite
 
 import (
 	"bytes"
@@ -22,7 +22,7 @@ const sharedSecretRegisterPath = "/_synapse/admin/v1/register"
 // RegisterUser creates an account through the shared-secret admin API and
 // returns its full user ID. The password must be at least 8 characters
 // (Dendrite's minimum).
-func (d *Dendrite) RegisterUser(ctx context.Context, localpart, password string, admin bool) (id.UserID, error) {
+func (d *Server) RegisterUser(ctx context.Context, localpart, password string, admin bool) (id.UserID, error) {
 	var nonce struct {
 		Nonce string `json:"nonce"`
 	}
@@ -48,7 +48,7 @@ func (d *Dendrite) RegisterUser(ctx context.Context, localpart, password string,
 // registrationMAC is HMAC-SHA1, keyed with the shared secret, over
 // nonce NUL username NUL password NUL "admin"|"notadmin", hex encoded
 // (Dendrite's clientapi/routing/register_secret.go, same as Synapse).
-func (d *Dendrite) registrationMAC(nonce, localpart, password string, admin bool) string {
+func (d *Server) registrationMAC(nonce, localpart, password string, admin bool) string {
 	role := "notadmin"
 	if admin {
 		role = "admin"
@@ -65,7 +65,7 @@ func (d *Dendrite) registrationMAC(nonce, localpart, password string, admin bool
 
 // adminCall sends one JSON request to the shared-secret registration
 // endpoint and decodes the JSON answer into out.
-func (d *Dendrite) adminCall(ctx context.Context, method string, in, out any) error {
+func (d *Server) adminCall(ctx context.Context, method string, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -97,7 +97,7 @@ func (d *Dendrite) adminCall(ctx context.Context, method string, in, out any) er
 // Login logs localpart in with its password as the given device and returns
 // a client holding that device's access token. Logging the same user in with
 // different device IDs yields independent devices of one account.
-func (d *Dendrite) Login(ctx context.Context, localpart, password, deviceID string) (*mautrix.Client, error) {
+func (d *Server) Login(ctx context.Context, localpart, password, deviceID string) (*mautrix.Client, error) {
 	client, err := mautrix.NewClient(d.url, "", "")
 	if err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
-package homeserver
+package dendrite
 
 import (
 	"bytes"
@@ -165,7 +165,7 @@ func TestStartReportsWhyDendriteExited(t *testing.T) {
 	}
 }
 
-func registerUser(ctx context.Context, t *testing.T, hs *Dendrite, localpart string) id.UserID {
+func registerUser(ctx context.Context, t *testing.T, hs *Server, localpart string) id.UserID {
 	t.Helper()
 	userID, err := hs.RegisterUser(ctx, localpart, "correct horse battery", false)
 	if err != nil {
@@ -177,7 +177,7 @@ func registerUser(ctx context.Context, t *testing.T, hs *Dendrite, localpart str
 	return userID
 }
 
-func login(ctx context.Context, t *testing.T, hs *Dendrite, localpart, password, deviceID string) *mautrix.Client {
+func login(ctx context.Context, t *testing.T, hs *Server, localpart, password, deviceID string) *mautrix.Client {
 	t.Helper()
 	client, err := hs.Login(ctx, localpart, password, deviceID)
 	if err != nil {

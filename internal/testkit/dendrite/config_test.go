@@ -1,4 +1,4 @@
-package homeserver
+package dendrite
 
 import (
 	"bytes"
@@ -64,7 +64,7 @@ func TestConfigTemplateWithoutAppservices(t *testing.T) {
 	}
 }
 
-// The binary cache is keyed on DendriteVersion; it must name the version the
+// The binary cache is keyed on Version; it must name the version the
 // tools module actually builds.
 func TestDendriteVersionMatchesToolsModule(t *testing.T) {
 	root, err := findRepoRoot()
@@ -75,7 +75,7 @@ func TestDendriteVersionMatchesToolsModule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "github.com/matrix-org/dendrite v" + DendriteVersion
+	want := "github.com/matrix-org/dendrite v" + Version
 	if !strings.Contains(string(goMod), want) {
 		t.Fatalf("%s/go.mod does not require %q", toolsModuleDir, want)
 	}
