@@ -15,8 +15,8 @@ import (
 
 	"github.com/walkie-ptt/walkie/internal/floor"
 	"github.com/walkie-ptt/walkie/internal/matrix"
-	"github.com/walkie-ptt/walkie/internal/stack"
 	"github.com/walkie-ptt/walkie/internal/testkit/dendrite"
+	"github.com/walkie-ptt/walkie/internal/testkit/stack"
 )
 
 // waitLimit bounds every wait for something a client should see. It is a

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/walkie-ptt/walkie/internal/stack"
+	"github.com/walkie-ptt/walkie/internal/testkit/stack"
 )
 
 // shared is the one stack all scenarios use: each scenario works in rooms

@@ -18,8 +18,8 @@ import (
 
 	"github.com/walkie-ptt/walkie/internal/floor"
 	"github.com/walkie-ptt/walkie/internal/matrix"
-	"github.com/walkie-ptt/walkie/internal/stack"
 	"github.com/walkie-ptt/walkie/internal/testkit/dendrite"
+	"github.com/walkie-ptt/walkie/internal/testkit/stack"
 )
 
 // demoFloor: short timers so the timeout part of the story is quick.

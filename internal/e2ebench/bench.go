@@ -15,7 +15,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/walkie-ptt/walkie/internal/stack"
+	"github.com/walkie-ptt/walkie/internal/testkit/stack"
 )
 
 // Options size a run.

@@ -9,7 +9,7 @@ import (
 
 	"github.com/walkie-ptt/walkie/internal/floor"
 	"github.com/walkie-ptt/walkie/internal/matrix"
-	"github.com/walkie-ptt/walkie/internal/stack"
+	"github.com/walkie-ptt/walkie/internal/testkit/stack"
 )
 
 // recoveryInactivity is the inactivity_timeout the stack runs with, so a

@@ -12,7 +12,7 @@ import (
 
 	"github.com/walkie-ptt/walkie/internal/floor"
 	"github.com/walkie-ptt/walkie/internal/matrix"
-	"github.com/walkie-ptt/walkie/internal/stack"
+	"github.com/walkie-ptt/walkie/internal/testkit/stack"
 )
 
 // waitLimit bounds each wait; a bench that hangs is a failed bench.

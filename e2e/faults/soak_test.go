@@ -10,7 +10,7 @@ import (
 
 // The soak variants run the fault tests longer and harder:
 //
-//	WALKIE_SOAK_DURATION=10m go test -tags soak -run TestSoak -timeout 2h ./internal/faults/
+//	WALKIE_SOAK_DURATION=10m go test -tags soak -run TestSoak -timeout 2h ./e2e/faults/
 //
 // WALKIE_SOAK_DURATION (default 5m) is how long the crash run keeps killing
 // Walkie and how long the database run keeps stopping PostgreSQL.

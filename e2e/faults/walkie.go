@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/walkie-ptt/walkie/internal/config"
-	"github.com/walkie-ptt/walkie/internal/stack"
+	"github.com/walkie-ptt/walkie/internal/testkit/stack"
 )
 
 // Domain is the server name of every user and room in the fault tests.

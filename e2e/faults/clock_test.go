@@ -22,7 +22,7 @@ var processClock = map[string]bool{"Now": true, "Since": true, "Until": true}
 // internal/store's TestTimersRunOnTheDatabaseClock shows the behaviour.
 func TestDecisionsNeverReadTheProcessClock(t *testing.T) {
 	checked := 0
-	for _, dir := range []string{"../floor", "../store"} {
+	for _, dir := range []string{"../../internal/floor", "../../internal/store"} {
 		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 		if err != nil {
 			t.Fatal(err)
