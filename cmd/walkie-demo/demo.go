@@ -18,6 +18,7 @@ import (
 
 	"github.com/walkie-ptt/walkie/internal/floor"
 	"github.com/walkie-ptt/walkie/internal/matrix"
+	"github.com/walkie-ptt/walkie/internal/testkit/checkout"
 	"github.com/walkie-ptt/walkie/internal/testkit/dendrite"
 	"github.com/walkie-ptt/walkie/internal/testkit/stack"
 )
@@ -181,7 +182,7 @@ func (p *person) request(ctx context.Context, room id.RoomID) (id.EventID, error
 
 // sendChunks uploads the committed demo clip and sends it as chunks.
 func sendChunks(ctx context.Context, p *person, room id.RoomID, started id.EventID) error {
-	root, err := dendrite.RepoRoot()
+	root, err := checkout.Root()
 	if err != nil {
 		return err
 	}

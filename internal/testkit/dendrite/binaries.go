@@ -3,7 +3,6 @@ package dendrite
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/walkie-ptt/walkie/internal/testkit/checkout"
 )
 
 // Version is the Dendrite release the harness expects. It must match
@@ -18,9 +19,6 @@ import (
 const Version = "0.13.8"
 
 const (
-	// mainModulePath identifies the repository root while walking up from
-	// the working directory.
-	mainModulePath = "github.com/walkie-ptt/walkie"
 	// toolsModuleDir is the separate Go module that pins Dendrite, relative
 	// to the repository root. Keeping it apart keeps Dendrite's large
 	// dependency graph out of the main go.mod.
@@ -48,7 +46,7 @@ func defaultBinDir() (string, error) {
 	if dir := os.Getenv(binDirEnv); dir != "" {
 		return filepath.Abs(dir)
 	}
-	root, err := findRepoRoot()
+	root, err := checkout.Root()
 	if err != nil {
 		return "", fmt.Errorf("locate bin dir (set %s to skip the lookup): %w", binDirEnv, err)
 	}
@@ -64,7 +62,7 @@ func ensureBinaries(ctx context.Context, binDir string, log io.Writer) error {
 	if binariesUpToDate(ctx, binDir) {
 		return nil
 	}
-	root, err := findRepoRoot()
+	root, err := checkout.Root()
 	if err != nil {
 		return fmt.Errorf("dendrite binaries missing in %s and cannot build them: %w", binDir, err)
 	}
@@ -118,48 +116,8 @@ func installBinaries(ctx context.Context, toolsDir, binDir string, log io.Writer
 	return nil
 }
 
-// findRepoRoot walks up from the working directory to the go.mod that
-// declares the main module. Tests run in their package directory, so this
-// finds the checkout the test binary was built from.
-func findRepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && modulePath(data) == mainModulePath {
-			return dir, nil
-		}
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			return "", err
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod for module %s above the working directory", mainModulePath)
-		}
-		dir = parent
-	}
-}
-
-// modulePath returns the module path declared in a go.mod file, or "".
-// (golang.org/x/mod/modfile does this fully, but is not worth a dependency
-// of the main module for one directive.)
-func modulePath(goMod []byte) string {
-	for _, line := range strings.Split(string(goMod), "\n") {
-		fields := strings.Fields(line)
-		if len(fields) >= 2 && fields[0] == "module" {
-			return strings.Trim(fields[1], `"`)
-		}
-	}
-	return ""
-}
-
 // binaryName returns the last element of an import path, which `go install`
 // uses as the binary name.
 func binaryName(importPath string) string {
 	return importPath[strings.LastIndex(importPath, "/")+1:]
 }
-
-// RepoRoot is the checkout the running test or tool was started from.
-func RepoRoot() (string, error) { return findRepoRoot() }

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/walkie-ptt/walkie/internal/testkit/checkout"
 )
 
 // Dendrite reads the rendered file with a YAML parser, so values with
@@ -67,7 +69,7 @@ func TestConfigTemplateWithoutAppservices(t *testing.T) {
 // The binary cache is keyed on Version; it must name the version the
 // tools module actually builds.
 func TestDendriteVersionMatchesToolsModule(t *testing.T) {
-	root, err := findRepoRoot()
+	root, err := checkout.Root()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,33 +80,5 @@ func TestDendriteVersionMatchesToolsModule(t *testing.T) {
 	want := "github.com/matrix-org/dendrite v" + Version
 	if !strings.Contains(string(goMod), want) {
 		t.Fatalf("%s/go.mod does not require %q", toolsModuleDir, want)
-	}
-}
-
-func TestModulePath(t *testing.T) {
-	for goMod, want := range map[string]string{
-		"module github.com/walkie-ptt/walkie\n\ngo 1.26\n": "github.com/walkie-ptt/walkie",
-		"// comment\nmodule \"example.com/quoted\"\n":      "example.com/quoted",
-		"go 1.26\n": "",
-	} {
-		if got := modulePath([]byte(goMod)); got != want {
-			t.Errorf("modulePath(%q) = %q, want %q", goMod, got, want)
-		}
-	}
-}
-
-func TestTailWriterKeepsTheEnd(t *testing.T) {
-	var sink bytes.Buffer
-	w := newTailWriter(&sink, 4)
-	for _, s := range []string{"abc", "def", "g"} {
-		if _, err := w.Write([]byte(s)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if got := w.Tail(); got != "defg" {
-		t.Errorf("Tail() = %q, want %q", got, "defg")
-	}
-	if sink.String() != "abcdefg" {
-		t.Errorf("sink got %q, want everything", sink.String())
 	}
 }

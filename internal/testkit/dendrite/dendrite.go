@@ -9,14 +9,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"text/template"
 	"time"
+
+	"github.com/walkie-ptt/walkie/internal/testkit/proc"
 )
 
 // startupTimeout bounds how long Start waits for Dendrite to answer, even if
@@ -52,11 +53,9 @@ type Server struct {
 	sharedSecret string
 	dir          string
 	log          io.Writer
-	output       *tailWriter
+	output       *proc.Output // the last 16 KiB, quoted in startup errors
 
-	cmd      *exec.Cmd
-	exited   chan struct{} // closed once cmd.Wait returns
-	waitErr  error         // valid after exited is closed
+	child    *proc.Child // nil until started
 	stopOnce sync.Once
 }
 
@@ -103,8 +102,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		sharedSecret: randomHex(32),
 		dir:          dir,
 		log:          opts.LogWriter,
-		output:       newTailWriter(opts.LogWriter, 16<<10),
-		exited:       make(chan struct{}),
+		output:       proc.NewOutput(opts.LogWriter, 16<<10),
 	}
 	if err := d.start(ctx, opts); err != nil {
 		d.Stop()
@@ -150,31 +148,24 @@ func (d *Server) start(ctx context.Context, opts Options) error {
 	if err := d.writeConfig(opts.AppserviceRegistrationPaths); err != nil {
 		return err
 	}
-	addr, err := freeLoopbackAddr()
+	port, err := proc.FreePort()
 	if err != nil {
 		return err
 	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
 	d.url = "http://" + addr
 
 	// Not CommandContext: ctx only bounds startup; the process lives until
 	// Stop.
-	d.cmd = exec.Command(filepath.Join(opts.BinDir, "dendrite"),
+	cmd := exec.Command(filepath.Join(opts.BinDir, "dendrite"),
 		"-config", "dendrite.yaml",
 		"-http-bind-address", addr,
 	)
-	d.cmd.Dir = d.dir
-	// One comparable writer for both streams makes exec use a single copying
-	// goroutine, so LogWriter never sees concurrent writes.
-	d.cmd.Stdout = d.output
-	d.cmd.Stderr = d.output
-	d.cmd.SysProcAttr = childProcAttr()
-	if err := d.cmd.Start(); err != nil {
+	cmd.Dir = d.dir
+	cmd.Stdout, cmd.Stderr = d.output, d.output
+	if d.child, err = proc.Start(cmd); err != nil {
 		return fmt.Errorf("start dendrite: %w", err)
 	}
-	go func() {
-		d.waitErr = d.cmd.Wait()
-		close(d.exited)
-	}()
 	return d.waitUntilServing(ctx)
 }
 
@@ -195,28 +186,14 @@ func (d *Server) writeConfig(appservicePaths []string) error {
 // listener only after every component (and its database migrations) is up,
 // so the first answer means the whole server is ready.
 func (d *Server) waitUntilServing(ctx context.Context) error {
-	client := &http.Client{Timeout: time.Second}
-	ticker := time.NewTicker(50 * time.Millisecond)
-	defer ticker.Stop()
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.url+"/_matrix/client/versions", nil)
-		if err != nil {
-			return err
-		}
-		if resp, err := client.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-d.exited:
-			return fmt.Errorf("dendrite exited during startup (%v); last output:\n%s", d.waitErr, d.output.Tail())
-		case <-ctx.Done():
-			return fmt.Errorf("dendrite not serving at %s: %w; last output:\n%s", d.url, ctx.Err(), d.output.Tail())
-		case <-ticker.C:
-		}
+	err := proc.WaitServing(ctx, d.url+"/_matrix/client/versions", d.child.Exited())
+	if errors.Is(err, proc.ErrExited) {
+		return fmt.Errorf("dendrite exited during startup (%v); last output:\n%s", d.child.Err(), d.output.String())
 	}
+	if err != nil {
+		return fmt.Errorf("dendrite not serving: %w; last output:\n%s", err, d.output.String())
+	}
+	return nil
 }
 
 // Stop kills Dendrite, waits for it to exit and removes its instance
@@ -225,9 +202,8 @@ func (d *Server) waitUntilServing(ctx context.Context) error {
 // a graceful shutdown only adds seconds to every test.
 func (d *Server) Stop() {
 	d.stopOnce.Do(func() {
-		if d.cmd != nil && d.cmd.Process != nil {
-			_ = d.cmd.Process.Kill() // fails only if it already exited
-			<-d.exited
+		if d.child != nil {
+			d.child.End(os.Kill, time.Minute)
 		}
 		if err := os.RemoveAll(d.dir); err != nil {
 			fmt.Fprintf(d.log, "dendrite: remove %s: %v\n", d.dir, err)
@@ -240,19 +216,6 @@ func (d *Server) URL() string { return d.url }
 
 // ServerName is the Matrix server name (the part after the colon in IDs).
 func (d *Server) ServerName() string { return d.serverName }
-
-// freeLoopbackAddr asks the kernel for an unused port. Dendrite binds it a
-// moment later; the kernel picks ports at random, so a collision with
-// another process in that window is very unlikely, and would surface as a
-// startup error quoting "address already in use".
-func freeLoopbackAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	addr := l.Addr().String()
-	return addr, l.Close()
-}
 
 func randomHex(n int) string {
 	b := make([]byte, n)

@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/walkie-ptt/walkie/internal/testkit/proc"
 )
 
 // maxSocketPath is the longest unix socket path Linux accepts (sun_path is
@@ -68,26 +69,15 @@ func (c *Cluster) startOnFreePort(ctx context.Context) error {
 	defer c.mu.Unlock()
 	var err error
 	for range portAttempts {
-		c.port, err = freePort()
+		c.port, err = proc.FreePort()
 		if err != nil {
-			return err
+			return fmt.Errorf("pg: %w", err)
 		}
 		if err = c.startLocked(ctx); err == nil || !strings.Contains(err.Error(), "already in use") {
 			return err
 		}
 	}
 	return err
-}
-
-// freePort asks the kernel for a free loopback port. Another process may
-// take it before PostgreSQL binds it; startOnFreePort retries for that.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("pg: find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // StartServer starts a stopped server again on the same port and directory.

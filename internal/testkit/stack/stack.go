@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/walkie-ptt/walkie/internal/testkit/checkout"
 	"github.com/walkie-ptt/walkie/internal/testkit/dendrite"
 	"github.com/walkie-ptt/walkie/internal/testkit/pg"
 )
@@ -254,7 +255,7 @@ func (s *Stack) ConfigPath() string { return s.configPath }
 
 // BuildWalkie compiles cmd/walkie of this checkout into dir.
 func BuildWalkie(ctx context.Context, dir string) (string, error) {
-	root, err := dendrite.RepoRoot()
+	root, err := checkout.Root()
 	if err != nil {
 		return "", err
 	}
