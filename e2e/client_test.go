@@ -53,11 +53,11 @@ func newUser(t *testing.T, s *stack.Stack, name, deviceID string) *device {
 func managedRoom(t *testing.T, s *stack.Stack, admin *device, members ...*device) id.RoomID {
 	t.Helper()
 	ctx := context.Background()
-	users := map[id.UserID]int{id.UserID(admin.user): 100, id.UserID(s.BotUserID()): 100}
+	users := map[id.UserID]int{id.UserID(admin.user): 100, id.UserID(s.Walkie.BotUserID()): 100}
 	resp, err := admin.c.CreateRoom(ctx, &mautrix.ReqCreateRoom{
 		Preset:             "private_chat",
 		PowerLevelOverride: &event.PowerLevelsEventContent{Users: users},
-		Invite:             append([]id.UserID{id.UserID(s.BotUserID())}, userIDs(members)...),
+		Invite:             append([]id.UserID{id.UserID(s.Walkie.BotUserID())}, userIDs(members)...),
 	})
 	if err != nil {
 		t.Fatal(err)

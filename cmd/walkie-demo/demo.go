@@ -21,12 +21,11 @@ import (
 	"github.com/walkie-ptt/walkie/internal/testkit/checkout"
 	"github.com/walkie-ptt/walkie/internal/testkit/dendrite"
 	"github.com/walkie-ptt/walkie/internal/testkit/stack"
+	"github.com/walkie-ptt/walkie/internal/testkit/timers"
 )
 
 // demoFloor: short timers so the timeout part of the story is quick.
-const demoFloor = `  start_timeout: 4s
-  inactivity_timeout: 4s
-  max_talk: 30s`
+var demoFloor = timers.Floor{StartTimeout: 4 * time.Second, InactivityTimeout: 4 * time.Second, MaxTalk: 30 * time.Second}
 
 type person struct {
 	name   string
@@ -65,8 +64,8 @@ func demo(ctx context.Context, out io.Writer, wait bool) error {
 	say("== admin creates a room and invites Walkie, alice, bob and carol")
 	resp, err := admin.c.CreateRoom(ctx, &mautrix.ReqCreateRoom{
 		Name: "Walkie demo", Preset: "private_chat",
-		PowerLevelOverride: &event.PowerLevelsEventContent{Users: map[id.UserID]int{admin.c.UserID: 100, id.UserID(s.BotUserID()): 100}},
-		Invite:             []id.UserID{id.UserID(s.BotUserID()), alice.c.UserID, bob.c.UserID, carol.c.UserID},
+		PowerLevelOverride: &event.PowerLevelsEventContent{Users: map[id.UserID]int{admin.c.UserID: 100, id.UserID(s.Walkie.BotUserID()): 100}},
+		Invite:             []id.UserID{id.UserID(s.Walkie.BotUserID()), alice.c.UserID, bob.c.UserID, carol.c.UserID},
 	})
 	if err != nil {
 		return err
@@ -152,8 +151,8 @@ func demo(ctx context.Context, out io.Writer, wait bool) error {
 		return err
 	}
 
-	say("\nThe script is done. Metrics: %s", s.MetricsURL())
-	say("Admin API token and settings: %s", s.ConfigPath())
+	say("\nThe script is done. Metrics: %s", s.Walkie.MetricsURL())
+	say("Admin API token and settings: %s", s.Walkie.ConfigPath())
 	if wait {
 		say("Everything keeps running: log in at %s as alice/bob/carol (password demo-password-<name>). Ctrl-C tears it all down.", s.HS.URL())
 		<-ctx.Done()

@@ -31,7 +31,7 @@ func TestCrashAtRandomPoints(t *testing.T) {
 }
 
 func runCrash(t *testing.T, plan crashPlan) {
-	r := newRig(t, pgtest.NewDatabase(t), testFloor)
+	r := newRig(t, pgtest.NewDatabase(t))
 	r.expireLeasesOnKill = plan.expireLeases
 	r.start()
 	rooms := NewRooms("busy", plan.rooms, 4)
@@ -54,7 +54,7 @@ func runCrash(t *testing.T, plan crashPlan) {
 			killsWithWorkLeft++
 		}
 		time.Sleep(between(rng, 0, 300*time.Millisecond))
-		r.walkie.MustStart(r.ctx)
+		MustStart(t, r.ctx, r.walkie)
 	}
 	if err := stopAndWait(stop, done); err != nil {
 		t.Fatalf("pusher: %v\n%s", err, r.walkie.OutputTail())
@@ -115,7 +115,7 @@ func timerFiredAfterRestart(t *testing.T, r *rig, room Room) {
 		return err == nil && due
 	})
 	restartedAt := r.dbNow()
-	r.walkie.MustStart(r.ctx)
+	MustStart(t, r.ctx, r.walkie)
 	eventually(t, time.Minute, "the revocation of the silent floor", func() bool {
 		return r.logHas(room.ID, "revoke", reqID)
 	})

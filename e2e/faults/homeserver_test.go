@@ -18,7 +18,7 @@ func TestHomeserverOutage(t *testing.T) {
 }
 
 func runHomeserverOutage(t *testing.T, outage time.Duration) {
-	r := newRig(t, pgtest.NewDatabase(t), testFloor)
+	r := newRig(t, pgtest.NewDatabase(t))
 	r.start()
 	rooms := NewRooms("hs", 5, 4)
 	forbidden := NewRooms("forbidden", 1, 4)[0]

@@ -63,7 +63,7 @@ func runPostgresRestart(t *testing.T, plan postgresPlan) {
 		t.Fatal(err)
 	}
 	u.User = url.UserPassword(u.User.Username(), dbPassword)
-	r := newRig(t, u.String(), testFloor)
+	r := newRig(t, u.String())
 	r.start()
 	rooms := NewRooms("pg", 3, 4)
 	r.setUp(rooms...)

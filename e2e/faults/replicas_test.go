@@ -25,10 +25,10 @@ func TestTwoReplicas(t *testing.T) {
 const concurrentPushers = 8
 
 func runTwoReplicas(t *testing.T, requests int) {
-	r := newRig(t, pgtest.NewDatabase(t), testFloor)
+	r := newRig(t, pgtest.NewDatabase(t))
 	r.start()
-	replica := r.walkie.Replica()
-	replica.MustStart(r.ctx)
+	replica := NewReplica(t, r.walkie)
+	MustStart(t, r.ctx, replica)
 	rooms := NewRooms("rep", 20, 6)
 	r.setUp(rooms...)
 

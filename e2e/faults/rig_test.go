@@ -15,20 +15,11 @@ import (
 	"github.com/walkie-ptt/walkie/internal/floor"
 	"github.com/walkie-ptt/walkie/internal/store"
 	"github.com/walkie-ptt/walkie/internal/testkit/pgtest"
+	"github.com/walkie-ptt/walkie/internal/testkit/timers"
+	"github.com/walkie-ptt/walkie/internal/testkit/walkieproc"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
-
-// testFloor keeps timers short, so every floor falls idle within seconds
-// of the last event and the audits can read a finished history. The rate
-// limit is off: the tests want contention, not rate_limited denials.
-const testFloor = `  start_timeout: 2s
-  inactivity_timeout: 3s
-  max_talk: 30s
-  pause_grace: 2s
-  revoke_grace: 1s
-  queue_timeout: 5s
-  rate_limit: 0`
 
 // idleLimit bounds the wait for Walkie to finish its work: well above the
 // 30 s outbox lease a cut-off send waits out, so only "never" fails.
@@ -41,7 +32,7 @@ type rig struct {
 	ctx    context.Context
 	dbURL  string
 	hs     *Homeserver
-	walkie *Walkie
+	walkie *walkieproc.Process
 	ev     *Events
 	push   *Pusher
 	db     *pgxpool.Pool // the audits' own connection
@@ -50,10 +41,13 @@ type rig struct {
 	expireLeasesOnKill bool
 }
 
-func newRig(t *testing.T, dbURL, floorYAML string) *rig {
+// newRig configures Walkie with short timers (timers.Short), so every floor
+// falls idle within seconds of the last event and the audits can read a
+// finished history.
+func newRig(t *testing.T, dbURL string) *rig {
 	t.Helper()
 	r := &rig{t: t, ctx: context.Background(), dbURL: dbURL, hs: NewHomeserver(t), ev: NewEvents("e")}
-	r.walkie = NewWalkie(t, WalkieOptions{DatabaseURL: dbURL, HomeserverURL: r.hs.URL(), Floor: floorYAML})
+	r.walkie = NewWalkie(t, walkieproc.Options{DatabaseURL: dbURL, HomeserverURL: r.hs.URL(), Floor: timers.Short})
 	r.hs.Accept(r.walkie.Config.AppService.ASToken)
 	r.push = NewPusher(r.walkie.Config.AppService.HSToken, "hs", r.walkie.URL())
 	return r
@@ -63,7 +57,7 @@ func newRig(t *testing.T, dbURL, floorYAML string) *rig {
 // connections.
 func (r *rig) start() {
 	r.t.Helper()
-	r.walkie.MustStart(r.ctx)
+	MustStart(r.t, r.ctx, r.walkie)
 	var err error
 	if r.db, err = pgxpool.New(r.ctx, r.dbURL); err != nil {
 		r.t.Fatal(err)

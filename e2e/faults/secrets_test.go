@@ -11,6 +11,8 @@ import (
 	"github.com/walkie-ptt/walkie/internal/config"
 	"github.com/walkie-ptt/walkie/internal/floor"
 	"github.com/walkie-ptt/walkie/internal/testkit/pgtest"
+	"github.com/walkie-ptt/walkie/internal/testkit/timers"
+	"github.com/walkie-ptt/walkie/internal/testkit/walkieproc"
 )
 
 // Walkie runs at debug level, in both log formats, through a whole floor
@@ -32,7 +34,7 @@ func TestSecretsStayOutOfTheLog(t *testing.T) {
 
 func secretsStayOutOfTheLog(t *testing.T, format string) {
 	hs := NewHomeserver(t)
-	w := NewWalkie(t, WalkieOptions{DatabaseURL: pgtest.NewDatabase(t), HomeserverURL: hs.URL(), Floor: testFloor,
+	w := NewWalkie(t, walkieproc.Options{DatabaseURL: pgtest.NewDatabase(t), HomeserverURL: hs.URL(), Floor: timers.Short,
 		LogLevel: "debug", LogFormat: format})
 	as := w.Config.AppService
 	hs.Accept(as.ASToken)
@@ -71,7 +73,7 @@ func secretsStayOutOfTheLog(t *testing.T, format string) {
 	})
 	hs.Down(false)
 	r.kill()
-	w.MustStart(r.ctx)
+	MustStart(t, r.ctx, w)
 	r.waitIdle()
 	w.Stop()
 

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"strconv"
 	"time"
 
@@ -23,9 +22,10 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/walkie-ptt/walkie/internal/app"
-	"github.com/walkie-ptt/walkie/internal/config"
 	"github.com/walkie-ptt/walkie/internal/floor"
 	"github.com/walkie-ptt/walkie/internal/testkit/pg"
+	"github.com/walkie-ptt/walkie/internal/testkit/proc"
+	"github.com/walkie-ptt/walkie/internal/testkit/testconfig"
 )
 
 // EngineOptions configure an engine benchmark.
@@ -96,11 +96,8 @@ func (o EngineOptions) withDefaults() (EngineOptions, error) {
 	return o, nil
 }
 
-// Names of the benchmark's users.
-const (
-	botLocalpart = "walkie"
-	roomCreator  = "@creator:" + Domain
-)
+// roomCreator made every benchmark room and is its admin.
+const roomCreator = "@creator:" + Domain
 
 // RunEngine runs the engine benchmark: it starts PostgreSQL (fsync on),
 // the stand-in and Walkie, sets the rooms up, measures, then runs pgbench
@@ -181,11 +178,12 @@ type engineRun struct {
 
 	svc     *app.Service
 	stopSvc context.CancelFunc
-	runErr  chan error
+	stopped chan struct{} // closed when svc.Run has returned
+	runErr  error         // what it returned; read after stopped
 }
 
 func newEngineRun(ctx context.Context, o EngineOptions, dbURL, dataDir string) (*engineRun, error) {
-	b := &engineRun{o: o, bot: "@" + botLocalpart + ":" + Domain, ready: make(chan int, o.Rooms), dataDir: dataDir}
+	b := &engineRun{o: o, bot: "@" + testconfig.BotLocalpart + ":" + Domain, ready: make(chan int, o.Rooms), dataDir: dataDir}
 	roomIDs := make([]string, o.Rooms)
 	for i := range o.Rooms {
 		roomIDs[i] = "!room" + strconv.Itoa(i) + ":" + Domain
@@ -200,12 +198,19 @@ func newEngineRun(ctx context.Context, o EngineOptions, dbURL, dataDir string) (
 
 	asToken, hsToken := randomToken(), randomToken()
 	b.standin = NewStandIn(b.bot, asToken, b.tracker)
-	port, err := freePort()
+	port, err := proc.FreePort()
 	if err != nil {
 		b.standin.Close()
 		return nil, err
 	}
-	cfg, err := serviceConfig(b.standin.URL(), port, dbURL, asToken, hsToken, o.MaxConns)
+	// The configuration a user would write for this setup, so every key the
+	// benchmark does not set keeps Walkie's shipped default.
+	cfg, err := testconfig.Parse(testconfig.Values{HomeserverURL: b.standin.URL(), Domain: Domain, Port: port,
+		ID: "walkie-bench", ASToken: asToken, HSToken: hsToken, DatabaseURL: dbURL})
+	if o.MaxConns > 0 && err == nil {
+		cfg.Database.MaxConns = o.MaxConns
+		err = cfg.Validate()
+	}
 	if err != nil {
 		b.standin.Close()
 		return nil, err
@@ -224,8 +229,11 @@ func newEngineRun(ctx context.Context, o EngineOptions, dbURL, dataDir string) (
 		return nil, err
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	b.stopSvc, b.runErr = cancel, make(chan error, 1)
-	go func() { b.runErr <- b.svc.Run(runCtx) }()
+	b.stopSvc, b.stopped = cancel, make(chan struct{})
+	go func() {
+		b.runErr = b.svc.Run(runCtx)
+		close(b.stopped)
+	}()
 
 	walkieURL := "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	b.poster = newPoster(walkieURL, hsToken, o.Senders)
@@ -239,7 +247,8 @@ func newEngineRun(ctx context.Context, o EngineOptions, dbURL, dataDir string) (
 // stop shuts Walkie down and releases everything but PostgreSQL.
 func (b *engineRun) stop() error {
 	b.stopSvc()
-	err := <-b.runErr
+	<-b.stopped
+	err := b.runErr
 	b.poster.close()
 	b.db.Close()
 	b.svc.Close()
@@ -249,81 +258,19 @@ func (b *engineRun) stop() error {
 
 // waitHealthy waits until Walkie has checked the homeserver and says it is ready.
 func (b *engineRun) waitHealthy(ctx context.Context, walkieURL string) error {
-	deadline := time.Now().Add(time.Minute)
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, walkieURL+"/_walkie/health", nil)
-		if err != nil {
-			return err
-		}
-		if resp, err := b.poster.client.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case err := <-b.runErr:
-			b.runErr <- err // stop() reads it again
-			return fmt.Errorf("walkie stopped while starting: %w", err)
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return errors.New("walkie did not become ready within a minute")
-		}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	err := proc.WaitServing(ctx, walkieURL+"/_walkie/health", b.stopped)
+	if errors.Is(err, proc.ErrExited) {
+		return fmt.Errorf("walkie stopped while starting: %w", b.runErr)
 	}
-}
-
-// serviceConfig is the configuration a user would write for this setup,
-// parsed and validated by the config package, so every key the benchmark
-// does not set keeps Walkie's shipped default.
-func serviceConfig(homeserverURL string, port int, dbURL, asToken, hsToken string, maxConns int) (*config.Config, error) {
-	yaml := fmt.Sprintf(`homeserver:
-  address: %q
-  domain: %q
-appservice:
-  address: %q
-  hostname: 127.0.0.1
-  port: %d
-  id: walkie-bench
-  bot:
-    username: %s
-    displayname: Walkie
-  as_token: %q
-  hs_token: %q
-database:
-  uri: %q
-metrics:
-  enabled: false
-`, homeserverURL, Domain, "http://127.0.0.1:"+strconv.Itoa(port), port, botLocalpart, asToken, hsToken, dbURL)
-	cfg, err := config.Parse([]byte(yaml))
-	if err != nil {
-		return nil, fmt.Errorf("benchmark config: %w", err)
-	}
-	if maxConns > 0 {
-		cfg.Database.MaxConns = maxConns
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("benchmark config: %w", err)
-	}
-	return cfg, nil
+	return err
 }
 
 func randomToken() string {
 	b := make([]byte, 24)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails
 	return hex.EncodeToString(b)
-}
-
-// freePort asks the kernel for a free loopback port for Walkie's listener.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // readServerSettings asks the server itself for the settings the figures

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/walkie-ptt/walkie/internal/testkit/stack"
+	"github.com/walkie-ptt/walkie/internal/testkit/timers"
 )
 
 // Options size a run.
@@ -88,8 +89,10 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	}
 	defer logFile.Close()
 	fmt.Fprintf(opts.Progress, "starting PostgreSQL, Dendrite and Walkie (logs: %s)\n", logFile.Name())
+	// A granted requester never starts a broadcast: its grant must outlive
+	// the wait for the release, hence the long start_timeout.
 	s, err := stack.Start(ctx, stack.Options{Log: logFile, LogLevel: "info", ExtraRegistrations: []string{echoReg},
-		Floor: fmt.Sprintf("  rate_limit: 0\n  start_timeout: 30s\n  inactivity_timeout: %s", recoveryInactivity)})
+		Floor: timers.Floor{NoRateLimit: true, StartTimeout: 30 * time.Second, InactivityTimeout: recoveryInactivity}})
 	if err != nil {
 		return Result{}, err
 	}
@@ -110,7 +113,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		name string
 		bot  string
 		out  *Latencies
-	}{{"walkie", s.BotUserID(), &res.Walkie}, {"echo", echo.botUser.String(), &res.Echo}} {
+	}{{"walkie", s.Walkie.BotUserID(), &res.Walkie}, {"echo", echo.botUser.String(), &res.Echo}} {
 		fmt.Fprintf(opts.Progress, "%s: %d rooms x %d grants, %d rooms at a time\n", sys.name, opts.Rooms, opts.Cycles, half.Parallel)
 		wg.Add(1)
 		go func() {
@@ -126,7 +129,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	if err := errors.Join(errs...); err != nil {
 		return res, err
 	}
-	if res.WalkieShare, err = scrapeBreakdown(ctx, s.MetricsURL()); err != nil {
+	if res.WalkieShare, err = scrapeBreakdown(ctx, s.Walkie.MetricsURL()); err != nil {
 		return res, err
 	}
 	fmt.Fprintf(opts.Progress, "recovery: %d rooms whose talker falls silent\n", opts.Recoveries)

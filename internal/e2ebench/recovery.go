@@ -45,7 +45,7 @@ func recoverOnce(ctx context.Context, s *stack.Stack, name string) (time.Duratio
 	if err != nil {
 		return 0, err
 	}
-	room, err := createRoom(ctx, admin, s.BotUserID(), talker, waiter)
+	room, err := createRoom(ctx, admin, s.Walkie.BotUserID(), talker, waiter)
 	if err != nil {
 		return 0, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/walkie-ptt/walkie/internal/matrix"
 	"github.com/walkie-ptt/walkie/internal/store"
 	"github.com/walkie-ptt/walkie/internal/testkit/pgtest"
+	"github.com/walkie-ptt/walkie/internal/testkit/timers"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -27,8 +28,8 @@ const (
 )
 
 var testDefaults = floor.Config{
-	StartTimeout: 5 * time.Second, InactivityTimeout: 10 * time.Second, MaxTalk: 30 * time.Second,
-	PauseGrace: 3 * time.Second, RevokeGrace: 3 * time.Second, QueueTimeout: 60 * time.Second,
+	StartTimeout: timers.StartTimeout, InactivityTimeout: timers.InactivityTimeout, MaxTalk: timers.MaxTalk,
+	PauseGrace: timers.PauseGrace, RevokeGrace: timers.RevokeGrace, QueueTimeout: timers.QueueTimeout,
 	Queue: true, MaxQueue: 8, PreemptPowerLevel: 50, OneRoomPerDevice: true,
 }
 
