@@ -9,6 +9,7 @@ import (
 	"github.com/walkie-ptt/walkie/internal/floor"
 	"github.com/walkie-ptt/walkie/internal/matrix"
 	"github.com/walkie-ptt/walkie/internal/store"
+	"github.com/walkie-ptt/walkie/internal/testkit/fakehs"
 	"github.com/walkie-ptt/walkie/internal/testkit/pgtest"
 )
 
@@ -75,7 +76,7 @@ func TestResponseAuditCatchesRepeatsAndSilence(t *testing.T) {
 // deliveryHistory is a room's outbox and what the homeserver applied.
 type deliveryHistory struct {
 	rows       []OutboxRow
-	deliveries []Delivery
+	deliveries []fakehs.Delivery
 }
 
 func txnOf(id int64) string { return fmt.Sprintf("walkie.test.%d", id) }
@@ -93,7 +94,7 @@ func (h *deliveryHistory) state(id int64, term string, sentEventID string) {
 }
 
 func (h *deliveryHistory) applyMessage(id int64, txn string) {
-	h.deliveries = append(h.deliveries, Delivery{RoomID: "!r", Kind: matrix.KindMessage, EventType: floor.TypeResponse,
+	h.deliveries = append(h.deliveries, fakehs.Delivery{RoomID: "!r", Kind: matrix.KindMessage, EventType: floor.TypeResponse,
 		TxnID: txn, Content: h.row(id).Request.Content, EventID: fmt.Sprintf("$d%d", len(h.deliveries))})
 }
 
@@ -103,7 +104,7 @@ func (h *deliveryHistory) applyState(id int64) {
 	if eventID == "" {
 		eventID = fmt.Sprintf("$d%d", len(h.deliveries))
 	}
-	h.deliveries = append(h.deliveries, Delivery{RoomID: "!r", Kind: matrix.KindState, EventType: floor.TypeFloor,
+	h.deliveries = append(h.deliveries, fakehs.Delivery{RoomID: "!r", Kind: matrix.KindState, EventType: floor.TypeFloor,
 		Content: r.Request.Content, EventID: eventID})
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/walkie-ptt/walkie/internal/matrix"
+	"github.com/walkie-ptt/walkie/internal/testkit/fakehs"
 )
 
 // OutboxRow is one outbox row.
@@ -74,7 +75,7 @@ func (a DeliveryAudit) Problems() []string {
 // state row the sender marked sent without sending because a later row sets
 // the same state. txnID is the store's derivation of a row's Matrix
 // transaction ID.
-func AuditDeliveries(rows []OutboxRow, deliveries []Delivery, txnID func(int64) string) DeliveryAudit {
+func AuditDeliveries(rows []OutboxRow, deliveries []fakehs.Delivery, txnID func(int64) string) DeliveryAudit {
 	var a DeliveryAudit
 	superseded := supersededRows(rows)
 	byRoom := map[string][]OutboxRow{}
@@ -89,7 +90,7 @@ func AuditDeliveries(rows []OutboxRow, deliveries []Delivery, txnID func(int64) 
 			}
 		}
 	}
-	delivered := map[string][]Delivery{}
+	delivered := map[string][]fakehs.Delivery{}
 	for _, d := range deliveries {
 		delivered[d.RoomID] = append(delivered[d.RoomID], d)
 	}
@@ -143,7 +144,7 @@ func AuditDeliveries(rows []OutboxRow, deliveries []Delivery, txnID func(int64) 
 // state rows in a row are common (a restart republishes the floor); the
 // homeserver's event ID recorded on a row tells which of them d was.
 // It returns -1 when d is none of them.
-func nextMatch(want []OutboxRow, optional []bool, next int, d Delivery, txnID func(int64) string) int {
+func nextMatch(want []OutboxRow, optional []bool, next int, d fakehs.Delivery, txnID func(int64) string) int {
 	found := -1
 	for j := next; j < len(want); j++ {
 		if matches(want[j], d, txnID) {
@@ -163,7 +164,7 @@ func nextMatch(want []OutboxRow, optional []bool, next int, d Delivery, txnID fu
 
 // isCurrent reports whether state delivery d sets what the room's state
 // already is: a re-send that changes nothing.
-func isCurrent(current map[string]OutboxRow, d Delivery, txnID func(int64) string) bool {
+func isCurrent(current map[string]OutboxRow, d fakehs.Delivery, txnID func(int64) string) bool {
 	r, ok := current[d.EventType+"|"+d.StateKey]
 	return ok && matches(r, d, txnID)
 }
@@ -197,7 +198,7 @@ func stateKey(r matrix.Request) string {
 }
 
 // matches reports whether delivery d is outbox row r.
-func matches(r OutboxRow, d Delivery, txnID func(int64) string) bool {
+func matches(r OutboxRow, d fakehs.Delivery, txnID func(int64) string) bool {
 	if r.Kind != d.Kind || r.RoomID != d.RoomID {
 		return false
 	}

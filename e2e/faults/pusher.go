@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/walkie-ptt/walkie/internal/testkit/roomevents"
 )
 
 // Pusher plays the homeserver's side of the Application Service API: it
@@ -78,7 +80,7 @@ func (p *Pusher) Push(ctx context.Context, events ...json.RawMessage) error {
 		if status == http.StatusOK {
 			p.byTarget[target]++
 			for _, raw := range events {
-				p.eventIDs = append(p.eventIDs, eventIDOf(raw))
+				p.eventIDs = append(p.eventIDs, roomevents.ID(raw))
 			}
 		}
 		p.mu.Unlock()
@@ -141,12 +143,4 @@ func (p *Pusher) Acknowledged() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]string(nil), p.eventIDs...)
-}
-
-func eventIDOf(raw json.RawMessage) string {
-	var e struct {
-		EventID string `json:"event_id"`
-	}
-	_ = json.Unmarshal(raw, &e)
-	return e.EventID
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/walkie-ptt/walkie/internal/floor"
 	"github.com/walkie-ptt/walkie/internal/store"
+	"github.com/walkie-ptt/walkie/internal/testkit/fakehs"
 	"github.com/walkie-ptt/walkie/internal/testkit/pgtest"
 	"github.com/walkie-ptt/walkie/internal/testkit/timers"
 	"github.com/walkie-ptt/walkie/internal/testkit/walkieproc"
@@ -31,7 +32,7 @@ type rig struct {
 	t      *testing.T
 	ctx    context.Context
 	dbURL  string
-	hs     *Homeserver
+	hs     *fakehs.Server
 	walkie *walkieproc.Process
 	ev     *Events
 	push   *Pusher

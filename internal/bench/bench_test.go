@@ -2,13 +2,11 @@ package bench
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/walkie-ptt/walkie/internal/floor"
+	"github.com/walkie-ptt/walkie/internal/testkit/roomevents"
 )
 
 func TestSummariseUsesNearestRank(t *testing.T) {
@@ -68,7 +66,7 @@ func decode(t *testing.T, raw json.RawMessage) decoded {
 func TestRoomScriptPlaysOneCycleThenRotates(t *testing.T) {
 	devs := []floor.Device{{UserID: "@a:x", DeviceID: "A"}, {UserID: "@b:x", DeviceID: "B"}, {UserID: "@c:x", DeviceID: "C"}}
 	s := &roomScript{roomID: "!r:x", devices: devs}
-	var f eventFactory
+	f := roomevents.New("bench")
 	type step struct {
 		sender, typ, what string
 		grant             bool
@@ -89,7 +87,7 @@ func TestRoomScriptPlaysOneCycleThenRotates(t *testing.T) {
 
 	var startedID string
 	for i, w := range want {
-		raw, grant := s.next(&f, int64(10+i))
+		raw, grant := s.next(f, int64(10+i))
 		ev := decode(t, raw)
 		what := "chunk"
 		switch {
@@ -114,7 +112,7 @@ func TestRoomScriptPlaysOneCycleThenRotates(t *testing.T) {
 			}
 		}
 	}
-	raw, grant := s.next(&f, 0)
+	raw, grant := s.next(f, 0)
 	if ev := decode(t, raw); ev.Sender != "@b:x" || ev.Type != floor.TypeRequest || !grant {
 		t.Errorf("second cycle starts with %s %s grant=%v, want @b:x's request", ev.Sender, ev.Type, grant)
 	}
@@ -155,61 +153,5 @@ func TestGrantTrackerTimesAwaitedGrants(t *testing.T) {
 	}
 	if tr.unpublished() != 1 {
 		t.Errorf("unpublished = %d, want 1 (room b never got floor state)", tr.unpublished())
-	}
-}
-
-type floorLog struct {
-	rooms []string
-	terms []int64
-}
-
-func (l *floorLog) FloorPublished(room string, term int64, _ time.Time) {
-	l.rooms, l.terms = append(l.rooms, room), append(l.terms, term)
-}
-
-func TestStandInAnswersWalkiesCalls(t *testing.T) {
-	var seen floorLog
-	s := NewStandIn("@walkie:x", "as-token", &seen)
-	defer s.Close()
-	state := []json.RawMessage{json.RawMessage(`{"type":"m.room.member","state_key":"@a:x","content":{"membership":"join"}}`)}
-	s.SetRoomState("!r:x", state)
-
-	call := func(method, path, token, body string) (int, string) {
-		t.Helper()
-		req, _ := http.NewRequest(method, s.URL()+path, strings.NewReader(body))
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	if code, body := call("PUT", "/_matrix/client/v3/rooms/%21r:x/state/org.matrix.msc4002.floor/", "as-token", `{"term":7}`); code != 200 || !strings.Contains(body, `"event_id":"$standin`) {
-		t.Errorf("floor state PUT: %d %s", code, body)
-	}
-	if len(seen.rooms) != 1 || seen.rooms[0] != "!r:x" || seen.terms[0] != 7 {
-		t.Errorf("observer saw %v %v, want !r:x term 7", seen.rooms, seen.terms)
-	}
-	if code, body := call("GET", "/_matrix/client/v3/rooms/%21r:x/state", "as-token", ""); code != 200 || !strings.Contains(body, `"@a:x"`) {
-		t.Errorf("GET state: %d %s", code, body)
-	}
-	if code, _ := call("POST", "/_matrix/client/v3/register", "as-token", `{}`); code != 400 {
-		t.Errorf("register answered %d, want 400 M_USER_IN_USE", code)
-	}
-	if s.Refused() != 0 {
-		t.Errorf("refused %d expected calls", s.Refused())
-	}
-	if code, _ := call("PUT", "/_matrix/client/v3/rooms/%21r:x/send/m.room.message/1", "wrong", `{}`); code != 401 {
-		t.Errorf("wrong as_token answered %d, want 401", code)
-	}
-	if code, _ := call("GET", "/_matrix/client/v3/sync", "as-token", ""); code != 404 {
-		t.Errorf("unknown endpoint answered %d, want 404", code)
-	}
-	if s.Refused() != 2 {
-		t.Errorf("refused = %d, want 2 (bad token, unknown endpoint)", s.Refused())
 	}
 }

@@ -23,8 +23,10 @@ import (
 
 	"github.com/walkie-ptt/walkie/internal/app"
 	"github.com/walkie-ptt/walkie/internal/floor"
+	"github.com/walkie-ptt/walkie/internal/testkit/fakehs"
 	"github.com/walkie-ptt/walkie/internal/testkit/pg"
 	"github.com/walkie-ptt/walkie/internal/testkit/proc"
+	"github.com/walkie-ptt/walkie/internal/testkit/roomevents"
 	"github.com/walkie-ptt/walkie/internal/testkit/testconfig"
 )
 
@@ -96,8 +98,15 @@ func (o EngineOptions) withDefaults() (EngineOptions, error) {
 	return o, nil
 }
 
+// Domain is the server name of every benchmark user and room.
+const Domain = "bench.invalid"
+
 // roomCreator made every benchmark room and is its admin.
 const roomCreator = "@creator:" + Domain
+
+// chunkLength is the declared chunk length of benchmark broadcasts, in
+// seconds (it only matters for the inactivity timeout).
+const chunkLength = 5
 
 // RunEngine runs the engine benchmark: it starts PostgreSQL (fsync on),
 // the stand-in and Walkie, sets the rooms up, measures, then runs pgbench
@@ -166,11 +175,11 @@ func RunEngine(ctx context.Context, o EngineOptions) (*Report, error) {
 type engineRun struct {
 	o       EngineOptions
 	bot     string
-	factory eventFactory
+	events  *roomevents.Builder
 	scripts []*roomScript
 	ready   chan int // rooms whose next step may be sent
 	tracker *grantTracker
-	standin *StandIn
+	standin *fakehs.Server
 	poster  *poster
 	db      *pgxpool.Pool // the benchmark's own view of Walkie's database
 	metrics prometheus.Gatherer
@@ -183,7 +192,9 @@ type engineRun struct {
 }
 
 func newEngineRun(ctx context.Context, o EngineOptions, dbURL, dataDir string) (*engineRun, error) {
-	b := &engineRun{o: o, bot: "@" + testconfig.BotLocalpart + ":" + Domain, ready: make(chan int, o.Rooms), dataDir: dataDir}
+	b := &engineRun{o: o, bot: "@" + testconfig.BotLocalpart + ":" + Domain, ready: make(chan int, o.Rooms), dataDir: dataDir,
+		events: roomevents.New("bench")}
+	b.events.ChunkLength = chunkLength
 	roomIDs := make([]string, o.Rooms)
 	for i := range o.Rooms {
 		roomIDs[i] = "!room" + strconv.Itoa(i) + ":" + Domain
@@ -197,7 +208,7 @@ func newEngineRun(ctx context.Context, o EngineOptions, dbURL, dataDir string) (
 	b.tracker = newGrantTracker(roomIDs, func(i int) { b.ready <- i })
 
 	asToken, hsToken := randomToken(), randomToken()
-	b.standin = NewStandIn(b.bot, asToken, b.tracker)
+	b.standin = fakehs.Start(fakehs.Options{BotUserID: b.bot, ASToken: asToken, Observer: b.tracker})
 	port, err := proc.FreePort()
 	if err != nil {
 		b.standin.Close()

@@ -53,7 +53,7 @@ func newGrantTracker(roomIDs []string, requeue func(index int)) *grantTracker {
 	return t
 }
 
-// FloorPublished implements FloorObserver.
+// FloorPublished implements fakehs.FloorObserver.
 func (t *grantTracker) FloorPublished(roomID string, term int64, at time.Time) {
 	rt := t.rooms[roomID]
 	if rt == nil {

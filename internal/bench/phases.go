@@ -46,7 +46,7 @@ func (b *engineRun) setup(ctx context.Context) error {
 			defer wg.Done()
 			for i := range rooms {
 				s := b.scripts[i]
-				events := b.factory.setupEvents(s.roomID, roomCreator, b.bot, s.devices)
+				events := b.events.RoomWithPermits(s.roomID, roomCreator, b.bot, s.devices)
 				b.standin.SetRoomState(s.roomID, events)
 				if err := b.poster.push(ctx, events...); err != nil {
 					errs <- err
@@ -211,7 +211,7 @@ func (b *engineRun) drive(ctx context.Context, start time.Time, before counters)
 					return
 				case i = <-b.ready:
 				}
-				ev, grant := b.scripts[i].next(&b.factory, b.tracker.term(i))
+				ev, grant := b.scripts[i].next(b.events, b.tracker.term(i))
 				if grant {
 					b.tracker.expect(i, time.Now())
 				}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/walkie-ptt/walkie/internal/floor"
+	"github.com/walkie-ptt/walkie/internal/testkit/roomevents"
 )
 
 // chunksPerTurn is how many voice broadcast chunks a speaker sends per turn.
@@ -42,30 +43,32 @@ const (
 // last published (what a client would put into `started`); grant reports
 // that the step should make Walkie grant the floor, so the generator waits
 // for the new floor state before the room's next step.
-func (s *roomScript) next(f *eventFactory, term int64) (ev json.RawMessage, grant bool) {
+func (s *roomScript) next(f *roomevents.Builder, term int64) (ev json.RawMessage, grant bool) {
 	a := s.devices[s.cycle%len(s.devices)]
 	b := s.devices[(s.cycle+1)%len(s.devices)]
 	step := s.step
 	s.step++
 	switch {
 	case step == stepARequest:
-		return f.talkRequest(s.roomID, a), true
+		ev, _ = f.Request(s.roomID, a, floor.ActionRequest)
+		return ev, true
 	case step == stepAStarted:
-		ev, s.startedID = f.started(s.roomID, a, term)
+		ev, s.startedID = f.StartedInTerm(s.roomID, a, term)
 		return ev, false
 	case step == stepBRequest:
-		return f.talkRequest(s.roomID, b), false
+		ev, _ = f.Request(s.roomID, b, floor.ActionRequest)
+		return ev, false
 	case step < stepAStopped:
-		return f.chunk(s.roomID, a, s.startedID, step-stepAChunks+1), false
+		return f.Chunk(s.roomID, a, s.startedID, step-stepAChunks+1), false
 	case step == stepAStopped:
-		return f.stopped(s.roomID, a, s.startedID, chunksPerTurn), true
+		return f.Stopped(s.roomID, a, s.startedID, chunksPerTurn), true
 	case step == stepBStarted:
-		ev, s.startedID = f.started(s.roomID, b, term)
+		ev, s.startedID = f.StartedInTerm(s.roomID, b, term)
 		return ev, false
 	case step < stepBStopped:
-		return f.chunk(s.roomID, b, s.startedID, step-stepBChunks+1), false
+		return f.Chunk(s.roomID, b, s.startedID, step-stepBChunks+1), false
 	default:
 		s.step, s.cycle = 0, s.cycle+1
-		return f.stopped(s.roomID, b, s.startedID, chunksPerTurn), false
+		return f.Stopped(s.roomID, b, s.startedID, chunksPerTurn), false
 	}
 }

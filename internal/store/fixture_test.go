@@ -14,6 +14,7 @@ import (
 	"github.com/walkie-ptt/walkie/internal/matrix"
 	"github.com/walkie-ptt/walkie/internal/store"
 	"github.com/walkie-ptt/walkie/internal/testkit/pgtest"
+	"github.com/walkie-ptt/walkie/internal/testkit/roomevents"
 	"github.com/walkie-ptt/walkie/internal/testkit/timers"
 )
 
@@ -42,11 +43,13 @@ type fixture struct {
 	st  *store.Store
 	h   *matrix.Handler
 	seq *atomic.Int64
+	evs *roomevents.Builder
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{t: t, ctx: context.Background(), url: pgtest.NewDatabase(t), seq: new(atomic.Int64)}
+	f := &fixture{t: t, ctx: context.Background(), url: pgtest.NewDatabase(t), seq: new(atomic.Int64),
+		evs: roomevents.New("e")}
 	f.st = f.open()
 	f.h = &matrix.Handler{Controller: bot, MayInvite: func(u string) bool { return u == admin }, Log: zerolog.Nop()}
 	return f
@@ -69,25 +72,14 @@ func (f *fixture) open() *store.Store {
 
 // ev builds a raw event.
 func (f *fixture) ev(room, sender, typ string, stateKey *string, content any) json.RawMessage {
-	n := f.seq.Add(1)
-	m := map[string]any{"type": typ, "event_id": fmt.Sprintf("$e%d", n), "room_id": room, "sender": sender,
-		"origin_server_ts": n, "content": content}
-	if stateKey != nil {
-		m["state_key"] = *stateKey
-	}
-	b, _ := json.Marshal(m)
-	return b
+	raw, _ := f.evs.Event(room, sender, typ, stateKey, content)
+	return raw
 }
 
-func sk(s string) *string { return &s }
-
-func eventID(raw json.RawMessage) string {
-	var e struct {
-		EventID string `json:"event_id"`
-	}
-	_ = json.Unmarshal(raw, &e)
-	return e.EventID
-}
+var (
+	sk      = roomevents.StateKey
+	eventID = roomevents.ID
+)
 
 // inbox is what the appservice endpoint stores for raw events.
 func (f *fixture) inbox(events ...json.RawMessage) []store.InboxEvent {
@@ -150,26 +142,7 @@ func (f *fixture) tick(room string, d time.Duration) store.Outcome {
 // levels Walkie's room setup adds.
 func (f *fixture) setupRoom(room string, users ...string) {
 	f.t.Helper()
-	levels := map[string]any{
-		"users":          map[string]int{bot: 100, admin: 100},
-		"users_default":  0,
-		"events_default": 0,
-		"state_default":  50,
-		"redact":         50,
-		"events": map[string]int{
-			floor.TypePermit: 0, floor.TypeBroadcastInfo: 0, floor.TypeBroadcastInfoMSC3888: 0,
-			floor.TypeBroadcastInfoElement: 0, floor.TypeFloor: 100,
-		},
-	}
-	events := []json.RawMessage{
-		f.ev(room, admin, "m.room.member", sk(admin), map[string]any{"membership": "join"}),
-		f.ev(room, admin, "m.room.power_levels", sk(""), levels),
-		f.ev(room, bot, "m.room.member", sk(bot), map[string]any{"membership": "join"}),
-	}
-	for _, u := range users {
-		events = append(events, f.ev(room, u, "m.room.member", sk(u), map[string]any{"membership": "join"}))
-	}
-	f.deliver(events...)
+	f.deliver(f.evs.ManagedRoom(room, admin, bot, users...)...)
 	r := f.room(room)
 	if !r.Managed {
 		f.t.Fatalf("room %s not managed after setup", room)
@@ -177,10 +150,11 @@ func (f *fixture) setupRoom(room string, users ...string) {
 }
 
 func (f *fixture) permit(room, user, device string, content map[string]any) json.RawMessage {
+	d := floor.Device{UserID: user, DeviceID: device}
 	if content == nil {
-		content = map[string]any{"device_id": device, "send": true, "receive": true}
+		return f.evs.Permit(room, d)
 	}
-	return f.ev(room, user, floor.TypePermit, sk("_"+user+"_"+device), content)
+	return f.ev(room, user, floor.TypePermit, sk(d.PermitStateKey()), content)
 }
 
 func (f *fixture) request(room, user, device, action string, extra map[string]any) json.RawMessage {
