@@ -1,4 +1,4 @@
-package bench
+package engine
 
 import (
 	"fmt"
@@ -9,7 +9,7 @@ import (
 
 // Report is the outcome of an engine benchmark.
 type Report struct {
-	Options           EngineOptions
+	Options           Options
 	PostgresVersion   string
 	FsyncOn           bool
 	SynchronousCommit string

@@ -1,10 +1,10 @@
-// Package bench measures Walkie. The engine benchmark (part A of
-// BENCHMARKS.md) runs the real service in-process — its HTTP transaction
+// Package engine is `walkie-bench engine` and `scale` (parts A and C of
+// BENCHMARKS.md). The engine benchmark runs the real service in-process — its HTTP transaction
 // endpoint, store, scheduler and outbox sender — against a throwaway
 // PostgreSQL and a homeserver stand-in that answers at once, so the figures
 // are Walkie's and PostgreSQL's alone; pgbench on the same server gives the
 // baseline they are compared with.
-package bench
+package engine
 
 import (
 	"context"
@@ -30,8 +30,8 @@ import (
 	"github.com/walkie-ptt/walkie/internal/testkit/testconfig"
 )
 
-// EngineOptions configure an engine benchmark.
-type EngineOptions struct {
+// Options configure an engine benchmark.
+type Options struct {
 	Rooms   int // rooms, all managed by Walkie
 	Devices int // devices per room, one user each (at least 2)
 	// Senders is how many transactions are in flight at once, and pgbench's
@@ -69,7 +69,7 @@ type EngineOptions struct {
 	Log zerolog.Logger
 }
 
-func (o EngineOptions) withDefaults() (EngineOptions, error) {
+func (o Options) withDefaults() (Options, error) {
 	if o.Duration <= 0 && o.Transactions <= 0 {
 		o.Duration = 30 * time.Second
 	}
@@ -108,10 +108,10 @@ const roomCreator = "@creator:" + Domain
 // seconds (it only matters for the inactivity timeout).
 const chunkLength = 5
 
-// RunEngine runs the engine benchmark: it starts PostgreSQL (fsync on),
+// Run runs the engine benchmark: it starts PostgreSQL (fsync on),
 // the stand-in and Walkie, sets the rooms up, measures, then runs pgbench
 // on the same server.
-func RunEngine(ctx context.Context, o EngineOptions) (*Report, error) {
+func Run(ctx context.Context, o Options) (*Report, error) {
 	o, err := o.withDefaults()
 	if err != nil {
 		return nil, err
@@ -173,7 +173,7 @@ func RunEngine(ctx context.Context, o EngineOptions) (*Report, error) {
 
 // engineRun is one running Walkie with its stand-in and load generator.
 type engineRun struct {
-	o       EngineOptions
+	o       Options
 	bot     string
 	events  *roomevents.Builder
 	scripts []*roomScript
@@ -191,7 +191,7 @@ type engineRun struct {
 	runErr  error         // what it returned; read after stopped
 }
 
-func newEngineRun(ctx context.Context, o EngineOptions, dbURL, dataDir string) (*engineRun, error) {
+func newEngineRun(ctx context.Context, o Options, dbURL, dataDir string) (*engineRun, error) {
 	b := &engineRun{o: o, bot: "@" + testconfig.BotLocalpart + ":" + Domain, ready: make(chan int, o.Rooms), dataDir: dataDir,
 		events: roomevents.New("bench")}
 	b.events.ChunkLength = chunkLength

@@ -1,4 +1,4 @@
-package e2ebench
+package e2e
 
 import (
 	"context"

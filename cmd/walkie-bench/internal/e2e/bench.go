@@ -1,8 +1,9 @@
-// Package e2ebench measures what a user feels: the time from a floor
+// Package e2e is `walkie-bench e2e` (part B of BENCHMARKS.md). It
+// measures what a user feels: the time from a floor
 // request leaving a client to that client's /sync showing the grant, on a
 // real Dendrite, for Walkie and — in the same run, on the same homeserver —
 // for an echo appservice that answers without any database or rules.
-package e2ebench
+package e2e
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package bench
+package engine
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 )
 
 // writeStatementStats prints the statements PostgreSQL spent the most
-// time on, from pg_stat_statements (loaded by EngineOptions.StatementStats).
+// time on, from pg_stat_statements (loaded by Options.StatementStats).
 func writeStatementStats(ctx context.Context, dbURL string, w io.Writer) error {
 	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
