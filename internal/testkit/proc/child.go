@@ -17,8 +17,8 @@ type Child struct {
 	err    error // how it exited; valid once exited is closed
 }
 
-// Start starts cmd, made to die with the test binary where the OS allows,
-// and watches for its exit.
+// Start starts cmd, made to die with the test binary where the OS allows
+// (it sets cmd.SysProcAttr), and watches for its exit.
 func Start(cmd *exec.Cmd) (*Child, error) {
 	cmd.SysProcAttr = dieWithParent()
 	if err := cmd.Start(); err != nil {
