@@ -20,7 +20,7 @@ FUZZ_PKGS ?= ./...
 SOAK_DURATION ?= 10m
 SOAK_TIMEOUT ?= 60m
 
-# The Dendrite homeserver the end-to-end tests run (internal/homeserver
+# The Dendrite homeserver the end-to-end tests run (internal/testkit/dendrite
 # reads this variable; the `dendrite` target fills the directory).
 export WALKIE_DENDRITE_BIN_DIR ?= $(CURDIR)/.cache/bin
 
@@ -58,7 +58,7 @@ UNIT_FLAGS ?=
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/ ./cmd/...
 
-## test: vet and the whole test suite (needs PostgreSQL; see internal/pgtest)
+## test: vet and the whole test suite (needs PostgreSQL; see internal/testkit/pgtest)
 test: dendrite
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...

@@ -14,9 +14,9 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/walkie-ptt/walkie/internal/floor"
-	"github.com/walkie-ptt/walkie/internal/homeserver"
 	"github.com/walkie-ptt/walkie/internal/matrix"
-	"github.com/walkie-ptt/walkie/internal/stack"
+	"github.com/walkie-ptt/walkie/internal/testkit/dendrite"
+	"github.com/walkie-ptt/walkie/internal/testkit/stack"
 )
 
 // waitLimit bounds every wait for something a client should see. It is a
@@ -53,11 +53,11 @@ func newUser(t *testing.T, s *stack.Stack, name, deviceID string) *device {
 func managedRoom(t *testing.T, s *stack.Stack, admin *device, members ...*device) id.RoomID {
 	t.Helper()
 	ctx := context.Background()
-	users := map[id.UserID]int{id.UserID(admin.user): 100, id.UserID(s.BotUserID()): 100}
+	users := map[id.UserID]int{id.UserID(admin.user): 100, id.UserID(s.Walkie.BotUserID()): 100}
 	resp, err := admin.c.CreateRoom(ctx, &mautrix.ReqCreateRoom{
 		Preset:             "private_chat",
 		PowerLevelOverride: &event.PowerLevelsEventContent{Users: users},
-		Invite:             append([]id.UserID{id.UserID(s.BotUserID())}, userIDs(members)...),
+		Invite:             append([]id.UserID{id.UserID(s.Walkie.BotUserID())}, userIDs(members)...),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +136,7 @@ func (d *device) waitFloor(room id.RoomID, what string, pred func(floor.FloorSta
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
 	var seen floor.FloorState
-	err := homeserver.WaitForStateEvent(ctx, d.c, room, matrix.TypeFloor, "", func(raw json.RawMessage) bool {
+	err := dendrite.WaitForStateEvent(ctx, d.c, room, matrix.TypeFloor, "", func(raw json.RawMessage) bool {
 		var f floor.FloorState
 		if json.Unmarshal(raw, &f) != nil {
 			return false

@@ -171,8 +171,8 @@ func TestKillMinus9MidTalk(t *testing.T) {
 	}
 	alice.chunk(room, started, 1)
 
-	shared.KillWalkie()
-	if err := shared.StartWalkie(context.Background()); err != nil {
+	shared.Walkie.Kill()
+	if err := shared.Walkie.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	// alice said nothing more: the inactivity deadline, stored in the

@@ -15,7 +15,7 @@ func TestEngineQuick(t *testing.T) {
 		t.Skip("starts PostgreSQL and runs pgbench (about 15 s); skipped with -short")
 	}
 	var stdout, stderr bytes.Buffer
-	rep, err := engine(context.Background(), []string{"-quick"}, &stdout, &stderr)
+	rep, err := engineReport(context.Background(), []string{"-quick"}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("engine -quick: %v\nstderr:\n%s", err, stderr.String())
 	}

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/walkie-ptt/walkie/internal/e2ebench"
+	"github.com/walkie-ptt/walkie/cmd/walkie-bench/internal/e2e"
 )
 
 // runE2E is `walkie-bench e2e`: grant latency on a real Dendrite, against
@@ -41,11 +41,11 @@ from the last chunk to the queued device's grant (inactivity_timeout 3s).
 		}
 		return exitUsage
 	}
-	opts := e2ebench.Options{Rooms: *rooms, Cycles: *cycles, Parallel: *parallel, Recoveries: *recoveries, Pause: *pause, Progress: stderr}
+	opts := e2e.Options{Rooms: *rooms, Cycles: *cycles, Parallel: *parallel, Recoveries: *recoveries, Pause: *pause, Progress: stderr}
 	if *quick {
 		opts.Rooms, opts.Cycles, opts.Parallel, opts.Recoveries = 2, 3, 2, 1
 	}
-	res, err := e2ebench.Run(ctx, opts)
+	res, err := e2e.Run(ctx, opts)
 	if err != nil {
 		fmt.Fprintln(stderr, "walkie-bench e2e:", err)
 		return exitError

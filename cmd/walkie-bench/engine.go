@@ -11,7 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/walkie-ptt/walkie/internal/bench"
+	"github.com/walkie-ptt/walkie/cmd/walkie-bench/internal/engine"
 )
 
 // quickDefaults make a run that finishes well within a minute, for CI
@@ -20,7 +20,7 @@ var quickDefaults = map[string]string{"rooms": "20", "senders": "4", "duration":
 
 // runEngine is `walkie-bench engine`.
 func runEngine(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	rep, err := engine(ctx, args, stdout, stderr)
+	rep, err := engineReport(ctx, args, stdout, stderr)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
@@ -38,9 +38,9 @@ func runEngine(ctx context.Context, args []string, stdout, stderr io.Writer) int
 
 var errUsage = errors.New("usage")
 
-// engine parses the flags, runs the benchmark, prints the report to stdout
+// engineReport parses the flags, runs the benchmark, prints the report to stdout
 // (progress and Walkie's warnings go to stderr) and returns it.
-func engine(ctx context.Context, args []string, stdout, stderr io.Writer) (*bench.Report, error) {
+func engineReport(ctx context.Context, args []string, stdout, stderr io.Writer) (*engine.Report, error) {
 	flags := flag.NewFlagSet("walkie-bench engine", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	rooms := flags.Int("rooms", 1000, "rooms, all managed by Walkie")
@@ -91,7 +91,7 @@ prints the throughput ratio. The report goes to stdout, progress to stderr.
 		return nil, errUsage
 	}
 
-	opts := bench.EngineOptions{
+	opts := engine.Options{
 		Rooms: *rooms, Devices: *devices, Senders: *senders, Duration: *duration, Transactions: *requests,
 		PgbenchDuration: *pgbenchDuration, MaxConns: *maxConns, Progress: stderr,
 		Log: zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: true}).Level(level).With().Timestamp().Logger(),
@@ -107,7 +107,7 @@ prints the throughput ratio. The report goes to stdout, progress to stderr.
 		defer f.Close()
 		opts.CPUProfile = f
 	}
-	rep, err := bench.RunEngine(ctx, opts)
+	rep, err := engine.Run(ctx, opts)
 	if err != nil {
 		return nil, err
 	}

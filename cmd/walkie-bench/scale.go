@@ -12,7 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/walkie-ptt/walkie/internal/bench"
+	"github.com/walkie-ptt/walkie/cmd/walkie-bench/internal/engine"
 )
 
 // runScale is `walkie-bench scale`: memory and decision latency against
@@ -49,10 +49,10 @@ and the grant latency. State lives in PostgreSQL: memory should stay flat.
 		}
 		counts = append(counts, n)
 	}
-	var rows []*bench.Report
+	var rows []*engine.Report
 	for _, n := range counts {
 		fmt.Fprintf(stderr, "scale: %d rooms\n", n)
-		rep, err := bench.RunEngine(ctx, bench.EngineOptions{
+		rep, err := engine.Run(ctx, engine.Options{
 			Rooms: n, ActiveRooms: *active, Devices: 4, Senders: 4, Duration: *duration, SkipPgbench: true,
 			Progress: stderr, Log: zerolog.Nop(),
 		})

@@ -17,15 +17,15 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/walkie-ptt/walkie/internal/floor"
-	"github.com/walkie-ptt/walkie/internal/homeserver"
 	"github.com/walkie-ptt/walkie/internal/matrix"
-	"github.com/walkie-ptt/walkie/internal/stack"
+	"github.com/walkie-ptt/walkie/internal/testkit/checkout"
+	"github.com/walkie-ptt/walkie/internal/testkit/dendrite"
+	"github.com/walkie-ptt/walkie/internal/testkit/stack"
+	"github.com/walkie-ptt/walkie/internal/testkit/timers"
 )
 
 // demoFloor: short timers so the timeout part of the story is quick.
-const demoFloor = `  start_timeout: 4s
-  inactivity_timeout: 4s
-  max_talk: 30s`
+var demoFloor = timers.Floor{StartTimeout: 4 * time.Second, InactivityTimeout: 4 * time.Second, MaxTalk: 30 * time.Second}
 
 type person struct {
 	name   string
@@ -40,7 +40,7 @@ func demo(ctx context.Context, out io.Writer, wait bool) error {
 		return err
 	}
 	defer logFile.Close()
-	say("Starting PostgreSQL, Dendrite %s and Walkie (first run builds Dendrite: about 2 minutes)…", homeserver.DendriteVersion)
+	say("Starting PostgreSQL, Dendrite %s and Walkie (first run builds Dendrite: about 2 minutes)…", dendrite.Version)
 	s, err := stack.Start(ctx, stack.Options{Log: logFile, Floor: demoFloor, LogLevel: "info"})
 	if err != nil {
 		return fmt.Errorf("%w (logs: %s)", err, logFile.Name())
@@ -64,8 +64,8 @@ func demo(ctx context.Context, out io.Writer, wait bool) error {
 	say("== admin creates a room and invites Walkie, alice, bob and carol")
 	resp, err := admin.c.CreateRoom(ctx, &mautrix.ReqCreateRoom{
 		Name: "Walkie demo", Preset: "private_chat",
-		PowerLevelOverride: &event.PowerLevelsEventContent{Users: map[id.UserID]int{admin.c.UserID: 100, id.UserID(s.BotUserID()): 100}},
-		Invite:             []id.UserID{id.UserID(s.BotUserID()), alice.c.UserID, bob.c.UserID, carol.c.UserID},
+		PowerLevelOverride: &event.PowerLevelsEventContent{Users: map[id.UserID]int{admin.c.UserID: 100, id.UserID(s.Walkie.BotUserID()): 100}},
+		Invite:             []id.UserID{id.UserID(s.Walkie.BotUserID()), alice.c.UserID, bob.c.UserID, carol.c.UserID},
 	})
 	if err != nil {
 		return err
@@ -151,8 +151,8 @@ func demo(ctx context.Context, out io.Writer, wait bool) error {
 		return err
 	}
 
-	say("\nThe script is done. Metrics: %s", s.MetricsURL())
-	say("Admin API token and settings: %s", s.ConfigPath())
+	say("\nThe script is done. Metrics: %s", s.Walkie.MetricsURL())
+	say("Admin API token and settings: %s", s.Walkie.ConfigPath())
 	if wait {
 		say("Everything keeps running: log in at %s as alice/bob/carol (password demo-password-<name>). Ctrl-C tears it all down.", s.HS.URL())
 		<-ctx.Done()
@@ -181,7 +181,7 @@ func (p *person) request(ctx context.Context, room id.RoomID) (id.EventID, error
 
 // sendChunks uploads the committed demo clip and sends it as chunks.
 func sendChunks(ctx context.Context, p *person, room id.RoomID, started id.EventID) error {
-	root, err := homeserver.RepoRoot()
+	root, err := checkout.Root()
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,8 @@ import (
 
 	"github.com/walkie-ptt/walkie/internal/config"
 	"github.com/walkie-ptt/walkie/internal/floor"
-	"github.com/walkie-ptt/walkie/internal/pgtest"
+	"github.com/walkie-ptt/walkie/internal/testkit/pgtest"
+	"github.com/walkie-ptt/walkie/internal/testkit/testconfig"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -40,28 +41,11 @@ func newTestService(t *testing.T) (*Service, *prometheus.Registry) {
 // (an httptest server standing in for the parts a test needs).
 func newTestServiceOn(t *testing.T, address string) (*Service, *prometheus.Registry) {
 	t.Helper()
-	cfg, err := config.Parse([]byte(fmt.Sprintf(`homeserver:
-  address: %s
-  domain: example.org
-appservice:
-  address: http://localhost:29330
-  port: 29330
-  id: walkie
-  bot:
-    username: walkie
-  as_token: AS6TESTTOKEN6NOT6A6SECRET
-  hs_token: %s
-  admin_token: %s
-database:
-  uri: %s
-permissions:
-  "example.org": user
-  "@admin:example.org": admin
-`, address, testHSToken, testAdminToken, pgtest.NewDatabase(t))))
+	cfg, err := testconfig.Parse(testconfig.Values{HomeserverURL: address, Domain: "example.org", Port: 29330,
+		ASToken: "AS6TESTTOKEN6NOT6A6SECRET", HSToken: testHSToken, AdminToken: testAdminToken,
+		DatabaseURL: pgtest.NewDatabase(t),
+		Permissions: map[string]string{"example.org": "user", "@admin:example.org": "admin"}})
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()

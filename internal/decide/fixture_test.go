@@ -14,8 +14,10 @@ import (
 	"github.com/walkie-ptt/walkie/internal/decide"
 	"github.com/walkie-ptt/walkie/internal/floor"
 	"github.com/walkie-ptt/walkie/internal/matrix"
-	"github.com/walkie-ptt/walkie/internal/pgtest"
 	"github.com/walkie-ptt/walkie/internal/store"
+	"github.com/walkie-ptt/walkie/internal/testkit/pgtest"
+	"github.com/walkie-ptt/walkie/internal/testkit/roomevents"
+	"github.com/walkie-ptt/walkie/internal/testkit/timers"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -29,8 +31,8 @@ const (
 )
 
 var testDefaults = floor.Config{
-	StartTimeout: 5 * time.Second, InactivityTimeout: 10 * time.Second, MaxTalk: 30 * time.Second,
-	PauseGrace: 3 * time.Second, RevokeGrace: 3 * time.Second, QueueTimeout: 60 * time.Second,
+	StartTimeout: timers.StartTimeout, InactivityTimeout: timers.InactivityTimeout, MaxTalk: timers.MaxTalk,
+	PauseGrace: timers.PauseGrace, RevokeGrace: timers.RevokeGrace, QueueTimeout: timers.QueueTimeout,
 	Queue: true, MaxQueue: 8, PreemptPowerLevel: 50, OneRoomPerDevice: true,
 }
 
@@ -43,6 +45,7 @@ type fixture struct {
 	st  *store.Store
 	d   *decide.Decider
 	seq *atomic.Int64
+	evs *roomevents.Builder
 }
 
 // permissions: only admin may invite the bot, nobody else is known.
@@ -57,7 +60,8 @@ func (permissions) PermissionLevel(user string) config.Level {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{t: t, ctx: context.Background(), url: pgtest.NewDatabase(t), seq: new(atomic.Int64)}
+	f := &fixture{t: t, ctx: context.Background(), url: pgtest.NewDatabase(t), seq: new(atomic.Int64),
+		evs: roomevents.New("e")}
 	f.st = f.open()
 	f.d = f.decider(f.st)
 	return f
@@ -94,25 +98,14 @@ func (f *fixture) open() *store.Store {
 
 // ev builds a raw event.
 func (f *fixture) ev(room, sender, typ string, stateKey *string, content any) json.RawMessage {
-	n := f.seq.Add(1)
-	m := map[string]any{"type": typ, "event_id": fmt.Sprintf("$e%d", n), "room_id": room, "sender": sender,
-		"origin_server_ts": n, "content": content}
-	if stateKey != nil {
-		m["state_key"] = *stateKey
-	}
-	b, _ := json.Marshal(m)
-	return b
+	raw, _ := f.evs.Event(room, sender, typ, stateKey, content)
+	return raw
 }
 
-func sk(s string) *string { return &s }
-
-func eventID(raw json.RawMessage) string {
-	var e struct {
-		EventID string `json:"event_id"`
-	}
-	_ = json.Unmarshal(raw, &e)
-	return e.EventID
-}
+var (
+	sk      = roomevents.StateKey
+	eventID = roomevents.ID
+)
 
 // inbox is what the appservice endpoint stores for raw events.
 func (f *fixture) inbox(events ...json.RawMessage) []store.InboxEvent {
@@ -175,26 +168,7 @@ func (f *fixture) tick(room string, d time.Duration) decide.Outcome {
 // levels Walkie's room setup adds.
 func (f *fixture) setupRoom(room string, users ...string) {
 	f.t.Helper()
-	levels := map[string]any{
-		"users":          map[string]int{bot: 100, admin: 100},
-		"users_default":  0,
-		"events_default": 0,
-		"state_default":  50,
-		"redact":         50,
-		"events": map[string]int{
-			floor.TypePermit: 0, floor.TypeBroadcastInfo: 0, floor.TypeBroadcastInfoMSC3888: 0,
-			floor.TypeBroadcastInfoElement: 0, floor.TypeFloor: 100,
-		},
-	}
-	events := []json.RawMessage{
-		f.ev(room, admin, "m.room.member", sk(admin), map[string]any{"membership": "join"}),
-		f.ev(room, admin, "m.room.power_levels", sk(""), levels),
-		f.ev(room, bot, "m.room.member", sk(bot), map[string]any{"membership": "join"}),
-	}
-	for _, u := range users {
-		events = append(events, f.ev(room, u, "m.room.member", sk(u), map[string]any{"membership": "join"}))
-	}
-	f.deliver(events...)
+	f.deliver(f.evs.ManagedRoom(room, admin, bot, users...)...)
 	r := f.room(room)
 	if !r.Managed {
 		f.t.Fatalf("room %s not managed after setup", room)
@@ -202,10 +176,11 @@ func (f *fixture) setupRoom(room string, users ...string) {
 }
 
 func (f *fixture) permit(room, user, device string, content map[string]any) json.RawMessage {
+	d := floor.Device{UserID: user, DeviceID: device}
 	if content == nil {
-		content = map[string]any{"device_id": device, "send": true, "receive": true}
+		return f.evs.Permit(room, d)
 	}
-	return f.ev(room, user, floor.TypePermit, sk("_"+user+"_"+device), content)
+	return f.ev(room, user, floor.TypePermit, sk(d.PermitStateKey()), content)
 }
 
 func (f *fixture) request(room, user, device, action string, extra map[string]any) json.RawMessage {

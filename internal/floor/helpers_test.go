@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/walkie-ptt/walkie/internal/testkit/timers"
 )
 
 // t0 is the clock at which every test room is built; rows run at t0+at.
@@ -27,12 +29,12 @@ var (
 
 func testConfig() Config {
 	return Config{
-		StartTimeout:      5 * time.Second,
-		InactivityTimeout: 10 * time.Second,
-		MaxTalk:           30 * time.Second,
-		PauseGrace:        3 * time.Second,
-		RevokeGrace:       3 * time.Second,
-		QueueTimeout:      60 * time.Second,
+		StartTimeout:      timers.StartTimeout,
+		InactivityTimeout: timers.InactivityTimeout,
+		MaxTalk:           timers.MaxTalk,
+		PauseGrace:        timers.PauseGrace,
+		RevokeGrace:       timers.RevokeGrace,
+		QueueTimeout:      timers.QueueTimeout,
 		Queue:             true,
 		MaxQueue:          3,
 		PreemptPowerLevel: 50,

@@ -18,8 +18,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/walkie-ptt/walkie/internal/floor"
-	"github.com/walkie-ptt/walkie/internal/pgtest"
 	"github.com/walkie-ptt/walkie/internal/store"
+	"github.com/walkie-ptt/walkie/internal/testkit/pgtest"
 )
 
 // The scrape-time gauges (RegisterState) read a real database, so this

@@ -18,8 +18,8 @@ import (
 	"github.com/walkie-ptt/walkie/internal/matrix"
 	"github.com/walkie-ptt/walkie/internal/metrics"
 	"github.com/walkie-ptt/walkie/internal/outbox"
-	"github.com/walkie-ptt/walkie/internal/pgtest"
 	"github.com/walkie-ptt/walkie/internal/store"
+	"github.com/walkie-ptt/walkie/internal/testkit/pgtest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/walkie-ptt/walkie/internal/floor"
-	"github.com/walkie-ptt/walkie/internal/pgtest"
 	"github.com/walkie-ptt/walkie/internal/store"
+	"github.com/walkie-ptt/walkie/internal/testkit/pgtest"
+	"github.com/walkie-ptt/walkie/internal/testkit/roomevents"
+	"github.com/walkie-ptt/walkie/internal/testkit/timers"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -21,8 +21,8 @@ const (
 )
 
 var testDefaults = floor.Config{
-	StartTimeout: 5 * time.Second, InactivityTimeout: 10 * time.Second, MaxTalk: 30 * time.Second,
-	PauseGrace: 3 * time.Second, RevokeGrace: 3 * time.Second, QueueTimeout: 60 * time.Second,
+	StartTimeout: timers.StartTimeout, InactivityTimeout: timers.InactivityTimeout, MaxTalk: timers.MaxTalk,
+	PauseGrace: timers.PauseGrace, RevokeGrace: timers.RevokeGrace, QueueTimeout: timers.QueueTimeout,
 	Queue: true, MaxQueue: 8, PreemptPowerLevel: 50, OneRoomPerDevice: true,
 }
 
@@ -33,12 +33,12 @@ type fixture struct {
 	ctx context.Context
 	url string
 	st  *store.Store
-	seq *atomic.Int64
+	evs *roomevents.Builder
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{t: t, ctx: context.Background(), url: pgtest.NewDatabase(t), seq: new(atomic.Int64)}
+	f := &fixture{t: t, ctx: context.Background(), url: pgtest.NewDatabase(t), evs: roomevents.New("e")}
 	f.st = f.open()
 	return f
 }
@@ -60,19 +60,11 @@ func (f *fixture) open() *store.Store {
 
 // ev builds a raw event.
 func (f *fixture) ev(room, sender, typ string, content any) json.RawMessage {
-	n := f.seq.Add(1)
-	b, _ := json.Marshal(map[string]any{"type": typ, "event_id": fmt.Sprintf("$e%d", n), "room_id": room, "sender": sender,
-		"origin_server_ts": n, "content": content})
-	return b
+	raw, _ := f.evs.Event(room, sender, typ, nil, content)
+	return raw
 }
 
-func eventID(raw json.RawMessage) string {
-	var e struct {
-		EventID string `json:"event_id"`
-	}
-	_ = json.Unmarshal(raw, &e)
-	return e.EventID
-}
+var eventID = roomevents.ID
 
 // row is an outbox row whose payload says n.
 func row(n int) store.OutboxRow {

@@ -1,0 +1,107 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// pgbenchScript is the baseline transaction: one single-row update, the
+// smallest durable write PostgreSQL can commit. A Walkie decision is a
+// single-room transaction too (plus its reads), so the ratio of the two
+// says how much of the database's commit capacity Walkie turns into
+// decisions.
+const pgbenchScript = `\set aid random(1, 100000 * :scale)
+UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = :aid;
+`
+
+// PgbenchOptions say where and how long to run pgbench.
+type PgbenchOptions struct {
+	BinDir   string // holds pgbench
+	Port     int    // on 127.0.0.1, user postgres, trust authentication
+	Database string
+	Clients  int
+	Threads  int
+	Duration time.Duration
+	WorkDir  string // where the script file is written
+}
+
+// PgbenchResult is one pgbench run.
+type PgbenchResult struct {
+	Clients, Threads int
+	Duration         time.Duration
+	TPS              float64
+	Command          string // for the report, so it can be rerun by hand
+}
+
+// RunPgbench initialises a scale-1 pgbench database and runs the
+// single-row-update script against it with prepared statements (pgx,
+// which Walkie uses, prepares its statements too).
+func RunPgbench(ctx context.Context, o PgbenchOptions) (PgbenchResult, error) {
+	threads := max(1, min(o.Threads, o.Clients)) // pgbench refuses more threads than clients
+	conn := []string{"-h", "127.0.0.1", "-p", strconv.Itoa(o.Port), "-U", "postgres"}
+	if _, err := pgbenchCommand(ctx, o.BinDir, append(append([]string{"-i", "-s", "1", "-q"}, conn...), o.Database)...); err != nil {
+		return PgbenchResult{}, fmt.Errorf("pgbench -i: %w", err)
+	}
+	script := filepath.Join(o.WorkDir, "single-row-update.sql")
+	if err := os.WriteFile(script, []byte(pgbenchScript), 0o644); err != nil {
+		return PgbenchResult{}, err
+	}
+	secs := max(1, int(o.Duration.Round(time.Second)/time.Second))
+	args := append([]string{"-n", "-M", "prepared", "-f", script,
+		"-c", strconv.Itoa(o.Clients), "-j", strconv.Itoa(threads), "-T", strconv.Itoa(secs)}, conn...)
+	args = append(args, o.Database)
+	out, err := pgbenchCommand(ctx, o.BinDir, args...)
+	if err != nil {
+		return PgbenchResult{}, fmt.Errorf("pgbench: %w", err)
+	}
+	tps, err := parseTPS(out)
+	if err != nil {
+		return PgbenchResult{}, err
+	}
+	return PgbenchResult{
+		Clients: o.Clients, Threads: threads, Duration: time.Duration(secs) * time.Second, TPS: tps,
+		Command: "pgbench " + strings.Join(args, " "),
+	}, nil
+}
+
+func pgbenchCommand(ctx context.Context, binDir string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "pgbench"), args...)
+	cmd.Env = withoutPGVariables(os.Environ())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("%w\n%s", err, strings.TrimSpace(string(out)))
+	}
+	return string(out), nil
+}
+
+// withoutPGVariables drops PG* variables: a developer's PGHOST or
+// PGDATABASE must not point pgbench at another server.
+func withoutPGVariables(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "PG") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// tpsLine matches pgbench's summary, e.g.
+// "tps = 1234.567890 (without initial connection time)".
+var tpsLine = regexp.MustCompile(`(?m)^tps = ([0-9.]+) \(without initial connection time\)`)
+
+func parseTPS(output string) (float64, error) {
+	m := tpsLine.FindStringSubmatch(output)
+	if m == nil {
+		return 0, errors.New("pgbench output has no tps line:\n" + output)
+	}
+	return strconv.ParseFloat(m[1], 64)
+}

@@ -1,0 +1,46 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// writeStatementStats prints the statements PostgreSQL spent the most
+// time on, from pg_stat_statements (loaded by Options.StatementStats).
+func writeStatementStats(ctx context.Context, dbURL string, w io.Writer) error {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS pg_stat_statements`); err != nil {
+		return fmt.Errorf("pg_stat_statements: %w", err)
+	}
+	rows, err := conn.Query(ctx, `SELECT calls, total_exec_time, mean_exec_time, query FROM pg_stat_statements
+		WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+		ORDER BY total_exec_time DESC LIMIT 12`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	fmt.Fprintln(w, "PostgreSQL statements by total execution time (pg_stat_statements):")
+	fmt.Fprintf(w, "  %8s %10s %9s  %s\n", "calls", "total ms", "mean ms", "query")
+	for rows.Next() {
+		var calls int64
+		var total, mean float64
+		var query string
+		if err := rows.Scan(&calls, &total, &mean, &query); err != nil {
+			return err
+		}
+		query = strings.Join(strings.Fields(query), " ")
+		if len(query) > 110 {
+			query = query[:110] + "…"
+		}
+		fmt.Fprintf(w, "  %8d %10.0f %9.3f  %s\n", calls, total, mean, query)
+	}
+	return rows.Err()
+}

@@ -1,0 +1,61 @@
+package dendrite
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+)
+
+// syncPollTimeoutMS is the /sync long-poll timeout. The server answers as
+// soon as anything new arrives, so this only bounds how long an idle poll
+// lasts; cancelling ctx interrupts it regardless.
+const syncPollTimeoutMS = 1000
+
+// WaitForStateEvent syncs as client until a state event of eventType and
+// stateKey in the joined room roomID has content for which pred returns true
+// (pred nil accepts any content). It looks at the room's state and timeline
+// in an initial sync, then at every incremental sync after it, so it sees
+// events sent before and after the call.
+//
+// It keeps its own since token and never touches the client's sync store,
+// so it can run alongside a client's own syncing. It waits until ctx is
+// done: give it a context with a deadline.
+func WaitForStateEvent(ctx context.Context, client *mautrix.Client, roomID id.RoomID, eventType event.Type, stateKey string, pred func(content json.RawMessage) bool) error {
+	since := ""
+	for {
+		// The initial sync (since == "") must not wait for new events: the
+		// event may already be there.
+		timeout := syncPollTimeoutMS
+		if since == "" {
+			timeout = 0
+		}
+		resp, err := client.SyncRequest(ctx, timeout, since, "", false, event.PresenceOffline)
+		if err != nil {
+			return fmt.Errorf("wait for %s %q in %s: %w", eventType.Type, stateKey, roomID, err)
+		}
+		if room := resp.Rooms.Join[roomID]; room != nil {
+			for _, list := range [][]*event.Event{room.State.Events, room.Timeline.Events} {
+				if matchesState(list, eventType, stateKey, pred) {
+					return nil
+				}
+			}
+		}
+		since = resp.NextBatch
+	}
+}
+
+func matchesState(events []*event.Event, eventType event.Type, stateKey string, pred func(json.RawMessage) bool) bool {
+	for _, evt := range events {
+		if evt.Type.Type != eventType.Type || evt.StateKey == nil || *evt.StateKey != stateKey {
+			continue
+		}
+		if pred == nil || pred(evt.Content.VeryRaw) {
+			return true
+		}
+	}
+	return false
+}

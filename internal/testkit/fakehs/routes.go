@@ -1,0 +1,123 @@
+package fakehs
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/walkie-ptt/walkie/internal/matrix"
+)
+
+// ServeHTTP routes the client-server API calls Walkie makes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	arrived := time.Now()
+	s.requests.Add(1)
+	s.mu.Lock()
+	down, asToken := s.down, s.asToken
+	s.mu.Unlock()
+	if down {
+		s.refused.Add(1)
+		dropConnection(w)
+		return
+	}
+	// Read the body before answering, so keep-alive connections stay reusable.
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		s.fail(w, http.StatusBadRequest, "M_NOT_JSON", "unreadable body")
+		return
+	}
+	if asToken == "" {
+		s.fail(w, http.StatusServiceUnavailable, "M_UNKNOWN", "not ready: no as_token yet")
+		return
+	}
+	path, ok := strings.CutPrefix(r.URL.Path, "/_matrix/client/")
+	if !ok {
+		s.fail(w, http.StatusNotFound, "M_UNRECOGNIZED", "not a client-server path")
+		return
+	}
+	if path == "versions" && r.Method == http.MethodGet {
+		writeJSON(w, http.StatusOK, map[string]any{"versions": []string{"v1.11"}})
+		return
+	}
+	if r.Header.Get("Authorization") != "Bearer "+asToken {
+		s.fail(w, http.StatusUnauthorized, "M_UNKNOWN_TOKEN", "unknown as_token")
+		return
+	}
+	seg := strings.Split(path, "/")
+	switch {
+	case r.Method == http.MethodPost && path == "v3/register":
+		// What Synapse answers when the appservice's sender already exists.
+		writeError(w, http.StatusBadRequest, "M_USER_IN_USE", "user exists")
+	case r.Method == http.MethodGet && path == "v3/account/whoami":
+		writeJSON(w, http.StatusOK, map[string]any{"user_id": s.opts.BotUserID})
+	case r.Method == http.MethodPost && len(seg) == 4 && seg[1] == "appservice" && seg[3] == "ping":
+		// Like Dendrite: no ping endpoint.
+		writeError(w, http.StatusNotFound, "M_UNRECOGNIZED", "no ping")
+	case r.Method == http.MethodPut && len(seg) == 4 && seg[1] == "profile" && seg[3] == "displayname":
+		writeJSON(w, http.StatusOK, struct{}{})
+	case len(seg) >= 4 && seg[0] == "v3" && seg[1] == "rooms":
+		s.room(w, r.Method, seg[2], seg[3:], body, arrived)
+	default:
+		s.fail(w, http.StatusNotFound, "M_UNRECOGNIZED", "the stand-in does not know "+r.Method+" "+path)
+	}
+}
+
+// room answers /rooms/{roomID}/... calls; rest starts after the room ID.
+func (s *Server) room(w http.ResponseWriter, method, roomID string, rest []string, body []byte, arrived time.Time) {
+	switch {
+	case method == http.MethodPost && rest[0] == "join":
+		writeJSON(w, http.StatusOK, map[string]any{"room_id": roomID})
+	case method == http.MethodPost && rest[0] == "leave":
+		writeJSON(w, http.StatusOK, struct{}{})
+	case method == http.MethodGet && rest[0] == "state" && len(rest) == 1:
+		s.mu.Lock()
+		events := s.state[roomID]
+		s.mu.Unlock()
+		if events == nil {
+			events = []json.RawMessage{}
+		}
+		writeJSON(w, http.StatusOK, events)
+	case method == http.MethodPut && rest[0] == "state" && len(rest) >= 2:
+		s.send(w, Delivery{RoomID: roomID, Kind: matrix.KindState, EventType: rest[1], StateKey: strings.Join(rest[2:], "/")}, body, arrived)
+	case method == http.MethodPut && rest[0] == "send" && len(rest) == 3:
+		s.send(w, Delivery{RoomID: roomID, Kind: matrix.KindMessage, EventType: rest[1], TxnID: rest[2]}, body, arrived)
+	case method == http.MethodPut && rest[0] == "redact" && len(rest) == 3:
+		s.send(w, Delivery{RoomID: roomID, Kind: matrix.KindRedact, Redacts: rest[1], TxnID: rest[2]}, body, arrived)
+	default:
+		s.fail(w, http.StatusNotFound, "M_UNRECOGNIZED", "the stand-in does not know "+method+" rooms/…/"+strings.Join(rest, "/"))
+	}
+}
+
+// fail answers with an error a healthy homeserver would not give Walkie.
+func (s *Server) fail(w http.ResponseWriter, status int, errcode, msg string) {
+	s.refused.Add(1)
+	writeError(w, status, errcode, msg)
+}
+
+// writeError writes a Matrix error: {"errcode": …, "error": …}.
+func writeError(w http.ResponseWriter, status int, errcode, msg string) {
+	writeJSON(w, status, map[string]string{"errcode": errcode, "error": msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// dropConnection closes the connection without an answer: to the client
+// it looks like a homeserver that is not there.
+func dropConnection(w http.ResponseWriter) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		writeError(w, http.StatusBadGateway, "M_UNKNOWN", "homeserver unreachable")
+		return
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		return
+	}
+	_ = conn.Close()
+}
