@@ -22,8 +22,9 @@ var layers = map[string][]string{
 	"internal/decide":     {"internal/floor", "internal/matrix", "internal/store", "internal/metrics", "internal/config"},
 	"internal/outbox":     {"internal/floor", "internal/matrix", "internal/store", "internal/metrics", "internal/decide"},
 	"internal/appservice": {"internal/floor", "internal/store", "internal/metrics", "internal/decide", "internal/outbox"},
+	"internal/homeserver": {},
 	"internal/app": {"internal/floor", "internal/matrix", "internal/store", "internal/metrics", "internal/decide",
-		"internal/config", "internal/outbox", "internal/appservice"},
+		"internal/config", "internal/outbox", "internal/appservice", "internal/homeserver"},
 	"cmd/walkie": {"internal/app", "internal/config"},
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/walkie-ptt/walkie/internal/appservice"
 	"github.com/walkie-ptt/walkie/internal/config"
 	"github.com/walkie-ptt/walkie/internal/decide"
+	"github.com/walkie-ptt/walkie/internal/homeserver"
 	"github.com/walkie-ptt/walkie/internal/matrix"
 	"github.com/walkie-ptt/walkie/internal/metrics"
 	"github.com/walkie-ptt/walkie/internal/outbox"
@@ -75,7 +76,7 @@ func NewService(ctx context.Context, cfg *config.Config, log zerolog.Logger, reg
 		st.Close()
 		return nil, err
 	}
-	client, err := NewClient(cfg.Homeserver.Address, cfg.BotUserID(), cfg.AppService.ASToken,
+	client, err := homeserver.NewClient(cfg.Homeserver.Address, cfg.BotUserID(), cfg.AppService.ASToken,
 		log.With().Str("component", "client").Logger())
 	if err != nil {
 		st.Close()
@@ -155,7 +156,7 @@ func (s *Service) Run(ctx context.Context) error {
 	background(s.outageLoop)
 
 	go func() {
-		if err := Connect(ctx, s.client, s.cfg.AppService.ID, s.cfg.AppService.Bot.Displayname, s.log); err != nil {
+		if err := homeserver.Connect(ctx, s.client, s.cfg.AppService.ID, s.cfg.AppService.Bot.Displayname, s.log); err != nil {
 			errc <- err
 			return
 		}
@@ -231,7 +232,7 @@ func (s *Service) outageLoop(ctx context.Context) {
 		if !s.server.DatabaseOutage.Load() || s.store.Ping(ctx) != nil {
 			return
 		}
-		took, supported, err := Ping(ctx, s.client, s.cfg.AppService.ID, fmt.Sprintf("walkie-recovered-%d", time.Now().UnixMilli()))
+		took, supported, err := homeserver.Ping(ctx, s.client, s.cfg.AppService.ID, fmt.Sprintf("walkie-recovered-%d", time.Now().UnixMilli()))
 		switch {
 		case err != nil:
 			s.warn(ctx, err).Msg("The database is back, but pinging the homeserver failed; trying again")

@@ -11,7 +11,7 @@ import (
 func TestEveryValueReachesTheConfig(t *testing.T) {
 	cfg, err := Parse(Values{
 		HomeserverURL: "http://127.0.0.1:8008", Domain: "example.test", Port: 29331, ID: "walkie-x",
-		ASToken: "AS6TOKEN", HSToken: "HS6TOKEN", AdminToken: "ADMIN6TOKEN",
+		ASToken: "AS6TOKEN", HSToken: "HS6TOKEN", AdminToken: "ADMIN6TOKEN6LONG6ENOUGH",
 		DatabaseURL: "postgres://u@127.0.0.1:5432/db", MetricsListen: "127.0.0.1:9999",
 		Permissions: map[string]string{"example.test": "user", "@boss:example.test": "admin"},
 		Floor:       timers.Short, LogLevel: "debug", LogFormat: config.LogFormatJSON,
@@ -22,7 +22,7 @@ func TestEveryValueReachesTheConfig(t *testing.T) {
 	as := cfg.AppService
 	if cfg.Homeserver.Address != "http://127.0.0.1:8008" || cfg.Homeserver.Domain != "example.test" ||
 		as.Address != "http://127.0.0.1:29331" || as.ListenAddress() != "127.0.0.1:29331" || as.ID != "walkie-x" ||
-		as.ASToken != "AS6TOKEN" || as.HSToken != "HS6TOKEN" || as.AdminToken != "ADMIN6TOKEN" ||
+		as.ASToken != "AS6TOKEN" || as.HSToken != "HS6TOKEN" || as.AdminToken != "ADMIN6TOKEN6LONG6ENOUGH" ||
 		cfg.BotUserID() != "@walkie:example.test" || cfg.Database.URI != "postgres://u@127.0.0.1:5432/db" ||
 		!cfg.Metrics.Enabled || cfg.Metrics.Listen != "127.0.0.1:9999" ||
 		cfg.Permissions["@boss:example.test"] != config.LevelAdmin || cfg.Floor.StartTimeout != timers.Short.StartTimeout ||

@@ -16,8 +16,8 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
-	"github.com/walkie-ptt/walkie/internal/app"
 	"github.com/walkie-ptt/walkie/internal/floor"
+	"github.com/walkie-ptt/walkie/internal/homeserver"
 	"github.com/walkie-ptt/walkie/internal/matrix"
 )
 
@@ -72,7 +72,7 @@ namespaces:
 func (e *echoAS) start(ctx context.Context, homeserverURL string) error {
 	// The same client as Walkie's (connection reuse, no hidden retries),
 	// so the two differ only in what happens between receipt and send.
-	c, err := app.NewClient(homeserverURL, e.botUser.String(), e.asToken, zerolog.Nop())
+	c, err := homeserver.NewClient(homeserverURL, e.botUser.String(), e.asToken, zerolog.Nop())
 	if err != nil {
 		return err
 	}

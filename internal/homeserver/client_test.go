@@ -1,4 +1,4 @@
-package app
+package homeserver
 
 import (
 	"context"
@@ -90,26 +90,5 @@ func TestConnectTellsTheTokenAndTheDomainApart(t *testing.T) {
 				t.Errorf("a wrong domain is blamed on the token: %v", err)
 			}
 		})
-	}
-}
-
-// After transactions were refused for want of the database, Walkie pings
-// the homeserver once the database answers again.
-func TestTheHomeserverIsPingedWhenTheDatabaseIsBack(t *testing.T) {
-	var pings atomic.Int32
-	svc, _ := newTestServiceOn(t, homeserverStandIn(t, "example.org", "AS6TESTTOKEN6NOT6A6SECRET", &pings).URL)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go svc.outageLoop(ctx)
-	time.Sleep(1500 * time.Millisecond)
-	if pings.Load() != 0 {
-		t.Fatal("pinged without an outage")
-	}
-	svc.server.DatabaseOutage.Store(true)
-	for deadline := time.Now().Add(5 * time.Second); pings.Load() == 0 || svc.server.DatabaseOutage.Load(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("after the outage: %d pings, outage still flagged %v", pings.Load(), svc.server.DatabaseOutage.Load())
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

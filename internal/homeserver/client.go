@@ -1,4 +1,7 @@
-package app
+// Package homeserver is Walkie's client of the homeserver: the client it sends
+// with, the checks at start-up that turn a misconfiguration into advice
+// naming the key at fault, and the appservice ping.
+package homeserver
 
 import (
 	"context"
