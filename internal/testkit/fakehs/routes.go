@@ -14,6 +14,8 @@ import (
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	arrived := time.Now()
 	s.requests.Add(1)
+	s.inFlight.RLock()
+	defer s.inFlight.RUnlock()
 	s.mu.Lock()
 	down, asToken := s.down, s.asToken
 	s.mu.Unlock()

@@ -45,6 +45,11 @@ type Server struct {
 	opts   Options
 	server *httptest.Server
 
+	// inFlight is held (shared) by every request that found the server
+	// up, for as long as it is served: Down(true) takes it exclusively, so
+	// it returns only once no request admitted before it can still apply.
+	inFlight sync.RWMutex
+
 	mu        sync.Mutex
 	asToken   string
 	state     map[string][]json.RawMessage // room ID → its state events
@@ -97,10 +102,18 @@ func (s *Server) DropRoomStates() {
 
 // Down makes the server unreachable (true: every connection is dropped
 // unanswered) or brings it back (false).
+//
+// Down(true) returns once the requests that were admitted before it have
+// been answered: from then on nothing is applied until Down(false).
 func (s *Server) Down(down bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.down = down
+	s.mu.Unlock()
+	if down {
+		s.inFlight.Lock()
+		//lint:ignore SA2001 an empty critical section: waiting for the requests in flight is the point
+		s.inFlight.Unlock()
+	}
 }
 
 // Forbid makes every send, redaction and state event in roomID fail with
@@ -109,6 +122,14 @@ func (s *Server) Forbid(roomID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.forbidden[roomID] = true
+}
+
+// Allow ends Forbid for roomID, as when the homeserver that refused it
+// (restarting, or its registration being reloaded) is itself again.
+func (s *Server) Allow(roomID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.forbidden, roomID)
 }
 
 // Requests is how many calls Walkie made.
