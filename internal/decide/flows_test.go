@@ -355,3 +355,20 @@ func TestBusyElsewhereWithinOneTransaction(t *testing.T) {
 	}
 	expectResponse(t, f.responses("!two:test", since), 0, floor.StatusGranted, "")
 }
+
+// An invite from a user the config does not permit is declined with a
+// reason naming the inviter (docs/admin.md quotes it).
+func TestAnInviteFromABlockedUserIsDeclinedWithAReason(t *testing.T) {
+	f := newFixture(t)
+	const room = "!invited:test"
+	f.deliver(f.ev(room, carol, "m.room.member", sk(bot), map[string]any{"membership": "invite"}))
+	rows := f.outbox(room)
+	if len(rows) != 1 || rows[0].Kind != matrix.KindLeave ||
+		rows[0].Request.Reason != carol+" may not invite Walkie (see permissions in its config)" {
+		t.Fatalf("outbox after a blocked invite: %+v", rows)
+	}
+	f.deliver(f.ev("!welcome:test", admin, "m.room.member", sk(bot), map[string]any{"membership": "invite"}))
+	if rows := f.outbox("!welcome:test"); len(rows) != 1 || rows[0].Kind != matrix.KindJoin {
+		t.Fatalf("outbox after a permitted invite: %+v", rows)
+	}
+}

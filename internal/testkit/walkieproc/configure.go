@@ -37,6 +37,10 @@ type Options struct {
 	Log io.Writer
 }
 
+// BlockedUser is the one user of domain the test config blocks: its
+// invites are declined and its commands ignored.
+func BlockedUser(domain string) string { return "@intruder:" + domain }
+
 // unreachableHomeserver stands in until SetHomeserverURL: nothing listens
 // on port 1.
 const unreachableHomeserver = "http://127.0.0.1:1"
@@ -52,7 +56,7 @@ func Configure(ctx context.Context, opts Options) (*Process, error) {
 	v := testconfig.Values{
 		HomeserverURL: opts.HomeserverURL, Domain: opts.Domain, DatabaseURL: opts.DatabaseURL,
 		ASToken: config.TokenPlaceholder, HSToken: config.TokenPlaceholder, AdminToken: config.TokenPlaceholder,
-		Permissions: map[string]string{opts.Domain: "user"},
+		Permissions: map[string]string{opts.Domain: "user", BlockedUser(opts.Domain): "block"},
 		Floor:       opts.Floor, LogLevel: opts.LogLevel, LogFormat: opts.LogFormat,
 	}
 	if v.HomeserverURL == "" {
