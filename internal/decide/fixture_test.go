@@ -168,11 +168,29 @@ func (f *fixture) tick(room string, d time.Duration) decide.Outcome {
 // levels Walkie's room setup adds.
 func (f *fixture) setupRoom(room string, users ...string) {
 	f.t.Helper()
-	f.deliver(f.evs.ManagedRoom(room, admin, bot, users...)...)
+	f.deliver(f.roomState(room, users...)...)
 	r := f.room(room)
 	if !r.Managed {
 		f.t.Fatalf("room %s not managed after setup", room)
 	}
+}
+
+// roomState is the state setupRoom gives a room, as events.
+func (f *fixture) roomState(room string, users ...string) []json.RawMessage {
+	return f.evs.ManagedRoom(room, admin, bot, users...)
+}
+
+// reload decides a Snapshot of the given /state events, as the state
+// loader does at start-up and on a join.
+func (f *fixture) reload(room string, state ...json.RawMessage) decide.Outcome {
+	f.t.Helper()
+	snap, _ := matrix.Snapshot(room, state)
+	snap.AsOf = f.room(room).StateVersion
+	out, err := f.d.DecideInputs(f.ctx, room, snap)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return out
 }
 
 func (f *fixture) permit(room, user, device string, content map[string]any) json.RawMessage {

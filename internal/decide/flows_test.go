@@ -312,13 +312,22 @@ func TestBusyElsewhere(t *testing.T) {
 	expectResponse(t, f.responses("!two:test", since), 0, floor.StatusDenied, floor.ReasonBusyElsewhere)
 }
 
-func TestFloorInARoomTheBotLeftHoldsNobody(t *testing.T) {
-	f := newFixture(t)
+// botKickedWhileAliceHolds: alice, with permits in rooms one and two,
+// holds the floor in room one; then the bot is kicked from it. It returns
+// room one's last outbox row before the kick.
+func botKickedWhileAliceHolds(f *fixture) int64 {
 	f.setupRoom("!one:test", alice)
 	f.setupRoom("!two:test", alice)
 	f.deliver(f.permit("!one:test", alice, "A", nil), f.permit("!two:test", alice, "A", nil))
 	f.deliver(f.request("!one:test", alice, "A", "request", nil))
+	before := f.lastID("!one:test")
 	f.deliver(f.ev("!one:test", admin, "m.room.member", sk(bot), map[string]any{"membership": "leave"}))
+	return before
+}
+
+func TestFloorInARoomTheBotLeftHoldsNobody(t *testing.T) {
+	f := newFixture(t)
+	botKickedWhileAliceHolds(f)
 	f.st.AdvanceClock(time.Hour) // alice's start_timeout is long due
 	if due, _ := f.st.DueRooms(f.ctx, 10); len(due) != 0 {
 		t.Fatalf("a room the bot left must fire no timers: %v", due)
@@ -326,6 +335,39 @@ func TestFloorInARoomTheBotLeftHoldsNobody(t *testing.T) {
 	since := f.lastID("!two:test")
 	f.deliver(f.request("!two:test", alice, "A", "request", nil))
 	expectResponse(t, f.responses("!two:test", since), 0, floor.StatusGranted, "")
+}
+
+// The bot is kicked from a room where alice holds the floor; meanwhile she
+// takes the floor in another room (busy_elsewhere counts only joined
+// rooms). When the bot is back, the room it left must not still name her
+// holder: a device never holds the floor in two joined rooms.
+func TestRejoinedRoomGivesNoDeviceASecondFloor(t *testing.T) {
+	f := newFixture(t)
+	kicked := botKickedWhileAliceHolds(f)
+	if rows := f.outbox("!one:test"); rows[len(rows)-1].ID != kicked {
+		t.Fatalf("a room the bot was kicked from got outbox rows: %+v", rows[len(rows)-1])
+	}
+	f.deliver(f.request("!two:test", alice, "A", "request", nil))
+	if h := holderOf(f.room("!two:test")); h != alice+"/A" {
+		t.Fatalf("room two holder %q", h)
+	}
+
+	f.deliver(f.ev("!one:test", bot, "m.room.member", sk(bot), map[string]any{"membership": "join"}))
+	if h := holderOf(f.room("!one:test")); h != "" {
+		t.Fatalf("%s holds the floor in both joined rooms", h)
+	}
+	// The join's state load finds the floor state from before the kick,
+	// which still names alice, and replaces it.
+	since := f.lastID("!one:test")
+	stale := f.ev("!one:test", bot, floor.TypeFloor, sk(""), map[string]any{"holder": map[string]any{"user_id": alice, "device_id": "A"},
+		"term": 1, "queue": []any{}, "listeners": 1})
+	f.reload("!one:test", append(f.roomState("!one:test", alice), f.permit("!one:test", alice, "A", nil), stale)...)
+	if f.floorRows("!one:test", since) != 1 {
+		t.Fatal("the stale floor state must be replaced after the re-join")
+	}
+	since = f.lastID("!one:test")
+	f.deliver(f.request("!one:test", alice, "A", "request", nil))
+	expectResponse(t, f.responses("!one:test", since), 0, floor.StatusDenied, floor.ReasonBusyElsewhere)
 }
 
 // One appservice transaction asks for the floor in two rooms for the same

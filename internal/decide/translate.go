@@ -48,7 +48,8 @@ func (d *Decider) translateEvent(room *floor.Room, env matrix.Envelope) translat
 }
 
 // ownMembership: invites are accepted from users the config permits; a
-// join loads the room's state; leaving (or a ban) stops the timers.
+// join loads the room's state; leaving (or a ban) stops the timers and
+// empties the floor.
 func (d *Decider) ownMembership(env matrix.Envelope, membership string) translation {
 	joined, left := true, false
 	switch membership {
@@ -63,7 +64,9 @@ func (d *Decider) ownMembership(env matrix.Envelope, membership string) translat
 	case "join":
 		return translation{joined: &joined, calls: []matrix.Call{matrix.LoadStateCall}}
 	case "leave", "ban":
-		return translation{joined: &left}
+		// The engine forgets the floor it can no longer enforce.
+		in := floor.MemberChange{EventID: env.EventID, UserID: d.controller, Membership: membership}
+		return translation{joined: &left, inputs: []floor.Input{in}}
 	}
 	return translation{}
 }

@@ -57,6 +57,10 @@ func TestPowerLevelLookups(t *testing.T) {
 	if got := pl.EventLevel(TypeResponse); got != 1 {
 		t.Errorf("events_default %d", got)
 	}
+	pl.Creators = []string{"@mod:x", "@creator:x"}
+	if pl.UserLevel("@creator:x") != CreatorLevel || pl.UserLevel("@mod:x") != CreatorLevel {
+		t.Error("creators do not outrank every level")
+	}
 	var zero PowerLevels // nil maps must not panic
 	if zero.UserLevel("@a:x") != 0 || zero.StateLevel(TypeFloor) != 0 {
 		t.Error("zero power levels are not all 0")
@@ -86,7 +90,7 @@ func TestSetupPowerLevels(t *testing.T) {
 	pl := PowerLevels{Users: map[string]int{controller: 90}, UsersDefault: 0, StateDefault: 50,
 		Events: map[string]int{TypeBroadcastInfo: 20}}
 	got := SetupPowerLevels(pl, controller)
-	want := map[string]int{TypeFloor: 90, TypePermit: 0, TypeBroadcastInfoMSC3888: 0, TypeBroadcastInfoElement: 0}
+	want := map[string]int{TypeFloor: 90, TypeResponse: 90, TypePermit: 0, TypeBroadcastInfoMSC3888: 0, TypeBroadcastInfoElement: 0}
 	if !maps.Equal(got, want) {
 		t.Errorf("SetupPowerLevels = %v, want %v", got, want)
 	}
@@ -101,6 +105,7 @@ func TestMissingPowerAdvice(t *testing.T) {
 	for _, want := range []string{
 		`users["@walkie:example.org"]: 50`,
 		`events["org.matrix.msc4002.floor"]: 50`,
+		`events["org.matrix.msc4002.talk_response"]: 50`,
 		`events["org.matrix.msc4002.talk_permit"]: 0`,
 		`events["m.voice_broadcast_info"]: 0`,
 		`events["io.element.voice_broadcast_info"]: 0`,
@@ -188,7 +193,8 @@ func TestDecideNeverPanics(t *testing.T) {
 		TalkRequest{Sender: "@a:x", DeviceID: "D", Action: ActionRequest}, BroadcastInfo{}, BroadcastInfo{State: BroadcastStarted, Sender: "@a:x", DeviceID: "D"},
 		BroadcastInfo{State: BroadcastStopped, Sender: "@a:x"}, Chunk{}, PermitChange{}, PermitChange{StateKey: "_@a:x_D", Sender: "@a:x", DeviceID: "D", Send: true, Receive: true},
 		MemberChange{}, MemberChange{UserID: "@a:x", Membership: "leave"}, PowerChange{}, ConfigChange{}, ConfigChange{Values: map[string]any{"queue": nil}},
-		FloorStateSeen{}, Snapshot{}, Snapshot{Config: &ConfigChange{}}, Tick{}, AdminRelease{},
+		FloorStateSeen{}, Snapshot{}, Snapshot{Config: &ConfigChange{}}, Snapshot{Floor: &FloorStateSeen{}, Create: &RoomCreate{}},
+		Tick{}, AdminRelease{}, RoomCreate{}, RoomCreate{Sender: "@a:x", RoomVersion: "12"},
 	}
 	rooms := func() []*Room {
 		return []*Room{

@@ -38,7 +38,7 @@ func Decide(r *Room, in Input, env Env) Decision {
 		d.fireDue()
 		d.enforceQueueLimit()
 	}
-	if isStateEvent(in) {
+	if r.countsAsState(in) {
 		r.StateVersion++
 	}
 	d.handle(in)
@@ -51,11 +51,15 @@ func Decide(r *Room, in Input, env Env) Decision {
 	return Decision{Room: r, Effects: d.effects, Log: d.log}
 }
 
-// isStateEvent: inputs that are Matrix state events from the stream, which
-// a Snapshot loaded concurrently may not include.
-func isStateEvent(in Input) bool {
-	switch in.(type) {
-	case PermitChange, MemberChange, PowerChange, ConfigChange, FloorStateSeen:
+// countsAsState: inputs that are Matrix state events from the stream, which
+// a Snapshot loaded concurrently may not include. Our own floor-state echo
+// is left out (see Room.StateVersion): each of our publications would
+// otherwise make a snapshot being loaded stale.
+func (r *Room) countsAsState(in Input) bool {
+	switch in := in.(type) {
+	case FloorStateSeen:
+		return in.Sender != r.Controller
+	case PermitChange, MemberChange, PowerChange, ConfigChange, RoomCreate:
 		return true
 	}
 	return false
@@ -71,6 +75,8 @@ type decider struct {
 	// republish forces a floor state even when nothing changed (someone
 	// else overwrote ours).
 	republish bool
+	// silent drops every effect: the controller has just left the room.
+	silent bool
 }
 
 func (d *decider) handle(in Input) {
@@ -91,6 +97,8 @@ func (d *decider) handle(in Input) {
 		d.onConfigChange(in)
 	case FloorStateSeen:
 		d.onFloorStateSeen(in)
+	case RoomCreate:
+		d.onRoomCreate(in)
 	case Snapshot:
 		d.onSnapshot(in)
 	case AdminRelease:
@@ -102,10 +110,10 @@ func (d *decider) handle(in Input) {
 
 // finish publishes the floor state when it changed (or was never
 // published, or management just began) and silences passive rooms, where
-// another controller does all the talking.
+// another controller does all the talking, and rooms it has just left.
 func (d *decider) finish(before FloorState, wasManaged bool) {
 	r := d.r
-	if r.Passive {
+	if r.Passive || d.silent {
 		d.effects = nil
 		return
 	}

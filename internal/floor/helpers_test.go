@@ -47,7 +47,7 @@ func testConfig() Config {
 // managedPower is a room after Room setup: members may send permits and
 // broadcast info, only the controller may publish the floor.
 func managedPower() PowerLevels {
-	levels := map[string]int{TypeFloor: 100, TypePermit: 0, TypeFloorConfig: 50}
+	levels := map[string]int{TypeFloor: 100, TypeResponse: 100, TypePermit: 0, TypeFloorConfig: 50}
 	for _, t := range BroadcastInfoTypes {
 		levels[t] = 0
 	}
@@ -62,12 +62,21 @@ func managedPower() PowerLevels {
 // spec adjusts a test room.
 type spec func(*Room)
 
+// floorBy is a floor-state event of sender at t0+at.
+func floorBy(sender string, at time.Duration) FloorStateSeen {
+	return FloorStateSeen{EventID: fmt.Sprintf("$floor-%s-%d", sender, at/time.Second), Sender: sender, Timestamp: t0.Add(at)}
+}
+
+// ourFirstFloor is the test room's first floor state: its claim to the room.
+var ourFirstFloor = floorBy(controller, -time.Hour)
+
 // newTestRoom is a managed, published room at term 7 in which everybody
 // is joined and all but mallory hold a send+receive permit.
 func newTestRoom(specs ...spec) *Room {
 	r := NewRoom(testRoomID, controller, testConfig())
 	r.Power = managedPower()
 	r.Managed, r.Published, r.Term = true, true, 7
+	r.FirstPublished, r.FirstPublishedID = ourFirstFloor.Timestamp, ourFirstFloor.EventID
 	for _, d := range []Device{alice, bob, carol, boss, mallory} {
 		r.Members[d.UserID] = "join"
 	}

@@ -85,16 +85,29 @@ type FloorStateSeen struct {
 	Timestamp time.Time
 }
 
+// RoomCreate is the room's m.room.create event: who created the room, and
+// under which room version (which says what the creators' power is).
+type RoomCreate struct {
+	EventID     string
+	Sender      string
+	RoomVersion string
+	// AdditionalCreators is content.additional_creators (room version 12).
+	AdditionalCreators []string
+}
+
 // Snapshot is the room's whole state as loaded with /state when the
 // controller joins (or starts up): it replaces what the engine knew and
 // yields at most one floor state and one notice.
 type Snapshot struct {
 	Power   *PowerLevels // nil: no power_levels event (Matrix defaults apply)
+	Create  *RoomCreate  // nil: none in the answer (what the engine knew stays)
 	Members []MemberChange
+	// Permits are the latest permit events, with their senders: a permit
+	// sent by someone else than the user it names is a forgery.
 	Permits []PermitChange
 	Config  *ConfigChange
-	// FloorSender is the sender of the existing floor state event, if any.
-	FloorSender string
+	// Floor is the room's latest floor state event, nil when it has none.
+	Floor *FloorStateSeen
 	// AsOf is the room's StateVersion read before /state was requested. If
 	// the stream applied state events since, /state may predate them (a
 	// member who joined while it was loading would be lost): the engine
@@ -118,6 +131,7 @@ func (MemberChange) input()   {}
 func (PowerChange) input()    {}
 func (ConfigChange) input()   {}
 func (FloorStateSeen) input() {}
+func (RoomCreate) input()     {}
 func (Tick) input()           {}
 func (Snapshot) input()       {}
 func (AdminRelease) input()   {}

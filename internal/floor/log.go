@@ -43,7 +43,10 @@ const (
 	LogConfig            LogAction = "config"
 	LogSnapshot          LogAction = "snapshot"
 	LogPassive           LogAction = "passive"             // another controller owns the room
-	LogForeignFloorState LogAction = "foreign_floor_state" // another controller overwrote ours; we republish
+	LogForeignFloorState LogAction = "foreign_floor_state" // someone overwrote ours; we republish
+	// LogOverwriteLimit: overwrites came too often (the loop breaker);
+	// ours goes up again with the next change of the floor.
+	LogOverwriteLimit LogAction = "overwrite_limit"
 	// LogSnapshotStale: a Snapshot ignored because state events were
 	// applied while it was being loaded.
 	LogSnapshotStale LogAction = "snapshot_stale"

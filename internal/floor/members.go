@@ -1,9 +1,6 @@
 package floor
 
-import (
-	"fmt"
-	"time"
-)
+import "fmt"
 
 // onMemberChange: leaving, being kicked or banned drops the user's
 // permits, queue entries and floor at once. Nobody is answered: the user
@@ -13,7 +10,29 @@ func (d *decider) onMemberChange(in MemberChange) {
 		return
 	}
 	d.applyMembership(in)
+	if in.UserID == d.r.Controller && (in.Membership == "leave" || in.Membership == "ban") {
+		d.controllerLeft(in)
+		return
+	}
 	d.revalidate()
+}
+
+// controllerLeft: the controller left, or was kicked or banned. It can
+// enforce nothing here any more, and busy_elsewhere counts only joined
+// rooms, so the floor it leaves behind must hold nobody: otherwise the
+// holder could take the floor in another room meanwhile and hold two once
+// the controller is back. Holder and queue are dropped without a word
+// (nothing can be sent here now); the floor state goes up afresh after the
+// next join (Published is cleared).
+func (d *decider) controllerLeft(in MemberChange) {
+	r := d.r
+	d.dropHolder(ReasonControllerLeft, StatusRevoked, false)
+	for _, e := range r.Queue {
+		d.dropQueued(e, StatusCancelled, ReasonControllerLeft, false)
+	}
+	r.Queue = nil
+	r.Published = false
+	d.silent = true
 }
 
 func (d *decider) applyMembership(in MemberChange) {
@@ -30,55 +49,6 @@ func (d *decider) applyMembership(in MemberChange) {
 	d.note(LogLeft, Device{UserID: in.UserID}, in.Membership, in.EventID)
 }
 
-// onFloorStateSeen: the first controller to publish floor state owns the
-// room. Floor state from another sender before we published makes this
-// controller passive; our own echo confirms we published.
-func (d *decider) onFloorStateSeen(in FloorStateSeen) {
-	r := d.r
-	switch {
-	case in.Sender == r.Controller:
-		r.Published = true
-		if r.FirstPublished.IsZero() && !in.Timestamp.IsZero() {
-			r.FirstPublished, r.FirstPublishedID = in.Timestamp, in.EventID
-		}
-	case r.Passive:
-	case !r.Published || publishedBefore(in, r.FirstPublished, r.FirstPublishedID):
-		// The other controller was first (we never published, or both did
-		// before seeing each other and its floor state is older): it owns
-		// the room. Both sides compare the same timestamps, so exactly one
-		// yields and they never overwrite each other in turn.
-		d.note(LogPassive, Device{UserID: in.Sender}, "floor state published by "+in.Sender, in.EventID)
-		d.becomePassive()
-	default:
-		// We own the room: put our floor state back at once.
-		d.record(LogForeignFloorState, Device{UserID: in.Sender}, "", in.EventID)
-		d.republish = true
-	}
-}
-
-// publishedBefore reports whether the foreign floor state predates ours.
-// Without our own timestamp (our echo not seen yet) we keep the room: the
-// other controller then sees our older event and yields.
-func publishedBefore(in FloorStateSeen, ours time.Time, oursID string) bool {
-	if ours.IsZero() || in.Timestamp.IsZero() {
-		return false
-	}
-	if in.Timestamp.Equal(ours) {
-		return in.EventID < oursID
-	}
-	return in.Timestamp.Before(ours)
-}
-
-// becomePassive hands the room to the other controller. Anything this one
-// held is forgotten silently: the other controller's floor is the truth.
-func (d *decider) becomePassive() {
-	r := d.r
-	r.Passive = true
-	r.Holder = nil
-	r.Queue = nil
-	r.Revoked = nil
-}
-
 // onSnapshot replaces what the engine knew with the room's whole state
 // (on join and at startup) and re-validates the floor against it. It
 // yields at most one floor state (finish) and at most one notice: the
@@ -89,9 +59,10 @@ func (d *decider) onSnapshot(in Snapshot) {
 		d.note(LogSnapshotStale, Device{}, fmt.Sprintf("state version %d, snapshot of %d", r.StateVersion, in.AsOf), "")
 		return
 	}
-	r.Power = noPowerLevelsEvent()
-	if in.Power != nil {
-		r.Power = *in.Power
+	creators := r.Power.Creators
+	r.Power = in.PowerLevels()
+	if in.Create == nil {
+		r.Power.Creators = creators // the create event never changes
 	}
 	r.Members = map[string]string{}
 	for _, m := range in.Members {
@@ -99,24 +70,18 @@ func (d *decider) onSnapshot(in Snapshot) {
 			r.Members[m.UserID] = m.Membership
 		}
 	}
+	known := r.Permits
 	r.Permits = map[string]Permit{}
 	for _, p := range in.Permits {
 		d.applyPermit(p, false)
-	}
-	passive := in.FloorSender != "" && in.FloorSender != r.Controller
-	switch in.FloorSender {
-	case r.Controller:
-		r.Published = true
-	case "":
-		d.republish = true // the room shows no floor state: put ours up
-	}
-	if passive {
-		if !r.Passive {
-			d.note(LogPassive, Device{UserID: in.FloorSender}, "floor state published by "+in.FloorSender, "")
+		if real, ok := known[p.StateKey]; ok && forged(p) {
+			// Room state holds a forgery over this device's permit (any
+			// member at the permit level can write one): the permit we
+			// had from the user stays.
+			r.Permits[p.StateKey] = real
 		}
-		d.becomePassive()
 	}
-	r.Passive = passive
+	d.reloadFloorState(in.Floor)
 	d.checkManagement()
 	config := ConfigChange{}
 	if in.Config != nil {

@@ -74,7 +74,7 @@ func (d *decider) applyPermit(in PermitChange, logAccepted bool) {
 		d.note(LogInvalidPermit, Device{UserID: in.Sender}, "bad state key", in.EventID)
 		return
 	}
-	if in.Sender != dev.UserID {
+	if forged(in) {
 		// Someone else's permit cannot speak for this device: ignore it.
 		d.note(LogForgedPermit, dev, "sent by "+in.Sender, in.EventID)
 		return
@@ -101,6 +101,14 @@ func (d *decider) applyPermit(in PermitChange, logAccepted bool) {
 			d.record(LogPermit, dev, "", in.EventID)
 		}
 	}
+}
+
+// forged: a permit whose sender is not the user its state key names. No
+// homeserver protects `_@user`-prefixed state keys, so any member at the
+// permit level can write one.
+func forged(in PermitChange) bool {
+	dev, ok := ParsePermitStateKey(in.StateKey)
+	return ok && in.Sender != dev.UserID
 }
 
 // eligibility is what a device needs to hold the floor at all: a join, a

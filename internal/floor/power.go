@@ -3,11 +3,14 @@ package floor
 import (
 	"fmt"
 	"maps"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 )
 
-// PowerLevels is the part of m.room.power_levels the engine needs.
+// PowerLevels is the part of m.room.power_levels the engine needs, and the
+// room's creators where they outrank every level.
 type PowerLevels struct {
 	Users         map[string]int `json:"users,omitempty"`
 	UsersDefault  int            `json:"users_default"`
@@ -15,6 +18,48 @@ type PowerLevels struct {
 	EventsDefault int            `json:"events_default"`
 	StateDefault  int            `json:"state_default"`
 	Redact        int            `json:"redact"`
+	// Creators have CreatorLevel (room version 12: the create event's
+	// sender and additional_creators). They come from m.room.create, not
+	// from power_levels, so a power-levels change keeps them.
+	Creators []string `json:"creators,omitempty"`
+}
+
+// CreatorLevel is a creator's level where creators outrank every level: more
+// than any power_levels event can give (its levels stay below 2^53).
+const CreatorLevel = math.MaxInt
+
+// creators is who outranks every level under this create event: its
+// sender and additional_creators from room version 12 on (MSC4289).
+// Older rooms' creators hold only what power_levels gives them.
+func (c RoomCreate) creators() []string {
+	if !creatorsOutrankLevels(c.RoomVersion) || c.Sender == "" {
+		return nil
+	}
+	return append([]string{c.Sender}, c.AdditionalCreators...)
+}
+
+// creatorsOutrankLevels: room version 12 and later, and the unstable
+// version that previewed it. Unknown versions keep the old rule, which
+// never credits anyone with power the homeserver would not grant.
+func creatorsOutrankLevels(version string) bool {
+	if version == "org.matrix.hydra.11" {
+		return true
+	}
+	n, err := strconv.Atoi(version)
+	return err == nil && n >= 12
+}
+
+// PowerLevels is the room's power as the snapshot shows it: its
+// power_levels (Matrix's defaults without one) and its creators.
+func (s Snapshot) PowerLevels() PowerLevels {
+	pl := noPowerLevelsEvent()
+	if s.Power != nil {
+		pl = *s.Power
+	}
+	if s.Create != nil {
+		pl.Creators = s.Create.creators()
+	}
+	return pl
 }
 
 // eventRedaction is the event type whose level (besides `redact`) a
@@ -29,6 +74,9 @@ func noPowerLevelsEvent() PowerLevels { return PowerLevels{Redact: 50} }
 
 // UserLevel is a user's power level.
 func (p PowerLevels) UserLevel(user string) int {
+	if slices.Contains(p.Creators, user) {
+		return CreatorLevel
+	}
 	if level, ok := p.Users[user]; ok {
 		return level
 	}
@@ -78,14 +126,24 @@ func CanManage(pl PowerLevels, controller string) bool {
 // SetupPowerLevels returns the event levels the controller should add to
 // m.room.power_levels, only where missing (PROTOCOL.md "Room setup"):
 // permits and every broadcast-info dialect at users_default, so members can
-// take part; the floor state at the controller's own level, so nobody
-// below it can forge floor state. Empty when nothing is missing.
+// take part; the floor state and talk responses at the controller's own
+// level, so nobody below it can forge the floor or an answer. Empty when
+// nothing is missing.
 func SetupPowerLevels(pl PowerLevels, controller string) map[string]int {
 	return missingEventLevels(pl, pl.UserLevel(controller))
 }
 
 func missingEventLevels(pl PowerLevels, controllerLevel int) map[string]int {
-	want := map[string]int{TypeFloor: controllerLevel, TypePermit: pl.UsersDefault}
+	if controllerLevel == CreatorLevel {
+		// A creator's level cannot be written into power_levels; the
+		// highest level anyone holds there (at least 100) is the most any
+		// non-creator can reach.
+		controllerLevel = max(100, pl.UsersDefault)
+		for _, level := range pl.Users {
+			controllerLevel = max(controllerLevel, level)
+		}
+	}
+	want := map[string]int{TypeFloor: controllerLevel, TypeResponse: controllerLevel, TypePermit: pl.UsersDefault}
 	for _, t := range BroadcastInfoTypes {
 		want[t] = pl.UsersDefault
 	}
@@ -110,8 +168,11 @@ func MissingPowerAdvice(pl PowerLevels, controller string) string {
 	events := missingEventLevels(pl, level)
 	for _, t := range slices.Sorted(maps.Keys(events)) {
 		why := "so members can send it"
-		if t == TypeFloor {
+		switch t {
+		case TypeFloor:
 			why = "so only Walkie publishes the floor"
+		case TypeResponse:
+			why = "so only Walkie answers floor requests"
 		}
 		lines = append(lines, fmt.Sprintf("- events[%q]: %d (%s)", t, events[t], why))
 	}
@@ -125,8 +186,19 @@ func MissingPowerAdvice(pl PowerLevels, controller string) string {
 // onPowerChange stores new levels, re-decides whether the room is managed
 // and re-validates holder and queue (a demoted user loses the floor).
 func (d *decider) onPowerChange(in PowerChange) {
-	d.r.Power = in.Levels
+	levels := in.Levels
+	levels.Creators = d.r.Power.Creators
+	d.r.Power = levels
 	d.record(LogPower, Device{}, "", in.EventID)
+	d.checkManagement()
+	d.revalidate()
+}
+
+// onRoomCreate learns the room's creators from a live m.room.create (a
+// reload brings it in the Snapshot) and re-checks what depends on power.
+func (d *decider) onRoomCreate(in RoomCreate) {
+	d.r.Power.Creators = in.creators()
+	d.record(LogPower, Device{UserID: in.Sender}, "", in.EventID)
 	d.checkManagement()
 	d.revalidate()
 }

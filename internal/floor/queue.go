@@ -1,6 +1,7 @@
 package floor
 
 import (
+	"cmp"
 	"slices"
 	"time"
 )
@@ -24,7 +25,7 @@ func (d *decider) enqueue(dev Device, requestEventID string) int {
 func (r *Room) sortQueue() {
 	slices.SortStableFunc(r.Queue, func(a, b QueueEntry) int {
 		if a.Power != b.Power {
-			return b.Power - a.Power
+			return cmp.Compare(b.Power, a.Power) // no subtraction: CreatorLevel would overflow
 		}
 		return a.EnqueuedAt.Compare(b.EnqueuedAt)
 	})

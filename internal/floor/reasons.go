@@ -38,6 +38,9 @@ const (
 	ReasonReleased     Reason = "released"
 	ReasonStopped      Reason = "stopped"
 	ReasonAdmin        Reason = "admin_release"
+	// ReasonControllerLeft: Walkie left the room or was removed; the
+	// floor it left behind holds nobody. Logged, never sent.
+	ReasonControllerLeft Reason = "controller_left"
 )
 
 // explanations say, for people, what each denial reason means. They end up

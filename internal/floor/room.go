@@ -92,14 +92,21 @@ type Room struct {
 	// room was told about: a reload or a re-join reads the same event
 	// again, and must not repeat the notice.
 	ConfigNoticeFor string `json:"config_notice_for,omitempty"`
-	// Published: this controller has sent floor state here at least once
-	// (the first to publish owns the room).
+	// Published: this controller has sent floor state here since it last
+	// joined; until then any decision publishes it.
 	Published bool `json:"published,omitempty"`
 	// FirstPublished is the timestamp and event ID of this controller's
-	// first floor state as the room saw it: the claim to the room when two
-	// controllers published before seeing each other.
+	// first floor state as the room saw it (its echo): its claim to the
+	// room, compared with Rival's.
 	FirstPublished   time.Time `json:"first_published,omitzero"`
 	FirstPublishedID string    `json:"first_published_id,omitempty"`
+	// Rival is the earliest floor state anyone else put into the room: a
+	// rival controller's claim, or an overwrite. Whichever of it and our
+	// own first floor state came first owns the room (controllers.go).
+	Rival *FloorClaim `json:"rival,omitempty"`
+	// Overwrites counts the floor states put back over someone else's in
+	// the current window (the loop breaker, see answerOverwrite).
+	Overwrites RateWindow `json:"overwrites,omitzero"`
 
 	Term    int64             `json:"term"`
 	Holder  *Holder           `json:"holder,omitempty"`
@@ -122,9 +129,11 @@ type Room struct {
 	Rate    map[string]RateWindow `json:"rate,omitempty"` // by permit state key
 
 	// StateVersion counts the state events (membership, power, permits,
-	// config, floor state) applied from the event stream. A Snapshot read
-	// before one of them was applied may miss it, so it must not replace
-	// what the engine knows (see Snapshot.AsOf).
+	// config, others' floor state) applied from the event stream. A
+	// Snapshot read before one of them was applied may miss it, so it must
+	// not replace what the engine knows (see Snapshot.AsOf). The echo of
+	// our own floor state does not count: a snapshot that misses it loses
+	// nothing (our claim is kept; at worst we publish once more).
 	StateVersion int64 `json:"state_version,omitempty"`
 }
 

@@ -40,6 +40,20 @@ func roomRules() []rule {
 			},
 		},
 		{
+			// busy_elsewhere counts only joined rooms: a floor left behind
+			// would let its holder hold a second one, and still hold this
+			// one when the controller re-joins.
+			name: "member/the controller leaving forgets the floor silently",
+			room: newTestRoom(holding(alice, PhaseTalking), queued(bob)),
+			in:   MemberChange{EventID: "$m", UserID: controller, Membership: "leave"},
+			log:  []string{"left", "revoke", "drop"},
+			check: func(t *testing.T, d Decision) {
+				if d.Room.Published {
+					t.Error("the floor state must go up afresh after the next join")
+				}
+			},
+		},
+		{
 			name:    "member/banned queued user dropped silently",
 			room:    newTestRoom(holding(alice, PhaseTalking), queued(bob)),
 			in:      MemberChange{EventID: "$m", UserID: bob.UserID, Membership: "ban"},
@@ -179,102 +193,6 @@ func roomRules() []rule {
 			queue:   []Device{carol},
 		},
 		{
-			name:  "floor seen/another controller first makes us passive",
-			room:  newTestRoom(with(func(r *Room) { r.Published = false })),
-			in:    FloorStateSeen{EventID: "$f", Sender: otherController},
-			log:   []string{"passive"},
-			check: func(t *testing.T, d Decision) { wantFlags(t, d.Room, true, false) },
-		},
-		{
-			name:  "floor seen/our own echo marks us published",
-			room:  newTestRoom(with(func(r *Room) { r.Published = false })),
-			in:    FloorStateSeen{EventID: "$f", Sender: controller},
-			check: func(t *testing.T, d Decision) { wantFlags(t, d.Room, false, true) },
-		},
-		{
-			name:    "floor seen/a rival after we published is overwritten",
-			room:    newTestRoom(),
-			in:      FloorStateSeen{EventID: "$f", Sender: otherController},
-			effects: []string{"floor"},
-			log:     []string{"foreign_floor_state"},
-			check:   func(t *testing.T, d Decision) { wantFlags(t, d.Room, false, true) },
-		},
-		{
-			name: "snapshot/managed room publishes once",
-			room: NewRoom(testRoomID, controller, testConfig()),
-			in: Snapshot{
-				Power:   &power,
-				Members: []MemberChange{{UserID: alice.UserID, Membership: "join"}, {UserID: bob.UserID, Membership: "join"}},
-				Permits: []PermitChange{
-					permitChange(alice, true, true),
-					{EventID: "$forged", Sender: alice.UserID, StateKey: bob.PermitStateKey(), DeviceID: "BOB", Send: true, Receive: true},
-				},
-				Config: &ConfigChange{Values: map[string]any{"max_queue": 2.0}},
-			},
-			effects: []string{"floor"},
-			log:     []string{"forged_permit", "config", "snapshot"},
-			check: func(t *testing.T, d Decision) {
-				wantFlags(t, d.Room, false, true)
-				if fs := d.Effects[0].Floor; fs.Listeners != 1 || fs.Term != 0 || d.Room.Config.MaxQueue != 2 {
-					t.Errorf("floor %+v, max_queue %d", fs, d.Room.Config.MaxQueue)
-				}
-			},
-		},
-		{
-			name: "snapshot/our unchanged floor state is not republished",
-			room: newTestRoom(),
-			in:   sameRoomSnapshot(controller),
-			log:  []string{"config", "snapshot"},
-		},
-		{
-			name:    "snapshot/room without floor state gets ours again",
-			room:    newTestRoom(),
-			in:      sameRoomSnapshot(""),
-			effects: []string{"floor"},
-			log:     []string{"config", "snapshot"},
-		},
-		{
-			name:    "snapshot/unmanaged room posts only the power notice",
-			room:    NewRoom(testRoomID, controller, testConfig()),
-			in:      Snapshot{Config: &ConfigChange{Values: map[string]any{"bogus": true}}},
-			effects: []string{"notice"},
-			log:     []string{"config", "snapshot"},
-			check: func(t *testing.T, d Decision) {
-				if d.Room.Managed || !d.Room.PowerNoticeSent {
-					t.Errorf("managed %v, notice sent %v", d.Room.Managed, d.Room.PowerNoticeSent)
-				}
-			},
-		},
-		{
-			name: "snapshot/stale: state applied while it loaded keeps what the engine knows",
-			room: newTestRoom(with(func(r *Room) { r.StateVersion = 3 })),
-			in:   Snapshot{Power: &power, AsOf: 2},
-			log:  []string{"snapshot_stale"},
-			check: func(t *testing.T, d Decision) {
-				if len(d.Room.Members) != 5 || len(d.Room.Permits) != 4 || d.Room.StateVersion != 3 {
-					t.Errorf("stale snapshot changed the room: %d members, %d permits, version %d",
-						len(d.Room.Members), len(d.Room.Permits), d.Room.StateVersion)
-				}
-			},
-		},
-		{
-			name: "snapshot/state events count towards the state version",
-			room: newTestRoom(with(func(r *Room) { r.StateVersion = 3 })),
-			in:   MemberChange{EventID: "$m", UserID: "@zed:example.org", Membership: "join"},
-			check: func(t *testing.T, d Decision) {
-				if d.Room.StateVersion != 4 {
-					t.Errorf("state version %d after a member event, want 4", d.Room.StateVersion)
-				}
-			},
-		},
-		{
-			name:  "snapshot/floor owned by another controller makes us passive",
-			room:  newTestRoom(holding(alice, PhaseTalking), queued(bob)),
-			in:    Snapshot{Power: &power, FloorSender: otherController},
-			log:   []string{"passive", "config", "snapshot"},
-			check: func(t *testing.T, d Decision) { wantFlags(t, d.Room, true, true) },
-		},
-		{
 			name:    "admin/release revokes the holder and the queue advances",
 			room:    newTestRoom(holding(alice, PhaseTalking), queued(bob)),
 			in:      AdminRelease{By: "@ops:example.org"},
@@ -300,10 +218,11 @@ func roomRules() []rule {
 	}
 }
 
-// sameRoomSnapshot is what /state returns for newTestRoom.
-func sameRoomSnapshot(floorSender string) Snapshot {
+// sameRoomSnapshot is what /state returns for newTestRoom, with latest as
+// the room's floor state (nil: none).
+func sameRoomSnapshot(latest *FloorStateSeen) Snapshot {
 	power := managedPower()
-	snap := Snapshot{Power: &power, FloorSender: floorSender}
+	snap := Snapshot{Power: &power, Floor: latest}
 	for _, d := range []Device{alice, bob, carol, boss, mallory} {
 		snap.Members = append(snap.Members, MemberChange{UserID: d.UserID, Membership: "join"})
 	}

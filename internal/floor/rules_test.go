@@ -26,7 +26,7 @@ type rule struct {
 func TestRules(t *testing.T) {
 	var all []rule
 	for _, group := range [][]rule{permitRules(), requestRules(), grantRules(), broadcastRules(),
-		chunkRules(), timerRules(), roomRules(), effectOrderRules()} {
+		chunkRules(), timerRules(), roomRules(), controllerRules(), snapshotRules(), creatorRules(), effectOrderRules()} {
 		all = append(all, group...)
 	}
 	seen := map[string]bool{}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -184,8 +186,36 @@ func ParseInput(ev Envelope) (in floor.Input, ok bool) {
 			return nil, false
 		}
 		return floor.PowerChange{EventID: ev.EventID, Levels: ParsePowerLevels(ev.Content)}, true
+	case event.StateCreate.Type:
+		if !ev.isState() || ev.stateKey() != "" {
+			return nil, false
+		}
+		return parseCreate(ev), true
 	}
 	return nil, false
+}
+
+// parseCreate reads m.room.create: the room version (absent means "1")
+// and additional_creators; entries that are not user IDs are skipped.
+func parseCreate(ev Envelope) floor.RoomCreate {
+	rc := floor.RoomCreate{EventID: ev.EventID, Sender: ev.Sender, RoomVersion: "1"}
+	var c map[string]json.RawMessage
+	if decodeContent(ev.Content, &c) != nil {
+		return rc
+	}
+	var version string
+	if json.Unmarshal(c["room_version"], &version) == nil && version != "" {
+		rc.RoomVersion = version
+	}
+	var creators []json.RawMessage
+	_ = json.Unmarshal(c["additional_creators"], &creators)
+	for _, raw := range creators {
+		var user string
+		if json.Unmarshal(raw, &user) == nil && strings.HasPrefix(user, "@") && len(user) <= maxIDLength {
+			rc.AdditionalCreators = append(rc.AdditionalCreators, user)
+		}
+	}
+	return rc
 }
 
 func parseRequest(ev Envelope) floor.TalkRequest {
@@ -272,27 +302,63 @@ func parseChunk(ev Envelope) (floor.Input, bool) {
 }
 
 // ParsePowerLevels reads m.room.power_levels with the spec's defaults for
-// absent keys (state_default and redact 50, the rest 0).
+// absent keys (state_default and redact 50, the rest 0). Each value is
+// read on its own: rooms before version 10 may hold levels as strings
+// ("50"), which count as the integer they spell; a value that is no level
+// at all is left out, so the default applies to it alone rather than the
+// room losing its whole power levels.
 func ParsePowerLevels(raw json.RawMessage) floor.PowerLevels {
-	var c event.PowerLevelsEventContent
-	if err := decodeContent(raw, &c); err != nil {
-		c = event.PowerLevelsEventContent{}
+	var c map[string]json.RawMessage
+	if decodeContent(raw, &c) != nil {
+		c = nil
 	}
-	pl := floor.PowerLevels{
-		Users:         make(map[string]int, len(c.Users)),
-		UsersDefault:  c.UsersDefault,
-		Events:        make(map[string]int, len(c.Events)),
-		EventsDefault: c.EventsDefault,
-		StateDefault:  c.StateDefault(),
-		Redact:        c.Redact(),
+	return floor.PowerLevels{
+		Users:         levelMap(c["users"]),
+		UsersDefault:  levelOr(c["users_default"], 0),
+		Events:        levelMap(c["events"]),
+		EventsDefault: levelOr(c["events_default"], 0),
+		StateDefault:  levelOr(c["state_default"], 50),
+		Redact:        levelOr(c["redact"], 50),
 	}
-	for u, l := range c.Users {
-		pl.Users[u.String()] = l
+}
+
+func levelMap(raw json.RawMessage) map[string]int {
+	var m map[string]json.RawMessage
+	_ = json.Unmarshal(raw, &m)
+	out := make(map[string]int, len(m))
+	for key, v := range m {
+		if level, ok := parseLevel(v); ok {
+			out[key] = level
+		}
 	}
-	for t, l := range c.Events {
-		pl.Events[t] = l
+	return out
+}
+
+func levelOr(raw json.RawMessage, absent int) int {
+	if level, ok := parseLevel(raw); ok {
+		return level
 	}
-	return pl
+	return absent
+}
+
+// maxLevel bounds a level as canonical JSON does (2^53-1): anything
+// beyond it is not a level a homeserver accepts.
+const maxLevel = 1<<53 - 1
+
+// parseLevel reads one power level: an integer, or in old rooms a string
+// holding one ("50", " 50"). Old rooms may also carry a float, which
+// counts as its integer part, as Synapse reads it.
+func parseLevel(raw json.RawMessage) (int, bool) {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		return int(n), err == nil && n >= -maxLevel && n <= maxLevel
+	}
+	var f float64
+	if json.Unmarshal(raw, &f) != nil || math.IsNaN(f) || f < -maxLevel || f > maxLevel {
+		return 0, false
+	}
+	return int(f), true
 }
 
 func hasKey(raw json.RawMessage, key string) bool {

@@ -25,6 +25,8 @@ var seedEvents = []string{
 	`{"type":"m.room.power_levels","event_id":"$9","room_id":"!r:t","sender":"@a:t","state_key":"","content":{"users":{"@a:t":100},"events":{"m.voice_broadcast_info":0}}}`,
 	`{"type":"m.room.member","event_id":"$10","room_id":"!r:t","sender":"@a:t","state_key":"@a:t","content":{"membership":"join"}}`,
 	`{"type":"org.matrix.msc4002.floor","event_id":"$11","room_id":"!r:t","sender":"@x:t","state_key":"","content":{"term":1}}`,
+	`{"type":"m.room.create","event_id":"$17","room_id":"!r:t","sender":"@a:t","state_key":"","content":{"room_version":"12","additional_creators":["@walkie:t"]}}`,
+	`{"type":"m.room.power_levels","event_id":"$18","room_id":"!r:t","sender":"@a:t","state_key":"","content":{"users":{"@walkie:t":"100"},"state_default":"50"}}`,
 	// NUL, which PostgreSQL stores neither in text nor in jsonb.
 	`{"type":"org.matrix.msc4002.talk_request","event_id":"$12","room_id":"!r:t","sender":"@a:t","content":{"action":"request","device_id":"A\u0000"}}`,
 	`{"type":"org.matrix.msc4002.talk_permit","event_id":"$13","room_id":"!r:t","sender":"@a:t","state_key":"_@a:t_A","content":{"device_id":"A\u0000","send":true,"receive":true}}`,

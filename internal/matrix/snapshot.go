@@ -31,7 +31,9 @@ func Snapshot(roomID string, events []json.RawMessage) (floor.Snapshot, json.Raw
 		case floor.ConfigChange:
 			snap.Config = &in
 		case floor.FloorStateSeen:
-			snap.FloorSender = in.Sender
+			snap.Floor = &in
+		case floor.RoomCreate:
+			snap.Create = &in
 		}
 	}
 	return snap, powerContent

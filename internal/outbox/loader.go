@@ -60,7 +60,7 @@ func (l *Loader) Load(ctx context.Context, roomID string) error {
 		}
 		if !slices.ContainsFunc(out.Log, func(e floor.LogEntry) bool { return e.Action == floor.LogSnapshotStale }) {
 			if l.ManagePowerLevels && powerContent != nil && snap.Power != nil {
-				return l.setupPowerLevels(ctx, roomID, *snap.Power, powerContent)
+				return l.setupPowerLevels(ctx, roomID, snap.PowerLevels(), powerContent)
 			}
 			return nil
 		}
