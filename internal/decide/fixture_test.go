@@ -83,11 +83,12 @@ func (f *fixture) open() *store.Store {
 	return st
 }
 
-// ev builds a raw event.
+// ev builds a raw event. It carries no origin_server_ts: the engine then
+// dates it by its arrival, on the clock AdvanceClock moves (see sentAt).
 func (f *fixture) ev(room, sender, typ string, stateKey *string, content any) json.RawMessage {
 	n := f.seq.Add(1)
 	m := map[string]any{"type": typ, "event_id": fmt.Sprintf("$e%d", n), "room_id": room, "sender": sender,
-		"origin_server_ts": n, "content": content}
+		"content": content}
 	if stateKey != nil {
 		m["state_key"] = *stateKey
 	}
