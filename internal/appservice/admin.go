@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -135,12 +136,20 @@ func (s *Server) adminRoom(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, st)
 }
 
+// adminRelease releases the turn the operator's call sees, and only that
+// one: a deadline that is overdue when the release is decided fires first
+// and may hand the floor on, and the next holder's turn is nobody's to end.
 func (s *Server) adminRelease(w http.ResponseWriter, r *http.Request) {
 	roomID := r.PathValue("roomId")
-	if _, _, err := s.Store.Room(r.Context(), roomID); !s.adminLookup(w, err) {
+	room, _, err := s.Store.Room(r.Context(), roomID)
+	if !s.adminLookup(w, err) {
 		return
 	}
-	out, more, err := s.Decider.Decide(r.Context(), roomID, floor.AdminRelease{By: "admin API"})
+	release := floor.AdminRelease{By: "admin API", Term: room.Term}
+	if room.Holder != nil {
+		release.Holder = room.Holder.Device
+	}
+	out, more, err := s.Decider.Decide(r.Context(), roomID, release)
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, "M_UNKNOWN", "database unavailable")
 		return
@@ -148,7 +157,8 @@ func (s *Server) adminRelease(w http.ResponseWriter, r *http.Request) {
 	if more && s.Workers != nil {
 		s.Workers.Schedule(roomID)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"released": out.HolderBefore != nil, "floor": out.After.FloorState(out.CommittedAt)})
+	released := slices.ContainsFunc(out.Log, func(e floor.LogEntry) bool { return e.Action == floor.LogAdminRelease })
+	writeJSON(w, http.StatusOK, map[string]any{"released": released, "floor": out.After.FloorState(out.CommittedAt)})
 }
 
 func (s *Server) adminLog(w http.ResponseWriter, r *http.Request) {

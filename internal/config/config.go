@@ -131,6 +131,8 @@ func defaults() *Config {
 				RateLimit:         10,
 				RateWindow:        10 * time.Second,
 				Summary:           false,
+				MaxPermitsPerUser: floor.DefaultMaxPermitsPerUser,
+				MaxPermitsPerRoom: floor.DefaultMaxPermitsPerRoom,
 			},
 			ManagePowerLevels: true,
 		},

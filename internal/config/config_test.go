@@ -207,6 +207,8 @@ func TestFullConfigSetsEveryKey(t *testing.T) {
 				RateLimit:         0,
 				RateWindow:        time.Minute,
 				Summary:           true,
+				MaxPermitsPerUser: 5,
+				MaxPermitsPerRoom: 200,
 			},
 			ManagePowerLevels: false,
 		},

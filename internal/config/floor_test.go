@@ -15,7 +15,8 @@ import (
 // read floor.ConfigLimits; this checks that config.yaml reaches every key
 // of that table under its name and applies its range: each value around
 // each bound is written into config.yaml and sent as floor_config, and
-// both must accept or refuse it alike.
+// both must accept or refuse it alike. Keys only the operator sets are
+// refused by every room; config.yaml applies their range all the same.
 func TestFloorRangesMatchFloorConfig(t *testing.T) {
 	minimal, err := os.ReadFile("testdata/minimal.yaml")
 	if err != nil {
@@ -29,7 +30,16 @@ func TestFloorRangesMatchFloorConfig(t *testing.T) {
 		}
 		yamlRefused := slices.ContainsFunc(KeyErrors(cfg.Validate()), func(e *KeyError) bool { return e.Key == "floor."+limit.Name })
 		_, rejected := floor.ParseConfigOverrides(map[string]any{limit.Key(): roomValue}, cfg.FloorDefaults())
-		if roomRefused := slices.Contains(rejected, limit.Key()); yamlRefused != roomRefused {
+		roomRefused := slices.Contains(rejected, limit.Key())
+		if limit.OperatorOnly {
+			inRange := int64(roomValue) >= limit.Min && int64(roomValue) <= limit.Max
+			if !roomRefused || yamlRefused == inRange {
+				t.Errorf("%s = %s: config.yaml refuses: %v, floor_config refuses: %v; want only out-of-range values refused by config.yaml, all by rooms",
+					limit.Name, yamlValue, yamlRefused, roomRefused)
+			}
+			return
+		}
+		if yamlRefused != roomRefused {
 			t.Errorf("%s = %s: config.yaml refuses: %v, floor_config refuses: %v", limit.Name, yamlValue, yamlRefused, roomRefused)
 		}
 	}

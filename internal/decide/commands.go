@@ -45,8 +45,11 @@ func (d *Decider) commandReply(room *floor.Room, sender, args string) (string, [
 		if room.Holder == nil {
 			return "The floor is already free.", nil
 		}
-		return fmt.Sprintf("Releasing the floor held by %s (%s).", room.Holder.UserID, room.Holder.DeviceID),
-			[]floor.Input{floor.AdminRelease{By: sender}}
+		// The release names the turn seen here: a deadline that is
+		// overdue fires first and may hand the floor to someone else.
+		h := room.Holder
+		return fmt.Sprintf("Releasing the floor held by %s (%s), term %d.", h.UserID, h.DeviceID, room.Term),
+			[]floor.Input{floor.AdminRelease{By: sender, Holder: h.Device, Term: room.Term}}
 	}
 	return commandHelp, nil
 }

@@ -61,7 +61,7 @@ func (permissions) PermissionLevel(user string) config.Level {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{t: t, ctx: context.Background(), url: pgtest.NewDatabase(t), seq: new(atomic.Int64),
-		evs: roomevents.New("e")}
+		evs: undated()}
 	f.st = f.open()
 	f.d = f.decider(f.st)
 	return f
@@ -96,7 +96,9 @@ func (f *fixture) open() *store.Store {
 	return st
 }
 
-// ev builds a raw event.
+// ev builds a raw event. It carries no origin_server_ts (the builder is
+// Undated): the engine then dates it by its arrival, on the clock
+// AdvanceClock moves.
 func (f *fixture) ev(room, sender, typ string, stateKey *string, content any) json.RawMessage {
 	raw, _ := f.evs.Event(room, sender, typ, stateKey, content)
 	return raw
@@ -312,4 +314,10 @@ func holderOf(r *floor.Room) string {
 		return ""
 	}
 	return r.Holder.UserID + "/" + r.Holder.DeviceID
+}
+
+func undated() *roomevents.Builder {
+	b := roomevents.New("e")
+	b.Undated = true
+	return b
 }

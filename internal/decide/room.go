@@ -10,10 +10,10 @@ import (
 
 // decideRoom is one room's decision inside a transaction: lock the room
 // (behind the writes of rooms decided before in the same transaction),
-// apply the inputs, then up to limit pending events, then due deadlines,
-// and queue the writes. parsed holds envelopes the caller already parsed,
-// by event ID, so an event is parsed once. out.After stays nil when there
-// was nothing to decide.
+// apply the inputs, then up to limit pending events (each at its own
+// time), then due deadlines, and queue the writes. parsed holds envelopes
+// the caller already parsed, by event ID, so an event is parsed once.
+// out.After stays nil when there was nothing to decide.
 func (d *Decider) decideRoom(tx *store.Tx, roomID string, limit int, inputs []floor.Input, parsed map[string]matrix.Envelope) (Outcome, error) {
 	out := Outcome{RoomID: roomID}
 	locked, err := tx.LockRoom(roomID, limit)
@@ -35,14 +35,14 @@ func (d *Decider) decideRoom(tx *store.Tx, roomID string, limit int, inputs []fl
 		return busy
 	}}
 	var calls []matrix.Call
-	decide := func(in floor.Input) {
+	decide := func(in floor.Input, env floor.Env) {
 		dec := floor.Decide(room, in, env)
 		room = dec.Room
 		out.Log = append(out.Log, dec.Log...)
 		calls = append(calls, d.render(roomID, dec.Effects)...)
 	}
 	for _, in := range inputs {
-		decide(in)
+		decide(in, env)
 	}
 	for _, ev := range locked.Events {
 		envelope, ok := parsed[ev.EventID]
@@ -57,14 +57,22 @@ func (d *Decider) decideRoom(tx *store.Tx, roomID string, limit int, inputs []fl
 		if tr.joined != nil {
 			joined = *tr.joined
 		}
+		// The engine dates the event by when it was sent and arrived,
+		// not by this decision, which may come late (a backlog).
+		eventEnv := env
+		eventEnv.Sent, eventEnv.Received = matrix.SentAt(envelope), ev.ReceivedAt
 		for _, in := range tr.inputs {
-			decide(in)
+			decide(in, eventEnv)
 		}
 		calls = append(calls, tr.calls...)
 	}
+	// Deadlines due between the events and now fire now. The Tick also
+	// ends the decision at now, so the next one dates no event earlier.
 	if due := room.NextDeadline(); !due.IsZero() && !due.After(now) {
-		decide(floor.Tick{})
 		out.Ticked = true
+	}
+	if out.Ticked || len(locked.Events) > 0 {
+		decide(floor.Tick{}, env)
 	}
 	if envErr != nil {
 		return out, envErr

@@ -13,12 +13,16 @@ func (d *decider) onBroadcastInfo(in BroadcastInfo) {
 	if r.Passive {
 		return
 	}
-	if in.Invalid != "" || in.Sender == "" || (in.State == BroadcastStarted && in.DeviceID == "") {
-		d.note(LogInvalidBroadcastInfo, Device{UserID: in.Sender, DeviceID: in.DeviceID}, in.Invalid, in.EventID)
+	if in.State == BroadcastStarted {
+		if why := startProblem(in); why != "" {
+			d.refuseStart(in, why)
+			return
+		}
+		d.onStarted(in)
 		return
 	}
-	if in.State == BroadcastStarted {
-		d.onStarted(in)
+	if in.Invalid != "" || in.Sender == "" {
+		d.note(LogInvalidBroadcastInfo, Device{UserID: in.Sender, DeviceID: in.DeviceID}, in.Invalid, in.EventID)
 		return
 	}
 	h := r.Holder
@@ -28,6 +32,12 @@ func (d *decider) onBroadcastInfo(in BroadcastInfo) {
 	}
 	switch in.State {
 	case BroadcastPaused:
+		if h.Phase == PhasePaused {
+			// pause_grace runs from the first `paused`: sending it again
+			// must not keep a silent floor.
+			d.note(LogIgnoreBroadcastInfo, h.Device, "already paused", in.EventID)
+			return
+		}
 		h.Phase, h.PausedAt, h.LastActivity = PhasePaused, d.now, d.now
 		d.record(LogPaused, h.Device, "", in.EventID)
 	case BroadcastResumed:
@@ -59,15 +69,17 @@ func (d *decider) onStarted(in BroadcastInfo) {
 	isHolder := r.Holder != nil && r.Holder.Device == dev
 	if !isHolder && !r.Managed {
 		// Without power there is nothing to enforce: no redaction.
-		d.record(LogDeny, dev, ReasonRoomNotManaged, in.EventID)
-		d.respond(dev, in.EventID, Response{Status: StatusDenied, Reason: ReasonRoomNotManaged})
+		d.deny(dev, in.EventID, ReasonRoomNotManaged, "")
 		return
 	}
 	if in.Term > 0 && in.Term < r.Term {
 		// Fencing: the client started on a grant the floor has moved past.
+		why := fmt.Sprintf("started for term %d, the floor is at term %d", in.Term, r.Term)
 		d.record(LogDeny, dev, ReasonStaleTerm, in.EventID)
-		d.redact(in.EventID, fmt.Sprintf("Walkie: %s — started for term %d, the floor is at term %d", ReasonStaleTerm, in.Term, r.Term))
-		d.respond(dev, in.EventID, Response{Status: StatusDenied, Reason: ReasonStaleTerm, Term: r.Term})
+		d.redact(in.EventID, fmt.Sprintf("Walkie: %s — %s", ReasonStaleTerm, why))
+		resp := denial(ReasonStaleTerm, why)
+		resp.Term = r.Term
+		d.respond(dev, in.EventID, resp)
 		return
 	}
 	if isHolder {
@@ -83,8 +95,39 @@ func (d *decider) onStarted(in BroadcastInfo) {
 		return
 	}
 	d.redact(in.EventID, d.refusal(v.reason))
-	d.rememberBroadcast(in.EventID, 0)
+	d.rememberBroadcast(in.EventID, dev.UserID, 0)
 	d.answer(dev, in.EventID, v)
+}
+
+// startProblem says why a `started` cannot be a valid grant ("" when it
+// can): the parser found a field mistyped or missing, or it names no
+// device.
+func startProblem(in BroadcastInfo) string {
+	switch {
+	case in.Invalid != "":
+		return in.Invalid
+	case in.Sender == "":
+		return "no sender"
+	case in.DeviceID == "":
+		return "started without device_id"
+	}
+	return ""
+}
+
+// refuseStart answers a `started` that cannot be a valid grant like any
+// refused start (bad_request): redacted, answered, and remembered, so its
+// chunks are redacted too, encrypted ones included. Logging it only would
+// leave its broadcast audible beside the holder's.
+func (d *decider) refuseStart(in BroadcastInfo, why string) {
+	dev := Device{UserID: in.Sender, DeviceID: in.DeviceID}
+	d.note(LogInvalidBroadcastInfo, dev, why, in.EventID)
+	if !d.r.Managed {
+		d.deny(dev, in.EventID, ReasonRoomNotManaged, "")
+		return
+	}
+	d.redact(in.EventID, fmt.Sprintf("Walkie: %s — %s", ReasonBadRequest, why))
+	d.rememberBroadcast(in.EventID, dev.UserID, 0)
+	d.deny(dev, in.EventID, ReasonBadRequest, why)
 }
 
 // startBroadcast makes in the holder's broadcast. A holder that restarts
@@ -92,7 +135,7 @@ func (d *decider) onStarted(in BroadcastInfo) {
 func (d *decider) startBroadcast(in BroadcastInfo) {
 	h := d.r.Holder
 	if h.BroadcastEventID != "" && h.BroadcastEventID != in.EventID {
-		d.graceBroadcast(h.BroadcastEventID)
+		d.graceBroadcast(h.BroadcastEventID, h.UserID)
 	}
 	h.Phase = PhaseTalking
 	h.BroadcastEventID = in.EventID

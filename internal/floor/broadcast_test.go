@@ -181,6 +181,55 @@ func broadcastRules() []rule {
 			log:    []string{"invalid_broadcast_info"},
 			holder: &alice,
 		},
+		{
+			// Its chunks would be audible beside alice's: it is a refused
+			// start, answered without a device_id nobody could match.
+			name:    "started/without device_id is refused, redacted and remembered",
+			room:    newTestRoom(holding(alice, PhaseTalking)),
+			in:      BroadcastInfo{EventID: "$bc", Sender: bob.UserID, State: BroadcastStarted},
+			effects: []string{"redact $bc", "resp denied bad_request re $bc"},
+			log:     []string{"invalid_broadcast_info", "deny"},
+			holder:  &alice,
+			check: func(t *testing.T, d Decision) {
+				wantGrace("$bc", t0)(t, d)
+				resp := effectOf(t, d, EffectResponse).Response
+				if resp.Device.DeviceID != "" || resp.Error != "started without device_id" {
+					t.Errorf("response %+v", resp)
+				}
+				if reason := effectOf(t, d, EffectRedact).Reason; !strings.Contains(reason, "bad_request") {
+					t.Errorf("redaction reason %q", reason)
+				}
+			},
+		},
+		{
+			name: "started/with a mistyped field is refused, redacted and remembered",
+			room: newTestRoom(holding(alice, PhaseTalking)),
+			in: BroadcastInfo{EventID: "$bc", Sender: bob.UserID, DeviceID: bob.DeviceID, State: BroadcastStarted,
+				Invalid: "chunk_length must be a number"},
+			effects: []string{"redact $bc", "resp BOB denied bad_request re $bc"},
+			log:     []string{"invalid_broadcast_info", "deny"},
+			holder:  &alice,
+			check:   wantGrace("$bc", t0),
+		},
+		{
+			name: "chunk/of a refused start redacted at once",
+			room: newTestRoom(holding(alice, PhaseTalking), with(func(r *Room) {
+				Decide(r, BroadcastInfo{EventID: "$bad", Sender: bob.UserID, State: BroadcastStarted}, Env{Now: t0})
+			})),
+			in:      chunk(bob, "$bad"),
+			effects: []string{"redact $c"},
+			log:     []string{"redact_chunk"},
+			holder:  &alice,
+		},
+		{
+			name:   "paused/sent again does not extend pause_grace",
+			room:   newTestRoom(holding(alice, PhasePaused)),
+			in:     update(alice, BroadcastPaused),
+			at:     2 * time.Second,
+			log:    []string{"ignore_broadcast_info"},
+			holder: &alice,
+			check:  wantNextDeadline(t0.Add(3 * time.Second)),
+		},
 	}
 }
 

@@ -32,6 +32,28 @@ type Config struct {
 	RateWindow time.Duration `json:"rate_window" yaml:"rate_window"`
 	// Summary posts "Alice spoke for 12 s" after a broadcast stops.
 	Summary bool `json:"summary" yaml:"summary"`
+	// MaxPermitsPerUser and MaxPermitsPerRoom cap the talk permits a room
+	// holds; a new permit beyond either is refused. 0 means the default.
+	MaxPermitsPerUser int `json:"max_permits_per_user" yaml:"max_permits_per_user"`
+	MaxPermitsPerRoom int `json:"max_permits_per_room" yaml:"max_permits_per_room"`
+}
+
+// Default permit caps, for a Config that sets none (0).
+const (
+	DefaultMaxPermitsPerUser = 20
+	DefaultMaxPermitsPerRoom = 1000
+)
+
+// permitCaps are the effective permit caps.
+func (c Config) permitCaps() (perUser, perRoom int) {
+	perUser, perRoom = c.MaxPermitsPerUser, c.MaxPermitsPerRoom
+	if perUser <= 0 {
+		perUser = DefaultMaxPermitsPerUser
+	}
+	if perRoom <= 0 {
+		perRoom = DefaultMaxPermitsPerRoom
+	}
+	return perUser, perRoom
 }
 
 // ParseConfigOverrides applies a floor_config content to defaults and
@@ -53,6 +75,8 @@ func parseOverrides(values map[string]any, defaults Config) (Config, map[string]
 		switch {
 		case !known:
 			rejected[key] = "unknown key"
+		case limit.OperatorOnly:
+			rejected[key] = "set by Walkie's operator only"
 		case !limit.apply(&cfg, v):
 			rejected[key] = "must be " + limit.rule()
 		default:

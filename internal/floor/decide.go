@@ -19,17 +19,21 @@ type Decision struct {
 // events to send and the floor-log lines. It takes ownership of r: the room
 // is mutated in place and returned as Decision.Room.
 //
-// Every decision first catches up with the clock (due deadlines fire, the
-// queue is trimmed to the current limits), so an input that arrives after a
-// deadline but before the Tick that would have fired it sees the same floor
-// a Tick would have left behind. Deadlines the input itself made due fire
-// before returning, so afterwards NextDeadline is zero or after env.Now.
+// An input is decided at its activity time (see activityTime), and every
+// decision first catches up with the clock up to that time (due deadlines
+// fire, the queue is trimmed to the current limits), so an input sees the
+// floor a Tick at its time would have left behind: a chunk that was sent
+// in time keeps the turn even when it is decided late. Deadlines the input
+// itself made due fire before returning, so afterwards NextDeadline is zero
+// or after the input's time; a Tick at env.Now fires the rest.
 func Decide(r *Room, in Input, env Env) Decision {
 	if r == nil {
 		return Decision{}
 	}
 	r.ensureMaps()
-	d := &decider{r: r, env: env, now: env.Now}
+	d := &decider{r: r, env: env, now: r.activityTime(env)}
+	r.Clock = d.now
+	d.decidedAt = later(env.Now, d.now)
 	before := r.FloorState(d.now)
 	wasManaged := r.Managed
 
@@ -67,11 +71,17 @@ func (r *Room) countsAsState(in Input) bool {
 
 // decider carries one decision's context and collects its output.
 type decider struct {
-	r       *Room
-	env     Env
-	now     time.Time
-	effects []Effect
-	log     []LogEntry
+	r   *Room
+	env Env
+	// now is the input's activity time: what clients did (a chunk, a
+	// pause, a request) and the deadlines it catches up with count from it.
+	now time.Time
+	// decidedAt is when the decision is made (env.Now, never before now).
+	// What the controller starts itself, a grant or a place in the queue,
+	// starts then: no client can act on an answer before it is given.
+	decidedAt time.Time
+	effects   []Effect
+	log       []LogEntry
 	// republish forces a floor state even when nothing changed (someone
 	// else overwrote ours).
 	republish bool
@@ -113,7 +123,7 @@ func (d *decider) handle(in Input) {
 // another controller does all the talking, and rooms it has just left.
 func (d *decider) finish(before FloorState, wasManaged bool) {
 	r := d.r
-	if r.Passive || d.silent {
+	if r.Passive || d.silent || r.controllerGone() {
 		d.effects = nil
 		return
 	}
@@ -128,12 +138,35 @@ func (d *decider) finish(before FloorState, wasManaged bool) {
 	}
 }
 
+// controllerGone: the controller's last known membership here is leave or
+// ban. Nothing it sends could arrive, so later decisions (a deadline, the
+// tick that ends each decision) stay silent too, until a reload after the
+// next join records it joined again.
+func (r *Room) controllerGone() bool {
+	m := r.Members[r.Controller]
+	return m == "leave" || m == "ban"
+}
+
 // respond queues a talk_response to dev, referencing the asking event.
 func (d *decider) respond(dev Device, inReplyTo string, resp Response) {
 	resp.InReplyTo = inReplyTo
-	device := dev
-	resp.Device = &device
+	resp.Device = &Addressee{UserID: dev.UserID, DeviceID: dev.DeviceID}
 	d.effects = append(d.effects, Effect{Kind: EffectResponse, Response: &resp})
+}
+
+// deny logs and answers a refused request. detail says what was wrong
+// (the error field); "" explains the reason in general terms.
+func (d *decider) deny(dev Device, eventID string, reason Reason, detail string) {
+	d.record(LogDeny, dev, reason, eventID)
+	d.respond(dev, eventID, denial(reason, detail))
+}
+
+// denial is the response refusing a request for reason.
+func denial(reason Reason, detail string) Response {
+	if detail == "" {
+		detail = Explain(reason)
+	}
+	return Response{Status: StatusDenied, Reason: reason, Error: detail}
 }
 
 // redact asks for a redaction; without power it would only fail, so

@@ -41,14 +41,25 @@ const (
 
 // Response is the content of a talk_response.
 type Response struct {
-	Status    Status `json:"status"`
-	Reason    Reason `json:"reason,omitempty"`
+	Status Status `json:"status"`
+	Reason Reason `json:"reason,omitempty"`
+	// Error says for people what was wrong, on denials: bad_request alone
+	// does not tell an unknown action from a missing device_id.
+	Error     string `json:"error,omitempty"`
 	Position  int    `json:"position,omitempty"`
 	Term      int64  `json:"term,omitempty"`
 	ExpiresTS int64  `json:"expires_ts,omitempty"`
 	// InReplyTo is the asking event; the adapter turns it into m.reference.
-	InReplyTo string  `json:"-"`
-	Device    *Device `json:"device,omitempty"`
+	InReplyTo string     `json:"-"`
+	Device    *Addressee `json:"device,omitempty"`
+}
+
+// Addressee is the device a response is about. An asking event that named
+// no device gets a response without device_id: an empty one would match
+// no client, while the m.reference to the asking event still does.
+type Addressee struct {
+	UserID   string `json:"user_id"`
+	DeviceID string `json:"device_id,omitempty"`
 }
 
 // FloorState is the content of org.matrix.msc4002.floor.

@@ -144,7 +144,7 @@ func render(e Effect) string {
 	case EffectResponse:
 		r := e.Response
 		s := "resp "
-		if r.Device != nil {
+		if r.Device != nil && r.Device.DeviceID != "" {
 			s += r.Device.DeviceID + " "
 		}
 		s += string(r.Status)

@@ -1,9 +1,14 @@
 package floor
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // grant gives dev the floor under a new term. The term only ever grows:
-// it is the fencing token clients put into their `started` events.
+// it is the fencing token clients put into their `started` events. The
+// turn's timers start when the grant is made (decidedAt), not at the time
+// of the request: a late decision must not spend the device's time.
 func (d *decider) grant(dev Device, requestEventID string) *Holder {
 	r := d.r
 	r.removeQueued(dev)
@@ -11,8 +16,8 @@ func (d *decider) grant(dev Device, requestEventID string) *Holder {
 	r.Holder = &Holder{
 		Device:         dev,
 		Phase:          PhaseGranted,
-		GrantedAt:      d.now,
-		LastActivity:   d.now,
+		GrantedAt:      d.decidedAt,
+		LastActivity:   d.decidedAt,
 		Power:          r.Power.UserLevel(dev.UserID),
 		RequestEventID: requestEventID,
 	}
@@ -36,7 +41,7 @@ func (d *decider) dropHolder(reason Reason, status Status, notify bool) {
 		return
 	}
 	r.Holder = nil
-	d.graceBroadcast(h.BroadcastEventID)
+	d.graceBroadcast(h.BroadcastEventID, h.UserID)
 	action := LogRevoke
 	if status == StatusReleased {
 		action = LogRelease
@@ -54,31 +59,53 @@ func (d *decider) freeFloor(reason Reason, status Status, notify bool) {
 }
 
 // broadcastMemory is how long a broadcast without the floor is remembered
-// after its grace, and maxRemembered how many at most: enough for every
-// straggling chunk, bounded so a hostile member cannot grow the room's row.
+// after its grace. maxRememberedPerUser bounds one user's share of the
+// memory, so a user flooding refused starts forgets only their own, and
+// maxRemembered the room's, so the room's row stays small.
 const (
-	broadcastMemory = 10 * time.Minute
-	maxRemembered   = 64
+	broadcastMemory      = 10 * time.Minute
+	maxRememberedPerUser = 8
+	maxRemembered        = 256
 )
 
-// graceBroadcast tolerates chunks of a finished broadcast that are still
-// in flight for revoke_grace (MCPTT T3); later ones are redacted.
-func (d *decider) graceBroadcast(eventID string) {
-	d.rememberBroadcast(eventID, d.r.Config.RevokeGrace)
+// graceBroadcast tolerates chunks of a finished broadcast of user that
+// are still in flight for revoke_grace (MCPTT T3); later ones are redacted.
+func (d *decider) graceBroadcast(eventID, user string) {
+	d.rememberBroadcast(eventID, user, d.r.Config.RevokeGrace)
 }
 
-// rememberBroadcast records a broadcast that does not hold the floor, with
-// grace for its chunks (zero for a refused start: all its chunks go).
-func (d *decider) rememberBroadcast(eventID string, grace time.Duration) {
+// rememberBroadcast records a broadcast of user that does not hold the
+// floor, with grace for its chunks (zero for a refused start: all its
+// chunks go). Beyond the bounds the oldest are forgotten: the user's own
+// first, then the room's.
+func (d *decider) rememberBroadcast(eventID, user string, grace time.Duration) {
 	r := d.r
 	if eventID == "" {
 		return
 	}
-	r.Revoked = append(r.Revoked, RevokedBroadcast{EventID: eventID,
+	r.Revoked = append(r.Revoked, RevokedBroadcast{EventID: eventID, UserID: user,
 		GraceUntil: d.now.Add(grace), ForgetAt: d.now.Add(grace + broadcastMemory)})
+	if oldest, n := r.rememberedOf(user); n > maxRememberedPerUser {
+		r.Revoked = slices.Delete(r.Revoked, oldest, oldest+1)
+	}
 	if over := len(r.Revoked) - maxRemembered; over > 0 {
 		r.Revoked = r.Revoked[over:]
 	}
+}
+
+// rememberedOf returns the index of user's oldest remembered broadcast and
+// how many of them the room remembers.
+func (r *Room) rememberedOf(user string) (oldest, n int) {
+	oldest = -1
+	for i, rb := range r.Revoked {
+		if rb.UserID == user {
+			if n == 0 {
+				oldest = i
+			}
+			n++
+		}
+	}
+	return oldest, n
 }
 
 // grantNext hands an idle floor to the first queued device that may still

@@ -13,6 +13,8 @@ type TalkRequest struct {
 	DeviceID string
 	Preempt  bool
 	Target   *Device // revoke only; nil or empty: the current holder
+	// Term is the turn a release or revoke means; 0: the current one.
+	Term int64
 	// Invalid is set by the parser when the content is malformed; the
 	// engine answers bad_request with this detail.
 	Invalid string
@@ -120,8 +122,14 @@ type Snapshot struct {
 type Tick struct{}
 
 // AdminRelease frees the floor on an operator's request (admin API or
-// `!walkie release`).
-type AdminRelease struct{ By string }
+// `!walkie release`). Holder and Term are the turn the operator saw: an
+// overdue deadline may have handed the floor on before the release is
+// decided, and the next holder must not lose a turn nobody meant to end.
+type AdminRelease struct {
+	By     string
+	Holder Device
+	Term   int64
+}
 
 func (TalkRequest) input()    {}
 func (BroadcastInfo) input()  {}
@@ -140,6 +148,10 @@ func (AdminRelease) input()   {}
 type Env struct {
 	// Now is the database's clock, never the process's.
 	Now time.Time
+	// Sent is the input's origin_server_ts and Received the moment its
+	// event reached the controller (the inbox's clock, which is Now's);
+	// both zero for inputs that are not events. See Room.activityTime.
+	Sent, Received time.Time
 	// BusyElsewhere reports whether the device holds the floor in another
 	// room. Nil means never.
 	BusyElsewhere func(Device) bool

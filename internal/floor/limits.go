@@ -31,6 +31,9 @@ type ConfigLimit struct {
 	// Min and Max bound the value as floor_config writes it, milliseconds
 	// for UnitMillis. Boolean keys have no range.
 	Min, Max int64
+	// OperatorOnly keys are set in config.yaml alone: they protect the
+	// server from a room's members, so a room may not raise them.
+	OperatorOnly bool
 	// The Config field the key sets: Duration for UnitMillis, Int for
 	// UnitInteger, Bool for UnitBoolean. The other two are nil.
 	Duration func(*Config) *time.Duration
@@ -39,8 +42,9 @@ type ConfigLimit struct {
 }
 
 // configLimits are the floor_config keys in the order PROTOCOL.md ("Timers
-// and floor_config") and config.yaml list them. Timers are integer
-// milliseconds in floor_config because JSON has no durations.
+// and floor_config") and config.yaml list them, then the operator's own
+// keys. Timers are integer milliseconds in floor_config because JSON has
+// no durations.
 var configLimits = []ConfigLimit{
 	millis("start_timeout", time.Second, time.Minute, func(c *Config) *time.Duration { return &c.StartTimeout }),
 	millis("inactivity_timeout", 2*time.Second, 10*time.Minute, func(c *Config) *time.Duration { return &c.InactivityTimeout }),
@@ -53,6 +57,8 @@ var configLimits = []ConfigLimit{
 	integer("preempt_power_level", 0, 100, func(c *Config) *int { return &c.PreemptPowerLevel }),
 	// PROTOCOL.md makes the summary notice "optional, per room".
 	boolean("summary", func(c *Config) *bool { return &c.Summary }),
+	operatorOnly(integer("max_permits_per_user", 1, 100, func(c *Config) *int { return &c.MaxPermitsPerUser })),
+	operatorOnly(integer("max_permits_per_room", 1, 10000, func(c *Config) *int { return &c.MaxPermitsPerRoom })),
 }
 
 // limitsByKey finds a floor_config key's limit.
@@ -74,6 +80,11 @@ func millis(name string, lo, hi time.Duration, field func(*Config) *time.Duratio
 
 func integer(name string, lo, hi int64, field func(*Config) *int) ConfigLimit {
 	return ConfigLimit{Name: name, Unit: UnitInteger, Min: lo, Max: hi, Int: field}
+}
+
+func operatorOnly(l ConfigLimit) ConfigLimit {
+	l.OperatorOnly = true
+	return l
 }
 
 func boolean(name string, field func(*Config) *bool) ConfigLimit {

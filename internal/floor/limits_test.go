@@ -46,10 +46,38 @@ func TestConfigLimitRanges(t *testing.T) {
 	}
 	var tableKeys []string
 	for _, l := range ConfigLimits() {
-		tableKeys = append(tableKeys, l.Key())
+		if !l.OperatorOnly {
+			tableKeys = append(tableKeys, l.Key())
+		}
 	}
 	slices.Sort(keys)
 	if got := slices.Sorted(slices.Values(tableKeys)); !slices.Equal(got, keys) {
 		t.Errorf("floor_config keys %q, want %q", got, keys)
+	}
+}
+
+// The permit caps protect the server from a room's members: config.yaml
+// sets them (its validation reads their range from the table), a room's
+// floor_config cannot.
+func TestPermitCapsAreTheOperators(t *testing.T) {
+	want := map[string][2]int64{"max_permits_per_user": {1, 100}, "max_permits_per_room": {1, 10000}}
+	for _, l := range ConfigLimits() {
+		r, ok := want[l.Name]
+		if !ok {
+			if l.OperatorOnly {
+				t.Errorf("%s is operator-only", l.Name)
+			}
+			continue
+		}
+		delete(want, l.Name)
+		if !l.OperatorOnly || l.Unit != UnitInteger || l.Min != r[0] || l.Max != r[1] {
+			t.Errorf("%s: %+v, want an operator-only integer from %d to %d", l.Name, l, r[0], r[1])
+		}
+		if cfg, rejected := ParseConfigOverrides(map[string]any{l.Key(): 5.0}, Config{}); len(rejected) != 1 || cfg != (Config{}) {
+			t.Errorf("a room set %s", l.Key())
+		}
+	}
+	if len(want) != 0 {
+		t.Errorf("missing from the limits table: %v", want)
 	}
 }

@@ -17,6 +17,9 @@ const (
 	LogCancel       LogAction = "cancel"        // the device took itself out of the queue
 	LogDrop         LogAction = "drop"          // the device lost its place: timed out, no longer eligible, queue trimmed, a chair
 	LogAdminRelease LogAction = "admin_release" // an operator freed the floor (Device is the operator)
+	// LogAdminReleaseStale: an operator's release came after the turn it
+	// was meant for had ended; nothing was released. Reason is a detail.
+	LogAdminReleaseStale LogAction = "admin_release_stale"
 )
 
 // The holder's broadcast, and broadcasts that do not hold the floor. The
@@ -38,6 +41,7 @@ const (
 	LogPermitRevoked     LogAction = "permit_revoked"
 	LogInvalidPermit     LogAction = "invalid_permit"
 	LogForgedPermit      LogAction = "forged_permit" // someone published a permit for another user's device
+	LogPermitLimit       LogAction = "permit_limit"  // a new permit refused: its user or the room holds the most allowed
 	LogLeft              LogAction = "left"
 	LogPower             LogAction = "power"
 	LogConfig            LogAction = "config"

@@ -37,13 +37,13 @@ func (d *decider) controllerLeft(in MemberChange) {
 
 func (d *decider) applyMembership(in MemberChange) {
 	r := d.r
-	r.Members[in.UserID] = in.Membership
+	r.setMembership(in.UserID, in.Membership)
 	if in.Membership != "leave" && in.Membership != "ban" {
 		return
 	}
 	for key, p := range r.Permits {
 		if p.UserID == in.UserID {
-			delete(r.Permits, key)
+			r.deletePermit(key)
 		}
 	}
 	d.note(LogLeft, Device{UserID: in.UserID}, in.Membership, in.EventID)
@@ -72,6 +72,7 @@ func (d *decider) onSnapshot(in Snapshot) {
 	}
 	known := r.Permits
 	r.Permits = map[string]Permit{}
+	r.Audience = nil // counted afresh from what the snapshot holds
 	for _, p := range in.Permits {
 		d.applyPermit(p, false)
 		if real, ok := known[p.StateKey]; ok && forged(p) {
@@ -93,9 +94,20 @@ func (d *decider) onSnapshot(in Snapshot) {
 	d.record(LogSnapshot, Device{}, "", "")
 }
 
-// onAdminRelease frees the floor on an operator's request.
+// onAdminRelease frees the floor on an operator's request, if the turn
+// the operator saw is still on; otherwise it changes nothing.
 func (d *decider) onAdminRelease(in AdminRelease) {
-	if d.r.Passive {
+	r := d.r
+	if r.Passive {
+		return
+	}
+	h := r.Holder
+	if h == nil && in.Holder == (Device{}) {
+		return // the operator saw an idle floor, and it still is
+	}
+	if h == nil || h.Device != in.Holder || r.Term != in.Term {
+		d.note(LogAdminReleaseStale, Device{UserID: in.By},
+			fmt.Sprintf("%s (%s) no longer holds term %d", in.Holder.UserID, in.Holder.DeviceID, in.Term), "")
 		return
 	}
 	d.record(LogAdminRelease, Device{UserID: in.By}, "", "")

@@ -1,6 +1,7 @@
 package floor
 
 import (
+	"fmt"
 	"strings"
 	"time"
 )
@@ -81,22 +82,26 @@ func (d *decider) applyPermit(in PermitChange, logAccepted bool) {
 	}
 	switch {
 	case in.Empty:
-		delete(d.r.Permits, in.StateKey)
+		d.r.deletePermit(in.StateKey)
 		if logAccepted {
 			d.record(LogPermitRevoked, dev, "", in.EventID)
 		}
 	case in.Invalid != "" || in.DeviceID != dev.DeviceID:
-		delete(d.r.Permits, in.StateKey)
+		d.r.deletePermit(in.StateKey)
 		reason := in.Invalid
 		if reason == "" {
 			reason = "device_id " + in.DeviceID + " does not match the state key"
 		}
 		d.note(LogInvalidPermit, dev, reason, in.EventID)
 	default:
-		d.r.Permits[in.StateKey] = Permit{
+		if over := d.r.permitLimit(in.StateKey, dev.UserID); over != "" {
+			d.note(LogPermitLimit, dev, over, in.EventID)
+			return
+		}
+		d.r.putPermit(in.StateKey, Permit{
 			Device: dev, Send: in.Send, Receive: in.Receive,
 			ExpiresAt: in.ExpiresAt, EventID: in.EventID,
-		}
+		})
 		if logAccepted {
 			d.record(LogPermit, dev, "", in.EventID)
 		}
@@ -109,6 +114,29 @@ func (d *decider) applyPermit(in PermitChange, logAccepted bool) {
 func forged(in PermitChange) bool {
 	dev, ok := ParsePermitStateKey(in.StateKey)
 	return ok && in.Sender != dev.UserID
+}
+
+// permitLimit says why a new permit under key would exceed a cap ("" when
+// it fits): one member inventing device IDs must not grow the room's row,
+// and every decision's work, without bound. Replacing a permit always fits.
+func (r *Room) permitLimit(key, user string) string {
+	if _, replaces := r.Permits[key]; replaces {
+		return ""
+	}
+	perUser, perRoom := r.Config.permitCaps()
+	if len(r.Permits) >= perRoom {
+		return fmt.Sprintf("the room holds %d permits, the most allowed (max_permits_per_room)", perRoom)
+	}
+	mine := 0
+	for _, p := range r.Permits {
+		if p.UserID == user {
+			mine++
+		}
+	}
+	if mine >= perUser {
+		return fmt.Sprintf("the user holds %d permits, the most allowed (max_permits_per_user)", perUser)
+	}
+	return ""
 }
 
 // eligibility is what a device needs to hold the floor at all: a join, a

@@ -38,13 +38,29 @@ func runRandomSequence(t *testing.T, seed uint64, steps int, tally map[string]in
 		r, other := rooms[i], rooms[1-i]
 		env := Env{Now: now, BusyElsewhere: func(d Device) bool { return other.Holder != nil && other.Holder.Device == d }}
 		in := randomInput(rng, r, now)
+		late := rng.IntN(3) == 0
+		if late {
+			// An event decided late, as from a backlog: it arrived up to
+			// 5 s ago, and its homeserver's clock is off by -3..+1 s.
+			env.Received = now.Add(-time.Duration(rng.IntN(5000)) * time.Millisecond)
+			env.Sent = env.Received.Add(time.Duration(rng.IntN(4000)-3000) * time.Millisecond)
+		}
 		termBefore := r.Term
 		d := Decide(r, in, env)
 		for _, l := range d.Log {
 			tally[string(l.Action)]++
 		}
 		where := fmt.Sprintf("step %d, room %d, input %#v", step, i, in)
-		checkInvariants(t, where, d, termBefore, now, other)
+		checkInvariants(t, where, d, termBefore, r.Clock, other)
+		if late {
+			// The decision package ends every decision with a Tick at now.
+			termBefore, where = r.Term, where+", then a Tick"
+			d = Decide(r, Tick{}, Env{Now: now, BusyElsewhere: env.BusyElsewhere})
+			for _, l := range d.Log {
+				tally[string(l.Action)]++
+			}
+			checkInvariants(t, where, d, termBefore, now, other)
+		}
 		next := r.NextDeadline()
 		if !next.IsZero() && !next.After(now) {
 			t.Fatalf("%s: NextDeadline %v not after now %v", where, next, now)
@@ -108,6 +124,19 @@ func checkInvariants(t *testing.T, where string, d Decision, termBefore int64, n
 		if other.Holder != nil && other.Holder.Device == h.Device {
 			t.Fatalf("%s: %v holds the floor in both rooms", where, h.Device)
 		}
+	}
+	// The kept counts must equal a count of every permit.
+	listeners, valid := 0, 0
+	for _, p := range r.Permits {
+		if r.Members[p.UserID] == "join" && !expired(p, now) {
+			valid++
+			if p.Receive {
+				listeners++
+			}
+		}
+	}
+	if r.listeners(now) != listeners || r.ValidPermits(now) != valid {
+		t.Fatalf("%s: kept counts %d listeners, %d valid permits; counted %d, %d", where, r.listeners(now), r.ValidPermits(now), listeners, valid)
 	}
 	floors := 0
 	for i, e := range d.Effects {
@@ -175,7 +204,7 @@ func randomInput(rng *rand.Rand, r *Room, now time.Time) Input {
 		}
 		return in
 	case 14:
-		return MemberChange{EventID: ev, UserID: dev.UserID, Membership: []string{"join", "join", "join", "leave", "ban"}[rng.IntN(5)]}
+		return MemberChange{EventID: ev, UserID: dev.UserID, Membership: []string{"join", "join", "join", "leave", "ban", "invite"}[rng.IntN(6)]}
 	case 15:
 		levels := managedPower()
 		levels.Users[dev.UserID] = rng.IntN(101)
@@ -191,7 +220,11 @@ func randomInput(rng *rand.Rand, r *Room, now time.Time) Input {
 			"max_queue": float64(rng.IntN(5)), "queue": rng.IntN(4) > 0, "max_talk_ms": float64(1000 + rng.IntN(40000)),
 		}}
 	case 17:
-		return AdminRelease{By: "@ops:example.org"}
+		in := AdminRelease{By: "@ops:example.org", Term: r.Term}
+		if r.Holder != nil {
+			in.Holder = r.Holder.Device
+		}
+		return in
 	}
 	return Tick{}
 }

@@ -12,7 +12,7 @@ func (d *decider) enqueue(dev Device, requestEventID string) int {
 	r.Queue = append(r.Queue, QueueEntry{
 		Device:         dev,
 		Power:          r.Power.UserLevel(dev.UserID),
-		EnqueuedAt:     d.now,
+		EnqueuedAt:     d.decidedAt, // the wait starts with the answer, like a grant's timers
 		RequestEventID: requestEventID,
 	})
 	r.sortQueue()
@@ -36,6 +36,15 @@ func (r *Room) queuePosition(dev Device) int {
 	return slices.IndexFunc(r.Queue, func(e QueueEntry) bool { return e.Device == dev }) + 1
 }
 
+// queuedDeviceOf returns the device of user that waits in the queue.
+func (r *Room) queuedDeviceOf(user string) (Device, bool) {
+	i := slices.IndexFunc(r.Queue, func(e QueueEntry) bool { return e.UserID == user })
+	if i < 0 {
+		return Device{}, false
+	}
+	return r.Queue[i].Device, true
+}
+
 // removeQueued takes dev out of the queue and returns its entry.
 func (r *Room) removeQueued(dev Device) (QueueEntry, bool) {
 	i := r.queuePosition(dev) - 1
@@ -51,9 +60,14 @@ func (r *Room) removeQueued(dev Device) (QueueEntry, bool) {
 // and, when notify, a response referencing its request.
 func (d *decider) dropQueued(e QueueEntry, status Status, reason Reason, notify bool) {
 	d.record(LogDrop, e.Device, reason, e.RequestEventID)
-	if notify {
-		d.respond(e.Device, e.RequestEventID, Response{Status: status, Reason: reason})
+	if !notify {
+		return
 	}
+	resp := Response{Status: status, Reason: reason}
+	if status == StatusDenied {
+		resp = denial(reason, "")
+	}
+	d.respond(e.Device, e.RequestEventID, resp)
 }
 
 // enforceQueueLimit trims the queue to the current config (queue switched

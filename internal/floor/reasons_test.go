@@ -1,6 +1,8 @@
 package floor
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -23,10 +25,30 @@ func TestRememberedBroadcastsAreBounded(t *testing.T) {
 	r := NewRoom("!r", "@bot", Config{RevokeGrace: 0})
 	d := &decider{r: r}
 	for i := range maxRemembered + 10 {
-		d.rememberBroadcast(string(rune('a'+i%26))+"-"+string(rune('0'+i/26)), 0)
+		d.rememberBroadcast(fmt.Sprintf("$bc%d", i), fmt.Sprintf("@user%d:x", i), 0)
 	}
 	if len(r.Revoked) != maxRemembered {
 		t.Fatalf("remembered %d broadcasts, want the bound %d", len(r.Revoked), maxRemembered)
+	}
+}
+
+// A user flooding refused starts forgets only their own: the broadcasts
+// of others stay known, so their encrypted chunks are still recognised.
+func TestOneUserCannotFlushRememberedBroadcasts(t *testing.T) {
+	r := NewRoom("!r", "@bot", Config{RevokeGrace: 0})
+	d := &decider{r: r}
+	d.rememberBroadcast("$alice", alice.UserID, 0)
+	for i := range 1000 {
+		d.rememberBroadcast(fmt.Sprintf("$flood%d", i), mallory.UserID, 0)
+	}
+	if !slices.ContainsFunc(r.Revoked, func(rb RevokedBroadcast) bool { return rb.EventID == "$alice" }) {
+		t.Fatal("mallory's flood flushed alice's refused broadcast")
+	}
+	if _, n := r.rememberedOf(mallory.UserID); n != maxRememberedPerUser {
+		t.Fatalf("mallory has %d remembered broadcasts, want %d", n, maxRememberedPerUser)
+	}
+	if last := r.Revoked[len(r.Revoked)-1]; last.EventID != "$flood999" {
+		t.Fatalf("the newest broadcast is forgotten: %v", last)
 	}
 }
 

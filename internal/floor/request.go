@@ -1,11 +1,14 @@
 package floor
 
+import "fmt"
+
 // verdict is the outcome of a floor request, explicit or implicit.
 type verdict struct {
 	status   Status // StatusGranted, StatusQueued or StatusDenied
 	reason   Reason
-	position int  // queued: 1-based
-	again    bool // granted: the device already held the floor
+	detail   string // denied: what was wrong, when Explain(reason) is not enough
+	position int    // queued: 1-based
+	again    bool   // granted: the device already held the floor
 }
 
 func denied(reason Reason) verdict { return verdict{status: StatusDenied, reason: reason} }
@@ -17,24 +20,28 @@ func (d *decider) onTalkRequest(in TalkRequest) {
 		return // another controller answers
 	}
 	dev := Device{UserID: in.Sender, DeviceID: in.DeviceID}
-	deny := func(reason Reason) {
-		d.record(LogDeny, dev, reason, in.EventID)
-		d.respond(dev, in.EventID, Response{Status: StatusDenied, Reason: reason})
-	}
+	deny := func(reason Reason, detail string) { d.deny(dev, in.EventID, reason, detail) }
 	switch {
-	case in.Invalid != "" || in.DeviceID == "":
-		deny(ReasonBadRequest)
+	case in.Invalid != "":
+		deny(ReasonBadRequest, in.Invalid)
+		return
+	case in.DeviceID == "":
+		deny(ReasonBadRequest, "missing device_id")
 		return
 	case !r.Managed:
-		deny(ReasonRoomNotManaged)
+		deny(ReasonRoomNotManaged, "")
 		return
 	}
 	switch in.Action {
 	case ActionRequest:
 		d.answer(dev, in.EventID, d.admit(dev, in.EventID, in.Preempt))
 	case ActionRelease:
+		if reason, detail := d.checkTerm(in.Term); reason != "" {
+			deny(reason, detail)
+			return
+		}
 		if r.Holder == nil || r.Holder.Device != dev {
-			deny(ReasonBadRequest)
+			deny(ReasonBadRequest, "release: this device does not hold the floor")
 			return
 		}
 		d.dropHolder(ReasonReleased, StatusReleased, false)
@@ -42,7 +49,7 @@ func (d *decider) onTalkRequest(in TalkRequest) {
 		d.grantNext()
 	case ActionCancel:
 		if _, ok := r.removeQueued(dev); !ok {
-			deny(ReasonBadRequest)
+			deny(ReasonBadRequest, "cancel: this device is not queued")
 			return
 		}
 		d.record(LogCancel, dev, "", in.EventID)
@@ -50,8 +57,22 @@ func (d *decider) onTalkRequest(in TalkRequest) {
 	case ActionRevoke:
 		d.chairRevoke(in, dev, deny)
 	default:
-		deny(ReasonBadRequest)
+		deny(ReasonBadRequest, fmt.Sprintf("unknown action %q (request, release, cancel or revoke)", in.Action))
 	}
+}
+
+// checkTerm fences a release or revoke that names the turn it means:
+// one for an earlier turn changes nothing (stale_term), and a term the
+// floor has not reached is a client bug. A request without a term (0)
+// means the current turn.
+func (d *decider) checkTerm(term int64) (Reason, string) {
+	switch {
+	case term == 0 || term == d.r.Term:
+		return "", ""
+	case term < d.r.Term:
+		return ReasonStaleTerm, fmt.Sprintf("term %d has ended; the floor is at term %d", term, d.r.Term)
+	}
+	return ReasonBadRequest, fmt.Sprintf("term %d is ahead of the floor's term %d", term, d.r.Term)
 }
 
 // answer sends the talk_response for an explicit request's verdict.
@@ -62,17 +83,21 @@ func (d *decider) answer(dev Device, eventID string, v verdict) {
 	case StatusQueued:
 		d.respond(dev, eventID, Response{Status: StatusQueued, Reason: v.reason, Position: v.position})
 	default:
-		d.respond(dev, eventID, Response{Status: StatusDenied, Reason: v.reason})
+		d.respond(dev, eventID, denial(v.reason, v.detail))
 	}
 }
 
 // chairRevoke is the moderator action (BFCP chair): take the floor from
 // the holder, or a device out of the queue. The chair is answered with
 // status revoked; the target is told too.
-func (d *decider) chairRevoke(in TalkRequest, chair Device, deny func(Reason)) {
+func (d *decider) chairRevoke(in TalkRequest, chair Device, deny func(Reason, string)) {
 	r := d.r
 	if !r.Power.isModerator(in.Sender) {
-		deny(ReasonInsufficientPower)
+		deny(ReasonInsufficientPower, "revoke is for room moderators (who may send "+TypeFloorConfig+")")
+		return
+	}
+	if reason, detail := d.checkTerm(in.Term); reason != "" {
+		deny(reason, detail)
 		return
 	}
 	var target Device
@@ -84,14 +109,14 @@ func (d *decider) chairRevoke(in TalkRequest, chair Device, deny func(Reason)) {
 	}
 	switch {
 	case target == Device{}:
-		deny(ReasonBadRequest) // nobody holds the floor
+		deny(ReasonBadRequest, "revoke: nobody holds the floor and no target was named")
 		return
 	case r.Holder != nil && r.Holder.Device == target:
 		d.freeFloor(ReasonChair, StatusRevoked, true)
 	default:
 		e, ok := r.removeQueued(target)
 		if !ok {
-			deny(ReasonBadRequest)
+			deny(ReasonBadRequest, "revoke: the target neither holds the floor nor is queued")
 			return
 		}
 		d.dropQueued(e, StatusCancelled, ReasonChair, true)
@@ -148,6 +173,11 @@ func (d *decider) decideAdmission(dev Device, eventID string, preempt bool) verd
 	case len(r.Queue) >= r.Config.MaxQueue:
 		return denied(ReasonQueueFull)
 	}
+	if other, ok := r.queuedDeviceOf(dev.UserID); ok {
+		// One place per user: invented devices must not fill the queue.
+		return verdict{status: StatusDenied, reason: ReasonQueueFull,
+			detail: fmt.Sprintf("%s already waits on device %s (one place per user)", dev.UserID, other.DeviceID)}
+	}
 	return verdict{status: StatusQueued, reason: ReasonFloorTaken, position: d.enqueue(dev, eventID)}
 }
 
@@ -158,20 +188,25 @@ func (d *decider) mayPreempt(dev Device) bool {
 	return level >= d.r.Config.PreemptPowerLevel && level > d.r.Power.UserLevel(d.r.Holder.UserID)
 }
 
-// withinRateLimit counts a request against the device's window and reports
-// whether it is within rate_limit. Denied requests count too, so hammering
-// does not pay off.
+// withinRateLimit counts a request against the device's window and the
+// user's, and reports whether both are within rate_limit. Denied requests
+// count too, so hammering does not pay off, and so do a user's invented
+// devices: the user's window is keyed by the user ID (permit state keys,
+// the devices' keys, start with "_", user IDs with "@").
 func (d *decider) withinRateLimit(dev Device) bool {
 	r := d.r
 	if r.Config.RateLimit <= 0 {
 		return true
 	}
-	key := dev.PermitStateKey()
-	w := r.Rate[key]
-	if !d.now.Before(w.Start.Add(r.Config.RateWindow)) {
-		w = RateWindow{Start: d.now}
+	within := true
+	for _, key := range []string{dev.PermitStateKey(), dev.UserID} {
+		w := r.Rate[key]
+		if !d.now.Before(w.Start.Add(r.Config.RateWindow)) {
+			w = RateWindow{Start: d.now}
+		}
+		w.Count++
+		r.Rate[key] = w
+		within = within && w.Count <= r.Config.RateLimit
 	}
-	w.Count++
-	r.Rate[key] = w
-	return w.Count <= r.Config.RateLimit
+	return within
 }

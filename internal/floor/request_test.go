@@ -1,6 +1,8 @@
 package floor
 
 import (
+	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 )
@@ -19,6 +21,21 @@ func revoking(chair Device, target *Device) TalkRequest {
 	in := talk(chair, ActionRevoke)
 	in.Target = target
 	return in
+}
+
+func withTerm(in TalkRequest, term int64) TalkRequest {
+	in.Term = term
+	return in
+}
+
+// wantError asserts that the first response's error says substr.
+func wantError(substr string) func(*testing.T, Decision) {
+	return func(t *testing.T, d Decision) {
+		t.Helper()
+		if got := effectOf(t, d, EffectResponse).Response.Error; !strings.Contains(got, substr) {
+			t.Errorf("error %q lacks %q", got, substr)
+		}
+	}
 }
 
 func configured(f func(*Config)) spec { return func(r *Room) { f(&r.Config) } }
@@ -41,6 +58,7 @@ func requestRules() []rule {
 			in:      malformed,
 			effects: []string{"resp ALICE denied bad_request re $r"},
 			log:     []string{"deny"},
+			check:   wantError("device_id missing"),
 		},
 		{
 			name:    "request/unknown action denied bad_request",
@@ -48,6 +66,24 @@ func requestRules() []rule {
 			in:      talk(alice, "shout"),
 			effects: []string{"resp ALICE denied bad_request re $r"},
 			log:     []string{"deny"},
+			check:   wantError(`unknown action "shout"`),
+		},
+		{
+			name:    "request/without device_id answered without one",
+			room:    newTestRoom(),
+			in:      TalkRequest{EventID: "$r", Sender: alice.UserID, Action: ActionRequest},
+			effects: []string{"resp denied bad_request re $r"},
+			log:     []string{"deny"},
+			check: func(t *testing.T, d Decision) {
+				content, err := json.Marshal(effectOf(t, d, EffectResponse).Response)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := `{"status":"denied","reason":"bad_request","error":"missing device_id","device":{"user_id":"@alice:example.org"}}`
+				if string(content) != want {
+					t.Errorf("response\n got %s\nwant %s", content, want)
+				}
+			},
 		},
 		{
 			name:    "request/unmanaged room denied room_not_managed",
@@ -270,6 +306,33 @@ func requestRules() []rule {
 			effects: []string{"resp BOB denied bad_request re $r"},
 			log:     []string{"deny"},
 			holder:  &alice,
+			check:   wantError("does not hold the floor"),
+		},
+		{
+			// alice released term 6, asked again and holds term 7 when
+			// the late release arrives: it must not end her new turn.
+			name:    "release/for an earlier term changes nothing",
+			room:    newTestRoom(holding(alice, PhaseTalking)),
+			in:      withTerm(talk(alice, ActionRelease), 6),
+			effects: []string{"resp ALICE denied stale_term re $r"},
+			log:     []string{"deny"},
+			holder:  &alice,
+			check:   wantError("term 6 has ended"),
+		},
+		{
+			name:    "release/with the current term releases",
+			room:    newTestRoom(holding(alice, PhaseTalking)),
+			in:      withTerm(talk(alice, ActionRelease), 7),
+			effects: []string{"floor", "resp ALICE released re $r"},
+			log:     []string{"release"},
+		},
+		{
+			name:    "release/with a term the floor has not reached denied bad_request",
+			room:    newTestRoom(holding(alice, PhaseTalking)),
+			in:      withTerm(talk(alice, ActionRelease), 9),
+			effects: []string{"resp ALICE denied bad_request re $r"},
+			log:     []string{"deny"},
+			holder:  &alice,
 		},
 		{
 			name:    "cancel/queued device leaves the queue",
@@ -286,6 +349,16 @@ func requestRules() []rule {
 			effects: []string{"resp BOB denied bad_request re $r"},
 			log:     []string{"deny"},
 			holder:  &alice,
+			check:   wantError("not queued"),
+		},
+		{
+			name:    "revoke/for an earlier term changes nothing",
+			room:    newTestRoom(holding(alice, PhaseTalking), queued(bob)),
+			in:      withTerm(revoking(carol, nil), 6),
+			effects: []string{"resp CAROL denied stale_term re $r"},
+			log:     []string{"deny"},
+			holder:  &alice,
+			queue:   []Device{bob},
 		},
 		{
 			name:    "revoke/non-moderator denied insufficient_power",

@@ -66,7 +66,10 @@ type QueueEntry struct {
 // the grace, so that chunks of it are recognised even when they arrive
 // encrypted (then only their m.relates_to tells what they belong to).
 type RevokedBroadcast struct {
-	EventID    string    `json:"event_id"`
+	EventID string `json:"event_id"`
+	// UserID is the broadcaster: each user's share of the memory is
+	// bounded (empty for broadcasts remembered before that).
+	UserID     string    `json:"user_id,omitempty"`
 	GraceUntil time.Time `json:"grace_until"`
 	ForgetAt   time.Time `json:"forget_at,omitzero"`
 }
@@ -111,8 +114,11 @@ type Room struct {
 	Term    int64             `json:"term"`
 	Holder  *Holder           `json:"holder,omitempty"`
 	Queue   []QueueEntry      `json:"queue,omitempty"`
-	Permits map[string]Permit `json:"permits,omitempty"` // by permit state key
-	// Members maps user ID to membership ("join", "invite", "leave", "ban", "knock").
+	Permits map[string]Permit `json:"permits,omitempty"` // by permit state key, changed only through putPermit and deletePermit
+	// Audience counts the valid permits and listeners; nil: not counted yet.
+	Audience *Audience `json:"audience,omitempty"`
+	// Members maps user ID to membership ("join", "invite", "leave", "ban",
+	// "knock"); changed only through setMembership.
 	Members map[string]string `json:"members,omitempty"`
 	Power   PowerLevels       `json:"power"`
 	// Config and Defaults are derived (ApplyDefaults, on every load from
@@ -127,6 +133,10 @@ type Room struct {
 
 	Revoked []RevokedBroadcast    `json:"revoked,omitempty"`
 	Rate    map[string]RateWindow `json:"rate,omitempty"` // by permit state key
+
+	// Clock is the activity time of the room's latest decision: the next
+	// input is never dated earlier (see activityTime).
+	Clock time.Time `json:"clock,omitzero"`
 
 	// StateVersion counts the state events (membership, power, permits,
 	// config, others' floor state) applied from the event stream. A

@@ -54,6 +54,16 @@ func roomRules() []rule {
 			},
 		},
 		{
+			// The tick that ends every decision must not put up the floor
+			// state the leave cleared: nothing sent there could arrive.
+			name: "member/a room the controller left stays silent",
+			room: newTestRoom(with(func(r *Room) {
+				r.Members[controller] = "leave"
+				r.Published = false
+			})),
+			in: Tick{},
+		},
+		{
 			name:    "member/banned queued user dropped silently",
 			room:    newTestRoom(holding(alice, PhaseTalking), queued(bob)),
 			in:      MemberChange{EventID: "$m", UserID: bob.UserID, Membership: "ban"},
@@ -195,11 +205,30 @@ func roomRules() []rule {
 		{
 			name:    "admin/release revokes the holder and the queue advances",
 			room:    newTestRoom(holding(alice, PhaseTalking), queued(bob)),
-			in:      AdminRelease{By: "@ops:example.org"},
+			in:      AdminRelease{By: "@ops:example.org", Holder: alice, Term: 7},
 			effects: []string{"floor", "resp ALICE revoked admin_release re $req-ALICE", "resp BOB granted re $q-BOB"},
 			log:     []string{"admin_release", "revoke", "grant"},
 			holder:  &bob,
 			term:    8,
+		},
+		{
+			// alice's start_timeout was overdue: it fires first and hands
+			// the floor to bob, whom the operator never meant to release.
+			name:    "admin/release of a turn an overdue deadline ended changes nothing more",
+			room:    newTestRoom(holding(alice, PhaseGranted), queued(bob)),
+			in:      AdminRelease{By: "@ops:example.org", Holder: alice, Term: 7},
+			at:      6 * time.Second,
+			effects: []string{"floor", "resp ALICE revoked no_media re $req-ALICE", "resp BOB granted re $q-BOB"},
+			log:     []string{"revoke", "grant", "admin_release_stale"},
+			holder:  &bob,
+			term:    8,
+		},
+		{
+			name:   "admin/release naming another device changes nothing",
+			room:   newTestRoom(holding(alice, PhaseTalking)),
+			in:     AdminRelease{By: "@ops:example.org", Holder: bob, Term: 7},
+			log:    []string{"admin_release_stale"},
+			holder: &alice,
 		},
 		{
 			name:    "effects/unpublished managed room publishes on any input",

@@ -27,27 +27,11 @@ func (r *Room) talkExpiry(h *Holder) time.Time { return h.GrantedAt.Add(r.Config
 
 // listeners counts devices with a valid receive permit (MSC4002: the
 // audience of a broadcast). Listen-only permits count.
-func (r *Room) listeners(now time.Time) int {
-	n := 0
-	for _, p := range r.Permits {
-		if p.Receive && r.Members[p.UserID] == "join" && !expired(p, now) {
-			n++
-		}
-	}
-	return n
-}
+func (r *Room) listeners(now time.Time) int { return r.audience().Listeners.at(now) }
 
 // ValidPermits counts the permits that are valid at now: a joined
 // member's, not expired (listen-only ones included).
-func (r *Room) ValidPermits(now time.Time) int {
-	n := 0
-	for _, p := range r.Permits {
-		if r.Members[p.UserID] == "join" && !expired(p, now) {
-			n++
-		}
-	}
-	return n
-}
+func (r *Room) ValidPermits(now time.Time) int { return r.audience().Permits.at(now) }
 
 // sameFloor reports whether publishing b after a would tell clients nothing new.
 func sameFloor(a, b FloorState) bool {

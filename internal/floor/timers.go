@@ -43,6 +43,10 @@ func (r *Room) deadlines() iter.Seq[deadline] {
 	}
 }
 
+// maxCountedChunkLength is the longest declared chunk_length that
+// stretches the inactivity timeout.
+const maxCountedChunkLength = time.Minute
+
 // holderDeadlines are the holder's timers; a zero time means not running.
 func (r *Room) holderDeadlines(h *Holder) [3]deadline {
 	var phase deadline
@@ -50,8 +54,10 @@ func (r *Room) holderDeadlines(h *Holder) [3]deadline {
 	case PhaseGranted:
 		phase = deadline{at: h.GrantedAt.Add(r.Config.StartTimeout), reason: ReasonNoMedia}
 	case PhaseTalking:
-		// A broadcast that declares long chunks may be quiet for 1.5 of them.
-		quiet := max(r.Config.InactivityTimeout, h.ChunkLength*3/2)
+		// A broadcast that declares long chunks may be quiet for 1.5 of
+		// them, but a declaration counts only up to maxCountedChunkLength:
+		// an hour-long chunk_length must not hold a silent floor.
+		quiet := max(r.Config.InactivityTimeout, min(h.ChunkLength, maxCountedChunkLength)*3/2)
 		phase = deadline{at: h.LastActivity.Add(quiet), reason: ReasonInactive}
 	case PhasePaused:
 		phase = deadline{at: h.PausedAt.Add(r.Config.PauseGrace), reason: ReasonPaused}

@@ -42,6 +42,16 @@ func timerRules() []rule {
 			check:  wantNextDeadline(t0.Add(15 * time.Second)),
 		},
 		{
+			// An hour-long chunk_length would hold a silent floor for 1.5 h.
+			name: "timer/a declared chunk length counts up to 60 s",
+			room: newTestRoom(holding(alice, PhaseTalking), configured(func(c *Config) { c.MaxTalk = time.Hour }),
+				with(func(r *Room) { r.Holder.ChunkLength = time.Hour })),
+			in:     Tick{},
+			at:     time.Second,
+			holder: &alice,
+			check:  wantNextDeadline(t0.Add(90 * time.Second)),
+		},
+		{
 			name:    "timer/max talk revokes max_talk_time",
 			room:    newTestRoom(holding(alice, PhaseTalking), with(func(r *Room) { r.Holder.LastActivity = t0.Add(25 * time.Second) })),
 			in:      Tick{},

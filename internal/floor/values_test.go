@@ -12,6 +12,7 @@ func TestStoredAndSentValuesNeverChange(t *testing.T) {
 		{string(LogGrant), "grant"}, {string(LogRegrant), "regrant"}, {string(LogQueue), "queue"},
 		{string(LogDeny), "deny"}, {string(LogRelease), "release"}, {string(LogRevoke), "revoke"},
 		{string(LogCancel), "cancel"}, {string(LogDrop), "drop"}, {string(LogAdminRelease), "admin_release"},
+		{string(LogAdminReleaseStale), "admin_release_stale"},
 		{string(LogStarted), "started"}, {string(LogPaused), "paused"}, {string(LogResumed), "resumed"},
 		{string(LogRedactChunk), "redact_chunk"}, {string(LogInvalidBroadcastInfo), "invalid_broadcast_info"},
 		{string(LogIgnoreBroadcastInfo), "ignore_broadcast_info"}, {string(LogPermit), "permit"},

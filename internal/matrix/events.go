@@ -64,6 +64,8 @@ type RequestContent struct {
 	Priority int           `json:"priority,omitempty"`
 	Preempt  bool          `json:"preempt,omitempty"`
 	Target   *floor.Device `json:"target,omitempty"`
+	// Term is the turn a release or revoke means (0: the current one).
+	Term int64 `json:"term,omitempty"`
 }
 
 // ResponseContent is org.matrix.msc4002.talk_response.

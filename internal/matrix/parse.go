@@ -93,6 +93,15 @@ func ValidUTF8(raw []byte) []byte {
 
 func (ev Envelope) isState() bool { return ev.StateKey != nil }
 
+// SentAt is the event's origin_server_ts, zero when it has none that Go
+// can store.
+func SentAt(ev Envelope) time.Time {
+	if ev.Timestamp <= 0 || ev.Timestamp > maxTimestampMS {
+		return time.Time{}
+	}
+	return time.UnixMilli(ev.Timestamp)
+}
+
 func (ev Envelope) stateKey() string {
 	if ev.StateKey == nil {
 		return ""
@@ -156,11 +165,7 @@ func ParseInput(ev Envelope) (in floor.Input, ok bool) {
 		if !ev.isState() || ev.stateKey() != "" {
 			return nil, false
 		}
-		seen := floor.FloorStateSeen{EventID: ev.EventID, Sender: ev.Sender}
-		if ev.Timestamp > 0 && ev.Timestamp <= maxTimestampMS {
-			seen.Timestamp = time.UnixMilli(ev.Timestamp)
-		}
-		return seen, true
+		return floor.FloorStateSeen{EventID: ev.EventID, Sender: ev.Sender, Timestamp: SentAt(ev)}, true
 	case floor.TypeFloorConfig:
 		if !ev.isState() || ev.stateKey() != "" {
 			return nil, false
@@ -218,23 +223,48 @@ func parseCreate(ev Envelope) floor.RoomCreate {
 	return rc
 }
 
+// parseRequest reads a talk_request field by field, so that a bad
+// request still names its device and is answered with what was wrong.
 func parseRequest(ev Envelope) floor.TalkRequest {
 	req := floor.TalkRequest{EventID: ev.EventID, Sender: ev.Sender}
-	var c RequestContent
-	if err := decodeContent(ev.Content, &c); err != nil {
+	c, err := contentFields(ev.Content)
+	if err != nil {
 		req.Invalid = "content: " + err.Error()
 		return req
 	}
-	req.Action, req.DeviceID, req.Preempt, req.Target = c.Action, c.DeviceID, c.Preempt, c.Target
+	var actionProblem, deviceProblem, preemptProblem, termProblem, priorityProblem, targetProblem string
+	req.Action, actionProblem = c.str("action")
+	req.DeviceID, deviceProblem = c.id("device_id")
+	req.Preempt, preemptProblem = c.boolean("preempt")
+	req.Term, termProblem = c.count("term")
+	_, priorityProblem = c.count("priority") // accepted and ignored (PROTOCOL.md)
+	req.Target, targetProblem = parseTarget(c)
+	req.Invalid = firstProblem(actionProblem, deviceProblem, preemptProblem, termProblem, priorityProblem, targetProblem)
 	switch {
-	case c.Action == "":
+	case req.Invalid != "":
+	case req.Action == "":
 		req.Invalid = "missing action"
-	case c.DeviceID == "" || len(c.DeviceID) > maxIDLength:
-		req.Invalid = "missing or oversized device_id"
-	case c.Target != nil && (len(c.Target.UserID) > maxIDLength || len(c.Target.DeviceID) > maxIDLength):
-		req.Invalid = "oversized target"
+	case req.DeviceID == "":
+		req.Invalid = "missing device_id"
 	}
 	return req
+}
+
+// parseTarget reads a revoke's target; nil when absent.
+func parseTarget(c fields) (*floor.Device, string) {
+	if !c.present("target") {
+		return nil, ""
+	}
+	t, problem := c.object("target")
+	if problem != "" {
+		return nil, problem
+	}
+	user, userProblem := t.id("user_id")
+	device, deviceProblem := t.id("device_id")
+	if problem := firstProblem(userProblem, deviceProblem); problem != "" {
+		return nil, "target: " + problem
+	}
+	return &floor.Device{UserID: user, DeviceID: device}, ""
 }
 
 func parsePermit(ev Envelope) floor.PermitChange {
@@ -249,6 +279,10 @@ func parsePermit(ev Envelope) floor.PermitChange {
 		return pc
 	}
 	pc.DeviceID = c.DeviceID
+	if len(c.DeviceID) > maxIDLength {
+		pc.DeviceID, pc.Invalid = "", fmt.Sprintf("device_id longer than %d bytes", maxIDLength)
+		return pc
+	}
 	pc.Send = c.Send != nil && *c.Send
 	pc.Receive = c.Receive != nil && *c.Receive
 	if c.ExpiresTS != nil {
@@ -264,30 +298,41 @@ func parsePermit(ev Envelope) floor.PermitChange {
 	return pc
 }
 
+// maxChunkSeconds bounds a declared chunk_length before it becomes a
+// duration (the engine counts at most a minute of it).
+const maxChunkSeconds = 3600
+
+// parseBroadcastInfo reads voice_broadcast_info field by field: a mistyped
+// field makes a `started` invalid, which the engine refuses (bad_request),
+// but it does not hide that the event is a start. An update is invalid
+// only when a field it uses is wrong.
 func parseBroadcastInfo(ev Envelope) floor.BroadcastInfo {
 	bi := floor.BroadcastInfo{EventID: ev.EventID, Sender: ev.Sender}
-	var c BroadcastInfoContent
-	if err := decodeContent(ev.Content, &c); err != nil {
+	c, err := contentFields(ev.Content)
+	if err != nil {
 		bi.Invalid = "content: " + err.Error()
 		return bi
 	}
-	bi.State, bi.DeviceID = c.State, c.DeviceID
-	if c.ChunkLength > 0 && c.ChunkLength < 3600 {
-		bi.ChunkLength = time.Duration(c.ChunkLength * float64(time.Second))
-	}
-	if c.Term != nil {
-		bi.Term = *c.Term
-	}
-	if c.RelatesTo != nil {
-		bi.StartedEventID = c.RelatesTo.EventID.String()
+	var stateProblem, deviceProblem, lengthProblem, termProblem, referenceProblem string
+	bi.State, stateProblem = c.str("state")
+	bi.DeviceID, deviceProblem = c.id("device_id")
+	seconds, lengthProblem := c.seconds("chunk_length", maxChunkSeconds)
+	bi.ChunkLength = time.Duration(seconds * float64(time.Second))
+	bi.Term, termProblem = c.count(floor.TermKey)
+	bi.StartedEventID, referenceProblem = c.reference()
+	var stateKeyProblem string
+	if ev.stateKey() != ev.Sender {
+		stateKeyProblem = "state_key must be the broadcaster's user ID"
 	}
 	switch {
-	case ev.stateKey() != ev.Sender:
-		bi.Invalid = "state_key must be the broadcaster's user ID"
-	case c.State == "":
+	case stateProblem != "":
+		bi.Invalid = stateProblem
+	case bi.State == "":
 		bi.Invalid = "missing state"
-	case c.State == floor.BroadcastStarted && c.DeviceID == "":
-		bi.Invalid = "started without device_id"
+	case bi.State == floor.BroadcastStarted:
+		bi.Invalid = firstProblem(stateKeyProblem, deviceProblem, lengthProblem, termProblem)
+	default:
+		bi.Invalid = firstProblem(stateKeyProblem, deviceProblem, referenceProblem)
 	}
 	return bi
 }

@@ -27,7 +27,7 @@ type InboxEvent struct {
 func (s *Store) SaveTransaction(ctx context.Context, txnID string, events []InboxEvent) (replay bool, rooms []string, err error) {
 	err = retryConflicts(ctx, func() error {
 		b := &pgx.Batch{}
-		queueSaveTransaction(b, txnID, events)
+		queueSaveTransaction(b, txnID, events, s.clockOffset())
 		br := s.pool.SendBatch(ctx, b)
 		err := br.QueryRow().Scan(&replay, &rooms)
 		return errors.Join(err, br.Close())
@@ -43,7 +43,9 @@ func (s *Store) SaveTransaction(ctx context.Context, txnID string, events []Inbo
 // not the end of it: Dendrite retries a failed transaction under the same
 // ID with more events added, so events are always offered and deduplicated
 // by event ID. ORDER BY ord keeps the homeserver's order in seq.
-func queueSaveTransaction(b *pgx.Batch, txnID string, events []InboxEvent) {
+// received_at is on the clock decisions read (the test offset included):
+// the engine dates events by it.
+func queueSaveTransaction(b *pgx.Batch, txnID string, events []InboxEvent, clockOffset time.Duration) {
 	ids := make([]string, len(events))
 	roomIDs := make([]string, len(events))
 	raws := make([]string, len(events))
@@ -55,15 +57,15 @@ func queueSaveTransaction(b *pgx.Batch, txnID string, events []InboxEvent) {
 			INSERT INTO as_transaction (txn_id, event_count) VALUES ($1, $2)
 			ON CONFLICT (txn_id) DO NOTHING RETURNING 1
 		), stored AS (
-			INSERT INTO inbox (event_id, room_id, event)
-			SELECT e.id, e.room, e.raw::json
+			INSERT INTO inbox (event_id, room_id, event, received_at)
+			SELECT e.id, e.room, e.raw::json, clock_timestamp() + $6::interval
 			FROM unnest($3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS e(id, room, raw, ord)
 			ORDER BY e.ord
 			ON CONFLICT (event_id) DO NOTHING
 			RETURNING room_id
 		)
 		SELECT NOT EXISTS (SELECT 1 FROM txn), coalesce(array_agg(DISTINCT room_id), '{}') FROM stored`,
-		txnID, len(events), ids, roomIDs, raws)
+		txnID, len(events), ids, roomIDs, raws, clockOffset)
 }
 
 // PendingRooms lists rooms with unprocessed inbox events: after a restart,

@@ -106,7 +106,7 @@ func (tx *Tx) send(b *pgx.Batch) (pgx.BatchResults, error) {
 // transaction: see Store.SaveTransaction.
 func (tx *Tx) SaveTransaction(txnID string, events []InboxEvent) (replay bool, rooms []string, err error) {
 	b := &pgx.Batch{}
-	queueSaveTransaction(b, txnID, events)
+	queueSaveTransaction(b, txnID, events, tx.store.clockOffset())
 	br, err := tx.send(b)
 	if err != nil {
 		return false, nil, err

@@ -21,6 +21,10 @@ type Builder struct {
 	// ChunkLength is the chunk_length, in seconds, a started broadcast
 	// declares; Walkie's inactivity timeout allows for it. Default 1.
 	ChunkLength int
+	// Undated leaves origin_server_ts out. The engine then dates an event
+	// by its arrival, on the database clock that tests move forward
+	// (store.AdvanceClock); a wall-clock stamp would lag behind it.
+	Undated bool
 }
 
 // New makes a Builder; prefix keeps the event IDs of several apart.
@@ -32,7 +36,7 @@ type clientEvent struct {
 	EventID        string  `json:"event_id"`
 	RoomID         string  `json:"room_id"`
 	Sender         string  `json:"sender"`
-	OriginServerTS int64   `json:"origin_server_ts"`
+	OriginServerTS int64   `json:"origin_server_ts,omitempty"`
 	StateKey       *string `json:"state_key,omitempty"`
 	Content        any     `json:"content"`
 }
@@ -41,8 +45,11 @@ type clientEvent struct {
 // a timeline event.
 func (b *Builder) Event(roomID, sender, typ string, stateKey *string, content any) (json.RawMessage, string) {
 	id := "$" + b.prefix + strconv.FormatInt(b.seq.Add(1), 10)
-	raw, err := json.Marshal(clientEvent{Type: typ, EventID: id, RoomID: roomID, Sender: sender,
-		OriginServerTS: time.Now().UnixMilli(), StateKey: stateKey, Content: content})
+	ev := clientEvent{Type: typ, EventID: id, RoomID: roomID, Sender: sender, StateKey: stateKey, Content: content}
+	if !b.Undated {
+		ev.OriginServerTS = time.Now().UnixMilli()
+	}
+	raw, err := json.Marshal(ev)
 	if err != nil {
 		panic("roomevents: marshal event: " + err.Error()) // callers pass plain maps and structs
 	}
