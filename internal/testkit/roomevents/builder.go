@@ -82,7 +82,7 @@ func (b *Builder) ManagedRoom(roomID, creator, bot string, users ...string) []js
 		"redact":         50,
 		"events": map[string]int{
 			floor.TypePermit: 0, floor.TypeBroadcastInfo: 0, floor.TypeBroadcastInfoMSC3888: 0,
-			floor.TypeBroadcastInfoElement: 0, floor.TypeFloor: 100,
+			floor.TypeBroadcastInfoElement: 0, floor.TypeFloor: 100, floor.TypeResponse: 100,
 		},
 	}
 	var events []json.RawMessage
