@@ -9,6 +9,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/walkie-ptt/walkie/internal/testkit/dendrite"
 	"github.com/walkie-ptt/walkie/internal/testkit/pg"
@@ -30,6 +31,10 @@ type Options struct {
 	// ExtraRegistrations are more appservice registration files for the
 	// homeserver (a benchmark's baseline appservice, for instance).
 	ExtraRegistrations []string
+	// Rivals name more Walkie controllers on the same homeserver (see
+	// walkieproc.Options.ID): each is a walkie process with a database,
+	// registration and bot of its own, started with the first.
+	Rivals []string
 }
 
 // Stack is a running local deployment.
@@ -38,6 +43,8 @@ type Stack struct {
 	PG     *pg.Cluster
 	HS     *dendrite.Server
 	Walkie *walkieproc.Process
+	// Rivals are the controllers Options.Rivals named, in that order.
+	Rivals []*walkieproc.Process
 }
 
 // Start brings the stack up; on error everything started is torn down.
@@ -59,33 +66,59 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if s.PG, err = pg.Start(ctx, pg.Options{}); err != nil {
 		return nil, err
 	}
-	dbURL, err := s.PG.CreateDatabase(ctx, "walkie")
-	if err != nil {
-		return nil, err
-	}
 	// The homeserver needs Walkie's registration to start, and Walkie the
 	// homeserver's address, known once it runs: the config gets it after.
-	s.Walkie, err = walkieproc.Configure(ctx, walkieproc.Options{Dir: dir, DatabaseURL: dbURL, Domain: Domain,
-		Floor: opts.Floor, LogLevel: opts.LogLevel, Metrics: true, Log: opts.Log})
-	if err != nil {
+	if s.Walkie, err = s.configure(ctx, opts, ""); err != nil {
 		return nil, err
+	}
+	registrations := []string{s.Walkie.RegistrationPath()}
+	for _, id := range opts.Rivals {
+		w, err := s.configure(ctx, opts, id)
+		if err != nil {
+			return nil, err
+		}
+		s.Rivals = append(s.Rivals, w)
+		registrations = append(registrations, w.RegistrationPath())
 	}
 	s.HS, err = dendrite.Start(ctx, dendrite.Options{WorkDir: dir, ServerName: Domain, LogWriter: opts.Log,
-		AppserviceRegistrationPaths: append([]string{s.Walkie.RegistrationPath()}, opts.ExtraRegistrations...)})
+		AppserviceRegistrationPaths: append(registrations, opts.ExtraRegistrations...)})
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Walkie.SetHomeserverURL(s.HS.URL()); err != nil {
-		return nil, err
-	}
-	if err := s.Walkie.Start(ctx); err != nil {
-		return nil, err
+	for _, w := range append([]*walkieproc.Process{s.Walkie}, s.Rivals...) {
+		if err := w.SetHomeserverURL(s.HS.URL()); err != nil {
+			return nil, err
+		}
+		if err := w.Start(ctx); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
 
+// configure sets up one controller with a database of its own: the first
+// (id "") in the stack's directory, a rival in a subdirectory named by it.
+func (s *Stack) configure(ctx context.Context, opts Options, id string) (*walkieproc.Process, error) {
+	dir, db := s.dir, "walkie"
+	if id != "" {
+		dir, db = filepath.Join(s.dir, id), "walkie-"+id
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	dbURL, err := s.PG.CreateDatabase(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	return walkieproc.Configure(ctx, walkieproc.Options{Dir: dir, DatabaseURL: dbURL, Domain: Domain, ID: id,
+		Floor: opts.Floor, LogLevel: opts.LogLevel, Metrics: true, Log: opts.Log})
+}
+
 // Stop tears everything down; safe to call more than once.
 func (s *Stack) Stop() {
+	for _, w := range s.Rivals {
+		w.Stop()
+	}
 	if s.Walkie != nil {
 		s.Walkie.Stop()
 	}

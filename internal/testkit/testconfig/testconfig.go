@@ -23,8 +23,11 @@ type Values struct {
 	// Port is where Walkie listens on 127.0.0.1 (appservice.port) and
 	// where the homeserver reaches it (appservice.address).
 	Port int
-	// ID is appservice.id; default "walkie". The bot is always @walkie.
+	// ID is appservice.id; default "walkie".
 	ID string
+	// Bot is appservice.bot.username; default BotLocalpart. A second
+	// controller in the same homeserver needs an ID and a bot of its own.
+	Bot string
 	// Tokens: config.TokenPlaceholder has `walkie -g` generate them.
 	ASToken, HSToken, AdminToken string
 	DatabaseURL                  string
@@ -37,7 +40,8 @@ type Values struct {
 	LogFormat   string
 }
 
-// BotLocalpart is the bot's user name in every test deployment.
+// BotLocalpart is the bot's user name in a test deployment, unless Values
+// name another.
 const BotLocalpart = "walkie"
 
 // YAML is the config file.
@@ -45,11 +49,14 @@ func YAML(v Values) string {
 	if v.ID == "" {
 		v.ID = "walkie"
 	}
+	if v.Bot == "" {
+		v.Bot = BotLocalpart
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "homeserver:\n  address: %q\n  domain: %q\n", v.HomeserverURL, v.Domain)
 	fmt.Fprintf(&b, "appservice:\n  address: %q\n  hostname: 127.0.0.1\n  port: %d\n  id: %q\n",
 		"http://127.0.0.1:"+strconv.Itoa(v.Port), v.Port, v.ID)
-	fmt.Fprintf(&b, "  bot:\n    username: %s\n    displayname: Walkie\n", BotLocalpart)
+	fmt.Fprintf(&b, "  bot:\n    username: %s\n    displayname: Walkie\n", v.Bot)
 	optional(&b, "  as_token: %q\n", v.ASToken)
 	optional(&b, "  hs_token: %q\n", v.HSToken)
 	optional(&b, "  admin_token: %q\n", v.AdminToken)

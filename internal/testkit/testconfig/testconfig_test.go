@@ -10,7 +10,7 @@ import (
 
 func TestEveryValueReachesTheConfig(t *testing.T) {
 	cfg, err := Parse(Values{
-		HomeserverURL: "http://127.0.0.1:8008", Domain: "example.test", Port: 29331, ID: "walkie-x",
+		HomeserverURL: "http://127.0.0.1:8008", Domain: "example.test", Port: 29331, ID: "walkie-x", Bot: "walkie-x",
 		ASToken: "AS6TOKEN", HSToken: "HS6TOKEN", AdminToken: "ADMIN6TOKEN6LONG6ENOUGH",
 		DatabaseURL: "postgres://u@127.0.0.1:5432/db", MetricsListen: "127.0.0.1:9999",
 		Permissions: map[string]string{"example.test": "user", "@boss:example.test": "admin"},
@@ -23,7 +23,7 @@ func TestEveryValueReachesTheConfig(t *testing.T) {
 	if cfg.Homeserver.Address != "http://127.0.0.1:8008" || cfg.Homeserver.Domain != "example.test" ||
 		as.Address != "http://127.0.0.1:29331" || as.ListenAddress() != "127.0.0.1:29331" || as.ID != "walkie-x" ||
 		as.ASToken != "AS6TOKEN" || as.HSToken != "HS6TOKEN" || as.AdminToken != "ADMIN6TOKEN6LONG6ENOUGH" ||
-		cfg.BotUserID() != "@walkie:example.test" || cfg.Database.URI != "postgres://u@127.0.0.1:5432/db" ||
+		cfg.BotUserID() != "@walkie-x:example.test" || cfg.Database.URI != "postgres://u@127.0.0.1:5432/db" ||
 		!cfg.Metrics.Enabled || cfg.Metrics.Listen != "127.0.0.1:9999" ||
 		cfg.Permissions["@boss:example.test"] != config.LevelAdmin || cfg.Floor.StartTimeout != timers.Short.StartTimeout ||
 		cfg.Logging.Level != "debug" || cfg.Logging.Format != config.LogFormatJSON {
@@ -35,7 +35,7 @@ func TestEveryValueReachesTheConfig(t *testing.T) {
 // their defaults (no admin API, metrics off).
 func TestPlaceholdersAndOmissions(t *testing.T) {
 	y := YAML(Values{ASToken: config.TokenPlaceholder, HSToken: config.TokenPlaceholder})
-	if strings.Count(y, config.TokenPlaceholder) != 2 || strings.Contains(y, "admin_token") ||
+	if strings.Count(y, config.TokenPlaceholder) != 2 || !strings.Contains(y, "username: "+BotLocalpart+"\n") || strings.Contains(y, "admin_token") ||
 		strings.Contains(y, "metrics") || strings.Contains(y, "permissions") || strings.Contains(y, "logging") ||
 		strings.Contains(y, "floor") {
 		t.Fatalf("config:\n%s", y)

@@ -25,7 +25,11 @@ type Options struct {
 	HomeserverURL string
 	// Domain is homeserver.domain; its users may talk.
 	Domain string
-	Floor  timers.Floor
+	// ID names the controller: its appservice.id and its bot's username
+	// (default walkie, the bot @walkie). Controllers sharing a homeserver
+	// need one each.
+	ID    string
+	Floor timers.Floor
 	// LogLevel defaults to debug: tests want every path to speak.
 	LogLevel string
 	// LogFormat defaults to json.
@@ -54,7 +58,7 @@ func Configure(ctx context.Context, opts Options) (*Process, error) {
 		return nil, err
 	}
 	v := testconfig.Values{
-		HomeserverURL: opts.HomeserverURL, Domain: opts.Domain, DatabaseURL: opts.DatabaseURL,
+		HomeserverURL: opts.HomeserverURL, Domain: opts.Domain, DatabaseURL: opts.DatabaseURL, ID: opts.ID, Bot: opts.ID,
 		ASToken: config.TokenPlaceholder, HSToken: config.TokenPlaceholder, AdminToken: config.TokenPlaceholder,
 		Permissions: map[string]string{opts.Domain: "user", BlockedUser(opts.Domain): "block"},
 		Floor:       opts.Floor, LogLevel: opts.LogLevel, LogFormat: opts.LogFormat,
