@@ -104,6 +104,7 @@ func (d *decider) applyConfig(in ConfigChange) {
 	r := d.r
 	cfg, accepted, rejected := parseOverrides(in.Values, r.Defaults)
 	r.Config = cfg
+	r.ConfigEventID, r.ConfigSender = in.EventID, in.Sender
 	r.Overrides = nil
 	if len(accepted) > 0 {
 		r.Overrides = accepted

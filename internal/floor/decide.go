@@ -113,6 +113,8 @@ func (d *decider) handle(in Input) {
 		d.onSnapshot(in)
 	case AdminRelease:
 		d.onAdminRelease(in)
+	case Redaction:
+		d.onRedaction(in)
 	case Tick:
 		// Nothing beyond the catch-up every decision does.
 	}

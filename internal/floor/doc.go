@@ -13,5 +13,5 @@
 // comes out of a decision; config.go and limits.go the per-room settings.
 // The rules themselves are in decide.go and the files named after what
 // they handle (request, holder, queue, broadcast, permits, members, power,
-// timers).
+// timers, redactions).
 package floor

@@ -118,6 +118,18 @@ type Snapshot struct {
 	AsOf int64
 }
 
+// Redaction is an m.room.redaction. It counts only when it strips an event
+// the engine tracks (see redactions.go).
+type Redaction struct {
+	EventID string
+	Sender  string
+	// Redacts is the redacted event: top-level `redacts` before room
+	// version 11, content.redacts from 11 on (the codec reads both).
+	Redacts string
+	// Invalid says why the codec could not tell which event is redacted.
+	Invalid string
+}
+
 // Tick fires due deadlines (timers live in the database as deadlines).
 type Tick struct{}
 
@@ -140,6 +152,7 @@ func (PowerChange) input()    {}
 func (ConfigChange) input()   {}
 func (FloorStateSeen) input() {}
 func (RoomCreate) input()     {}
+func (Redaction) input()      {}
 func (Tick) input()           {}
 func (Snapshot) input()       {}
 func (AdminRelease) input()   {}

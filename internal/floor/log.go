@@ -54,6 +54,13 @@ const (
 	// LogSnapshotStale: a Snapshot ignored because state events were
 	// applied while it was being loaded.
 	LogSnapshotStale LogAction = "snapshot_stale"
+	// LogRedacted: a tracked event (a permit, the holder's `started`, the
+	// floor_config) was redacted; the lines after it say what that ended.
+	// LogRedactionIgnored: a redaction of a tracked event that counts for
+	// nothing (no homeserver would apply it, or it names no event).
+	// EventID is the redacted event, the reason names the redaction.
+	LogRedacted         LogAction = "redacted"
+	LogRedactionIgnored LogAction = "redaction_ignored"
 )
 
 // LogEntry is one line of the append-only floor log (audit).

@@ -130,6 +130,12 @@ type Room struct {
 	// Overrides is the room's floor_config content as last accepted, kept so
 	// a change of config.yaml's defaults still applies to keys it leaves out.
 	Overrides map[string]any `json:"overrides,omitempty"`
+	// ConfigEventID and ConfigSender name the floor_config event the
+	// overrides come from ("" when none): its redaction restores the
+	// defaults (redactions.go). Rooms stored before they existed track
+	// no config event, so a redaction there changes nothing.
+	ConfigEventID string `json:"config_event_id,omitempty"`
+	ConfigSender  string `json:"config_sender,omitempty"`
 
 	Revoked []RevokedBroadcast    `json:"revoked,omitempty"`
 	Rate    map[string]RateWindow `json:"rate,omitempty"` // by permit state key

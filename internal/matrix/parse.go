@@ -191,6 +191,11 @@ func ParseInput(ev Envelope) (in floor.Input, ok bool) {
 			return nil, false
 		}
 		return floor.PowerChange{EventID: ev.EventID, Levels: ParsePowerLevels(ev.Content)}, true
+	case event.EventRedaction.Type:
+		if ev.isState() {
+			return nil, false
+		}
+		return parseRedaction(ev), true
 	case event.StateCreate.Type:
 		if !ev.isState() || ev.stateKey() != "" {
 			return nil, false
