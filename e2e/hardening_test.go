@@ -2,9 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -221,7 +218,7 @@ func TestHardeningRedactionsOnDendrite(t *testing.T) {
 		return e.Action == string(floor.LogPermit) && e.Device.UserID == admin.user
 	})
 	redacted := false
-	for _, e := range adminLog(t, room) {
+	for _, e := range hardeningLog(t, room) {
 		redacted = redacted || e.Action == string(floor.LogRedacted)
 	}
 	switch delivered := inInbox(t, redaction.EventID); {
@@ -259,7 +256,7 @@ func inInbox(t *testing.T, eventID id.EventID) bool {
 func restartWalkie(t *testing.T, room id.RoomID) int64 {
 	t.Helper()
 	var fence int64
-	if entries := adminLog(t, room); len(entries) > 0 {
+	if entries := hardeningLog(t, room); len(entries) > 0 {
 		fence = entries[0].ID
 	}
 	shared.Walkie.Stop()
@@ -277,26 +274,14 @@ type logEntry struct {
 	Reason string       `json:"reason"`
 }
 
-// adminLog reads a room's floor log, newest first, through the admin API.
-func adminLog(t *testing.T, room id.RoomID) []logEntry {
+// hardeningLog reads a room's floor log, newest first, through the admin
+// API, with the line IDs the waits fence on.
+func hardeningLog(t *testing.T, room id.RoomID) []logEntry {
 	t.Helper()
-	u := fmt.Sprintf("%s/_walkie/admin/v1/rooms/%s/log?limit=500", shared.Walkie.URL(), url.PathEscape(room.String()))
-	req, err := http.NewRequest(http.MethodGet, u, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+shared.Walkie.Config.AppService.AdminToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var page struct {
 		Entries []logEntry `json:"entries"`
 	}
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&page) != nil {
-		t.Fatalf("admin API: %s", resp.Status)
-	}
+	adminGet(t, shared.Walkie, "/_walkie/admin/v1/rooms/"+url.PathEscape(room.String())+"/log?limit=500", &page)
 	return page.Entries
 }
 
@@ -305,7 +290,7 @@ func waitLog(t *testing.T, room id.RoomID, what string, after int64, match func(
 	t.Helper()
 	deadline := time.Now().Add(waitLimit)
 	for time.Now().Before(deadline) {
-		for _, e := range adminLog(t, room) {
+		for _, e := range hardeningLog(t, room) {
 			if e.ID > after && match(e) {
 				return
 			}
