@@ -38,9 +38,11 @@ LINT_MODULES ?= $(shell find . \( -name .git -o -path ./.cache -o -path ./bin -o
 LINT_CHECKS := lint-gofmt lint-vet lint-shell lint-staticcheck lint-deadcode \
 	lint-tidy lint-cross
 
-# The test tooling that starts PostgreSQL or Dendrite: `unit` leaves out
-# every package whose test binary imports one of these, directly or not.
-TESTKIT_RE := ^$(MODULE)/internal/(testkit|pgtest|pgcluster|homeserver|stack)(/|$$)
+# The test tooling that starts PostgreSQL, Dendrite or a walkie process:
+# `unit` leaves out every package whose test binary imports one of these,
+# directly or not. (The rest of the test kit, such as timers and
+# roomevents, starts nothing.)
+TESTKIT_RE := ^$(MODULE)/internal/testkit/(pg|pgtest|dendrite|stack|walkieproc)(/|$$)
 # The packages that have tests and whose tests import none of that tooling.
 # `go list -test` lists one `<pkg>.test` main per package with tests; its
 # Deps are everything the test binary links, so an import of the tooling
@@ -64,10 +66,10 @@ test: dendrite
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 ## unit: the fast loop: `go test -short` on the packages whose tests start
-## neither PostgreSQL nor Dendrite, i.e. whose test binaries do not import
-## internal/testkit/... (or the older internal/pgtest, pgcluster, homeserver,
-## stack). Today: docker, internal/config, internal/floor. Extra go test
-## flags go in UNIT_FLAGS (make unit UNIT_FLAGS='-run Queue -v').
+## neither PostgreSQL nor Dendrite nor walkie, i.e. whose test binaries do
+## not import internal/testkit/{pg,pgtest,dendrite,stack,walkieproc}. Today
+## among them: internal/floor, internal/matrix, internal/config. Extra go
+## test flags go in UNIT_FLAGS (make unit UNIT_FLAGS='-run Queue -v').
 unit:
 	@pkgs=$$($(UNIT_PKGS_CMD)); \
 	if [ -z "$$pkgs" ]; then echo "unit: no package found" >&2; exit 1; fi; \
