@@ -54,6 +54,9 @@ const (
 	// LogSnapshotStale: a Snapshot ignored because state events were
 	// applied while it was being loaded.
 	LogSnapshotStale LogAction = "snapshot_stale"
+	// LogPowerSetup: Room setup ran (once per room, see setup.go). Reason
+	// lists the event types it asked to add, or says none were missing.
+	LogPowerSetup LogAction = "power_setup"
 )
 
 // LogEntry is one line of the append-only floor log (audit).

@@ -20,6 +20,7 @@ func TestStoredAndSentValuesNeverChange(t *testing.T) {
 		{string(LogForgedPermit), "forged_permit"}, {string(LogLeft), "left"}, {string(LogPower), "power"},
 		{string(LogConfig), "config"}, {string(LogSnapshot), "snapshot"}, {string(LogPassive), "passive"},
 		{string(LogForeignFloorState), "foreign_floor_state"}, {string(LogSnapshotStale), "snapshot_stale"},
+		{string(LogPowerSetup), "power_setup"}, {string(EffectSetupPowerLevels), "setup_power_levels"},
 
 		{string(ReasonNoPermit), "no_permit"}, {string(ReasonPermitExpired), "permit_expired"},
 		{string(ReasonListenOnly), "listen_only"}, {string(ReasonNotJoined), "not_joined"},
