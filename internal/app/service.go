@@ -88,15 +88,15 @@ func NewService(ctx context.Context, cfg *config.Config, log zerolog.Logger, reg
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	s.decider = decide.New(decide.Options{
-		Store: st, Controller: cfg.BotUserID(), Permissions: cfg, Metrics: s.metrics,
-		Log: log.With().Str("component", "decide").Logger(),
+		Store: st, Controller: cfg.BotUserID(), Permissions: cfg, ManagePowerLevels: cfg.Floor.ManagePowerLevels,
+		Metrics: s.metrics, Log: log.With().Str("component", "decide").Logger(),
 	})
 	s.workers = newRoomScheduler(s.decideRoom)
 	s.sender = &outbox.Sender{
 		Client: client, Store: st, Ready: s.decider.OutboxReady(), Metrics: s.metrics,
 		Loader: &outbox.Loader{
 			Client: client, Store: st, Decider: s.decider, Controller: cfg.BotUserID(),
-			ManagePowerLevels: cfg.Floor.ManagePowerLevels, Log: log.With().Str("component", "loader").Logger(),
+			Log: log.With().Str("component", "loader").Logger(),
 		},
 		Log: log.With().Str("component", "sender").Logger(),
 	}

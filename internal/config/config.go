@@ -87,8 +87,10 @@ type MetricsConfig struct {
 type FloorConfig struct {
 	floor.Config `yaml:",inline"`
 	// ManagePowerLevels lets the controller set the power levels the
-	// protocol needs when it joins a room (PROTOCOL.md "Room setup"). It is
-	// room setup, not a floor rule, so floor.Config does not carry it.
+	// protocol needs, once per room (PROTOCOL.md "Room setup"). It is the
+	// operator's consent, the same for every room and not a floor_config
+	// key, so the engine gets it as floor.Env.ManagePowerLevels rather than
+	// in floor.Config.
 	ManagePowerLevels bool `yaml:"manage_power_levels"`
 }
 

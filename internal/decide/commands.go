@@ -34,7 +34,7 @@ func (d *Decider) commandReply(room *floor.Room, sender, args string) (string, [
 	}
 	switch strings.ToLower(strings.TrimSpace(args)) {
 	case "status":
-		return statusText(room), nil
+		return statusText(room, d.manage), nil
 	case "config":
 		return configText(room.Config), nil
 	case "release":
@@ -54,7 +54,10 @@ func (d *Decider) commandReply(room *floor.Room, sender, args string) (string, [
 	return commandHelp, nil
 }
 
-func statusText(room *floor.Room) string {
+// statusText is the floor and its queue, and, when members cannot send
+// permits or broadcast info, that and what to do: otherwise a room where
+// nobody can ever get the floor would look as if all were well.
+func statusText(room *floor.Room, manage bool) string {
 	var b strings.Builder
 	if room.Holder == nil {
 		fmt.Fprintf(&b, "The floor is free (term %d).", room.Term)
@@ -63,11 +66,14 @@ func statusText(room *floor.Room) string {
 	}
 	if len(room.Queue) == 0 {
 		b.WriteString(" Nobody is waiting.")
-		return b.String()
+	} else {
+		b.WriteString(" Queue:")
+		for i, q := range room.Queue {
+			fmt.Fprintf(&b, " %d. %s (%s)", i+1, q.UserID, q.DeviceID)
+		}
 	}
-	b.WriteString(" Queue:")
-	for i, q := range room.Queue {
-		fmt.Fprintf(&b, " %d. %s (%s)", i+1, q.UserID, q.DeviceID)
+	if problem := floor.MemberPowerProblem(room, manage); problem != "" {
+		b.WriteString("\n" + problem)
 	}
 	return b.String()
 }

@@ -31,8 +31,11 @@ type Options struct {
 	// Controller is the bot's user ID.
 	Controller  string
 	Permissions Permissions
-	Metrics     *metrics.Metrics
-	Log         zerolog.Logger
+	// ManagePowerLevels is config floor.manage_power_levels: the engine
+	// sets rooms up only with it (floor.Env.ManagePowerLevels).
+	ManagePowerLevels bool
+	Metrics           *metrics.Metrics
+	Log               zerolog.Logger
 }
 
 // Decider makes floor decisions. It is safe for concurrent use: the room
@@ -41,6 +44,7 @@ type Decider struct {
 	store       *store.Store
 	controller  string
 	permissions Permissions
+	manage      bool // Options.ManagePowerLevels
 	metrics     *metrics.Metrics
 	log         zerolog.Logger
 	outboxReady chan struct{}
@@ -53,7 +57,7 @@ type Decider struct {
 // New makes a Decider.
 func New(opts Options) *Decider {
 	return &Decider{
-		store: opts.Store, controller: opts.Controller, permissions: opts.Permissions,
+		store: opts.Store, controller: opts.Controller, permissions: opts.Permissions, manage: opts.ManagePowerLevels,
 		metrics: opts.Metrics, log: opts.Log, outboxReady: make(chan struct{}, 1),
 	}
 }

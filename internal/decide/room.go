@@ -27,7 +27,7 @@ func (d *Decider) decideRoom(tx *store.Tx, roomID string, limit int, inputs []fl
 	}
 
 	var envErr error
-	env := floor.Env{Now: now, BusyElsewhere: func(dev floor.Device) bool {
+	env := floor.Env{Now: now, ManagePowerLevels: d.manage, BusyElsewhere: func(dev floor.Device) bool {
 		busy, err := tx.BusyElsewhere(roomID, dev)
 		if err != nil && envErr == nil {
 			envErr = err

@@ -101,7 +101,7 @@ func TestSetupPowerLevels(t *testing.T) {
 
 func TestMissingPowerAdvice(t *testing.T) {
 	pl := PowerLevels{Users: map[string]int{controller: 0}, StateDefault: 50, Redact: 50}
-	text := MissingPowerAdvice(pl, controller)
+	text := MissingPowerAdvice(pl, controller, false)
 	for _, want := range []string{
 		`users["@walkie:example.org"]: 50`,
 		`events["org.matrix.msc4002.floor"]: 50`,
@@ -115,7 +115,7 @@ func TestMissingPowerAdvice(t *testing.T) {
 			t.Errorf("advice lacks %s:\n%s", want, text)
 		}
 	}
-	if got := MissingPowerAdvice(managedPower(), controller); got != "" {
+	if got := MissingPowerAdvice(managedPower(), controller, false); got != "" {
 		t.Errorf("nothing missing, yet advice %q", got)
 	}
 }

@@ -8,6 +8,9 @@ const (
 	EffectResponse   EffectKind = "response"    // PUT send talk_response
 	EffectRedact     EffectKind = "redact"      // PUT redact
 	EffectNotice     EffectKind = "notice"      // PUT send m.room.message m.notice
+	// EffectSetupPowerLevels: GET the latest m.room.power_levels, then PUT
+	// it with the levels SetupPowerLevels finds missing there (Room setup).
+	EffectSetupPowerLevels EffectKind = "setup_power_levels"
 )
 
 // Effect is one event the controller must send because of a decision.

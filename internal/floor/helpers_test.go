@@ -138,7 +138,7 @@ func unmanaged(r *Room) {
 
 // render writes an effect compactly so rows can list them exactly:
 // "resp ALICE denied no_permit re $ev", "resp BOB queued floor_taken #1 re $ev",
-// "redact $ev", "notice", "floor".
+// "redact $ev", "notice", "floor", "setup".
 func render(e Effect) string {
 	switch e.Kind {
 	case EffectResponse:
@@ -161,6 +161,8 @@ func render(e Effect) string {
 		return "notice"
 	case EffectFloorState:
 		return "floor"
+	case EffectSetupPowerLevels:
+		return "setup"
 	}
 	return "unknown " + string(e.Kind)
 }

@@ -168,4 +168,7 @@ type Env struct {
 	// BusyElsewhere reports whether the device holds the floor in another
 	// room. Nil means never.
 	BusyElsewhere func(Device) bool
+	// ManagePowerLevels is the operator's floor.manage_power_levels: may
+	// the controller set a room's power levels up (setup.go)?
+	ManagePowerLevels bool
 }

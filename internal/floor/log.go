@@ -61,6 +61,9 @@ const (
 	// EventID is the redacted event, the reason names the redaction.
 	LogRedacted         LogAction = "redacted"
 	LogRedactionIgnored LogAction = "redaction_ignored"
+	// LogPowerSetup: Room setup ran (once per room, see setup.go). Reason
+	// lists the event types it asked to add, or says none were missing.
+	LogPowerSetup LogAction = "power_setup"
 )
 
 // LogEntry is one line of the append-only floor log (audit).

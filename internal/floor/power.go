@@ -63,8 +63,11 @@ func (s Snapshot) PowerLevels() PowerLevels {
 }
 
 // eventRedaction is the event type whose level (besides `redact`) a
-// redaction needs.
-const eventRedaction = "m.room.redaction"
+// redaction needs; eventPowerLevels the one room setup edits.
+const (
+	eventRedaction   = "m.room.redaction"
+	eventPowerLevels = "m.room.power_levels"
+)
 
 // noPowerLevelsEvent is what Matrix assumes in a room without
 // m.room.power_levels: everything at 0 except redacting others' events
@@ -117,6 +120,12 @@ func (p PowerLevels) controllerNeeds() int {
 	return max(p.StateLevel(TypeFloor), p.Redact, p.EventLevel(eventRedaction))
 }
 
+// CanEditPowerLevels reports whether user may send m.room.power_levels,
+// which Room setup needs.
+func (p PowerLevels) CanEditPowerLevels(user string) bool {
+	return p.UserLevel(user) >= p.StateLevel(eventPowerLevels)
+}
+
 // CanManage reports whether controller may send the floor state and redact
 // here, the two things enforcement needs.
 func CanManage(pl PowerLevels, controller string) bool {
@@ -157,12 +166,20 @@ func missingEventLevels(pl PowerLevels, controllerLevel int) map[string]int {
 
 // MissingPowerAdvice is the text of the one notice telling an admin which
 // power levels to set so the controller can manage the floor and members
-// can take part; "" when nothing is missing.
-func MissingPowerAdvice(pl PowerLevels, controller string) string {
+// can take part; "" when nothing is missing. With manage
+// (floor.manage_power_levels) the controller asks for the level that also
+// lets it set the members' levels itself, the level README tells admins to
+// give it ("power level 100 so it can set the room up"); without, for the
+// level that lets it manage, and the admin sets the rest.
+func MissingPowerAdvice(pl PowerLevels, controller string, manage bool) string {
 	var lines []string
 	level := pl.UserLevel(controller)
-	if need := pl.controllerNeeds(); level < need {
-		lines = append(lines, fmt.Sprintf("- users[%q]: %d (to publish the floor state and redact)", controller, need))
+	need, why := pl.controllerNeeds(), "to publish the floor state and redact"
+	if manage && len(missingEventLevels(pl, max(level, need))) > 0 && pl.StateLevel(eventPowerLevels) > need {
+		need, why = pl.StateLevel(eventPowerLevels), "to publish the floor state, redact and set the levels below itself"
+	}
+	if level < need {
+		lines = append(lines, fmt.Sprintf("- users[%q]: %d (%s)", controller, need, why))
 		level = need
 	}
 	events := missingEventLevels(pl, level)
@@ -179,8 +196,11 @@ func MissingPowerAdvice(pl PowerLevels, controller string) string {
 	if len(lines) == 0 {
 		return ""
 	}
-	return "Walkie cannot control the floor in this room yet. An admin should set these power levels (m.room.power_levels):\n" +
-		strings.Join(lines, "\n")
+	head := "Walkie cannot control the floor in this room yet."
+	if CanManage(pl, controller) {
+		head = "Members cannot take part in push-to-talk in this room yet."
+	}
+	return head + " An admin should set these power levels (m.room.power_levels):\n" + strings.Join(lines, "\n")
 }
 
 // onPowerChange stores new levels, re-decides whether the room is managed
@@ -203,23 +223,26 @@ func (d *decider) onRoomCreate(in RoomCreate) {
 	d.revalidate()
 }
 
-// checkManagement recomputes Managed and posts the one "I lack power"
-// notice. It is the only notice an unmanaged room gets: it needs nothing
-// beyond events_default. A managed room gets it too when members lack the
-// levels to take part and the controller cannot set them itself (it may
-// not edit m.room.power_levels): otherwise every member would only ever
-// hear insufficient_power.
+// checkManagement recomputes Managed, sets the room up where it may
+// (setup.go), and posts the one "I lack power" notice. It is the only
+// notice an unmanaged room gets: it needs nothing beyond events_default. A
+// managed room gets it too when members cannot send permits or broadcast
+// info and Walkie has not set the room up (it may not edit
+// m.room.power_levels, or the operator turned manage_power_levels off):
+// otherwise every member would only ever hear no_permit or
+// insufficient_power. Once set up, a level an admin changed since is the
+// admin's choice, and `!walkie status` reports it.
 func (d *decider) checkManagement() {
 	r := d.r
 	r.Managed = CanManage(r.Power, r.Controller)
-	if r.PowerNoticeSent || r.Passive {
+	if r.Passive {
 		return
 	}
-	canSetUp := r.Power.UserLevel(r.Controller) >= r.Power.StateLevel("m.room.power_levels")
-	if r.Managed && canSetUp {
+	d.setUpRoom()
+	if r.PowerNoticeSent || r.Managed && (r.PowerSetUp || !r.Power.membersBlocked()) {
 		return
 	}
-	if text := MissingPowerAdvice(r.Power, r.Controller); text != "" {
+	if text := MissingPowerAdvice(r.Power, r.Controller, d.env.ManagePowerLevels); text != "" {
 		d.effects = append(d.effects, Effect{Kind: EffectNotice, Text: text})
 		r.PowerNoticeSent = true
 	}

@@ -146,7 +146,7 @@ func TestSetupPowerLevelsForACreatorController(t *testing.T) {
 		t.Errorf("SetupPowerLevels = %v, want %v", got, want)
 	}
 	pl.Users = nil
-	if text := MissingPowerAdvice(pl, controller); !strings.Contains(text, `events["org.matrix.msc4002.floor"]: 100`) {
+	if text := MissingPowerAdvice(pl, controller, false); !strings.Contains(text, `events["org.matrix.msc4002.floor"]: 100`) {
 		t.Errorf("advice for a creator controller:\n%s", text)
 	}
 }

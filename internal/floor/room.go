@@ -91,6 +91,10 @@ type Room struct {
 	Passive bool `json:"passive"`
 	// PowerNoticeSent: the one "I lack power" notice has been posted.
 	PowerNoticeSent bool `json:"power_notice_sent,omitempty"`
+	// PowerSetUp: Room setup has run here (setup.go). It is never cleared,
+	// not by a reload nor by leaving and re-joining: a key an admin removes
+	// after the setup stays removed.
+	PowerSetUp bool `json:"power_set_up,omitempty"`
 	// ConfigNoticeFor is the floor_config event whose ignored keys the
 	// room was told about: a reload or a re-join reads the same event
 	// again, and must not repeat the notice.

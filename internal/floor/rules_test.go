@@ -18,6 +18,7 @@ type rule struct {
 	// arrival (Env.Sent, Env.Received), like at relative to t0.
 	sent, received time.Duration
 	busy           func(Device) bool
+	manage         bool // Env.ManagePowerLevels (config floor.manage_power_levels)
 	effects        []string
 	log            []string
 	holder         *Device // the holder afterwards; nil: the floor is idle
@@ -29,7 +30,7 @@ type rule struct {
 func TestRules(t *testing.T) {
 	var all []rule
 	for _, group := range [][]rule{permitRules(), requestRules(), grantRules(), broadcastRules(),
-		chunkRules(), timerRules(), clockRules(), roomRules(), controllerRules(), snapshotRules(), creatorRules(), effectOrderRules(), capRules(), redactionRules()} {
+		chunkRules(), timerRules(), clockRules(), roomRules(), controllerRules(), snapshotRules(), creatorRules(), effectOrderRules(), capRules(), redactionRules(), setupRules()} {
 		all = append(all, group...)
 	}
 	seen := map[string]bool{}
@@ -44,7 +45,7 @@ func TestRules(t *testing.T) {
 
 func runRule(t *testing.T, tc rule) {
 	termBefore := tc.room.Term
-	env := Env{Now: t0.Add(tc.at), BusyElsewhere: tc.busy}
+	env := Env{Now: t0.Add(tc.at), BusyElsewhere: tc.busy, ManagePowerLevels: tc.manage}
 	if tc.sent != 0 {
 		env.Sent = t0.Add(tc.sent)
 	}

@@ -21,6 +21,7 @@ func TestStoredAndSentValuesNeverChange(t *testing.T) {
 		{string(LogConfig), "config"}, {string(LogSnapshot), "snapshot"}, {string(LogPassive), "passive"},
 		{string(LogForeignFloorState), "foreign_floor_state"}, {string(LogSnapshotStale), "snapshot_stale"},
 		{string(LogRedacted), "redacted"}, {string(LogRedactionIgnored), "redaction_ignored"},
+		{string(LogPowerSetup), "power_setup"}, {string(EffectSetupPowerLevels), "setup_power_levels"},
 
 		{string(ReasonNoPermit), "no_permit"}, {string(ReasonPermitExpired), "permit_expired"},
 		{string(ReasonListenOnly), "listen_only"}, {string(ReasonNotJoined), "not_joined"},

@@ -17,6 +17,9 @@ const (
 	KindJoin      = "join"       // POST /rooms/{room}/join
 	KindLeave     = "leave"      // POST /rooms/{room}/leave (declining an invite)
 	KindLoadState = "load_state" // GET /rooms/{room}/state, then a Snapshot decision
+	// KindSetupPowerLevels: GET /rooms/{room}/state/m.room.power_levels,
+	// then PUT it back with the levels Room setup finds missing.
+	KindSetupPowerLevels = "setup_power_levels"
 )
 
 // Call is one outbound Matrix request, as an outbox row stores it.
@@ -76,6 +79,10 @@ func Render(eff floor.Effect) (c Call, ok bool) {
 		return Call{Kind: KindRedact, Request: Request{EventID: eff.EventID, Reason: string(eff.Reason)}}, true
 	case floor.EffectNotice:
 		return NoticeCall(eff.Text, eff.RelatesTo), true
+	case floor.EffectSetupPowerLevels:
+		// No levels in the call: the outbox reads the latest power levels
+		// when it sends, and adds what is missing then.
+		return Call{Kind: KindSetupPowerLevels}, true
 	}
 	return Call{}, false
 }

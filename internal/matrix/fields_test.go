@@ -149,6 +149,15 @@ func TestDenialResponseContent(t *testing.T) {
 	}
 }
 
+// Room setup is a call of its own, carrying no levels: the outbox reads
+// the latest power levels when it sends it (issue 11, item 17).
+func TestRoomSetupRendersAsItsOwnCall(t *testing.T) {
+	call, ok := matrix.Render(floor.Effect{Kind: floor.EffectSetupPowerLevels})
+	if !ok || call.Kind != matrix.KindSetupPowerLevels || call.Request.Content != nil {
+		t.Fatalf("rendered %+v, %v", call, ok)
+	}
+}
+
 func TestSentAt(t *testing.T) {
 	env := mustEnv(t, `{"type":"m.room.message","event_id":"$1","room_id":"!r:t","sender":"@a:t","origin_server_ts":1795000000000,"content":{}}`)
 	if got := matrix.SentAt(env); !got.Equal(time.UnixMilli(1795000000000)) {

@@ -7,7 +7,8 @@ import (
 )
 
 // Snapshot turns a /state answer into the engine's Snapshot input, and
-// returns the raw power-levels content for room setup.
+// returns the raw power-levels content (nil without one). Room setup does
+// not write this copy back: it may be stale by then (outbox setup.go).
 func Snapshot(roomID string, events []json.RawMessage) (floor.Snapshot, json.RawMessage) {
 	var snap floor.Snapshot
 	var powerContent json.RawMessage

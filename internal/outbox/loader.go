@@ -11,9 +11,6 @@ import (
 
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix"
-	"maunium.net/go/mautrix/event"
-
-	"maunium.net/go/mautrix/id"
 
 	"github.com/walkie-ptt/walkie/internal/decide"
 	"github.com/walkie-ptt/walkie/internal/floor"
@@ -32,20 +29,21 @@ const staleRetries = 3
 
 // Loader brings a room's state into the engine when the controller joins
 // (and at start-up), so permits, power levels and config are known without
-// waiting for new events, then sets the room up.
+// waiting for new events. It also performs Room setup (setup.go), which
+// that decision, or a later one, asks for.
 type Loader struct {
-	Client            *mautrix.Client
-	Store             *store.Store
-	Decider           *decide.Decider
-	Controller        string
-	ManagePowerLevels bool
-	Log               zerolog.Logger
+	Client     *mautrix.Client
+	Store      *store.Store
+	Decider    *decide.Decider
+	Controller string
+	Log        zerolog.Logger
 }
 
-// Load fetches /state, decides on a Snapshot, and sets power levels up.
+// Load fetches /state and decides on a Snapshot. Room setup, when the
+// engine finds it due, is one more outbox row of that decision.
 func (l *Loader) Load(ctx context.Context, roomID string) error {
 	for attempt := 1; ; attempt++ {
-		snap, powerContent, err := l.loadSnapshot(ctx, roomID)
+		snap, err := l.loadSnapshot(ctx, roomID)
 		if err != nil {
 			return err
 		}
@@ -59,9 +57,6 @@ func (l *Loader) Load(ctx context.Context, roomID string) error {
 			return err
 		}
 		if !slices.ContainsFunc(out.Log, func(e floor.LogEntry) bool { return e.Action == floor.LogSnapshotStale }) {
-			if l.ManagePowerLevels && powerContent != nil && snap.Power != nil {
-				return l.setupPowerLevels(ctx, roomID, snap.PowerLevels(), powerContent)
-			}
 			return nil
 		}
 		if attempt == staleRetries {
@@ -76,7 +71,7 @@ func (l *Loader) Load(ctx context.Context, roomID string) error {
 }
 
 // loadSnapshot reads the room's state version, then /state.
-func (l *Loader) loadSnapshot(ctx context.Context, roomID string) (floor.Snapshot, json.RawMessage, error) {
+func (l *Loader) loadSnapshot(ctx context.Context, roomID string) (floor.Snapshot, error) {
 	// The version goes first: whatever the stream applies after this
 	// point may be missing from /state, and the engine will notice.
 	asOf := int64(0)
@@ -85,45 +80,14 @@ func (l *Loader) loadSnapshot(ctx context.Context, roomID string) (floor.Snapsho
 	case err == nil:
 		asOf = room.StateVersion
 	case !errors.Is(err, store.ErrUnknownRoom):
-		return floor.Snapshot{}, nil, err
+		return floor.Snapshot{}, err
 	}
 	var events []json.RawMessage
 	url := l.Client.BuildClientURL("v3", "rooms", roomID, "state")
 	if _, err := l.Client.MakeRequest(ctx, http.MethodGet, url, nil, &events); err != nil {
-		return floor.Snapshot{}, nil, fmt.Errorf("load state of %s: %w", roomID, err)
+		return floor.Snapshot{}, fmt.Errorf("load state of %s: %w", roomID, err)
 	}
-	snap, powerContent := matrix.Snapshot(roomID, events)
+	snap, _ := matrix.Snapshot(roomID, events)
 	snap.AsOf = asOf
-	return snap, powerContent, nil
-}
-
-// setupPowerLevels adds, once and only where missing, the levels PROTOCOL.md
-// "Room setup" asks for, keeping every other key of the event untouched.
-func (l *Loader) setupPowerLevels(ctx context.Context, roomID string, levels floor.PowerLevels, raw json.RawMessage) error {
-	add := floor.SetupPowerLevels(levels, l.Controller)
-	if len(add) == 0 {
-		return nil
-	}
-	if levels.UserLevel(l.Controller) < levels.StateLevel(event.StatePowerLevels.Type) {
-		l.Log.Info().Str("room_id", roomID).Msg("Cannot set up power levels here; the notice explains what an admin should set")
-		return nil
-	}
-	var content map[string]any
-	if err := json.Unmarshal(raw, &content); err != nil {
-		return nil // unreadable power levels: leave them alone
-	}
-	evs, _ := content["events"].(map[string]any)
-	if evs == nil {
-		evs = map[string]any{}
-	}
-	for t, lvl := range add {
-		evs[t] = lvl
-	}
-	content["events"] = evs
-	_, err := l.Client.SendStateEvent(ctx, id.RoomID(roomID), event.StatePowerLevels, "", content)
-	if err != nil {
-		return fmt.Errorf("set up power levels in %s: %w", roomID, err)
-	}
-	l.Log.Info().Str("room_id", roomID).Interface("added", add).Msg("Set up power levels for talk permits and broadcasts")
-	return nil
+	return snap, nil
 }

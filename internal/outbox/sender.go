@@ -1,6 +1,6 @@
 // Package outbox makes the Matrix calls decisions wrote to the outbox: the
 // sender leases rooms and sends their rows in order; the loader performs
-// a load_state row (GET /state, a Snapshot decision, room setup).
+// a load_state row (GET /state, a Snapshot decision) and room setup.
 package outbox
 
 import (
@@ -36,7 +36,7 @@ type OutboxStore interface {
 type Sender struct {
 	Client *mautrix.Client
 	Store  OutboxStore
-	// Loader performs load_state rows.
+	// Loader performs load_state and setup_power_levels rows.
 	Loader *Loader
 	// Ready wakes the sender when a decision wrote rows (the decision
 	// package's OutboxReady); nil: only the poll and Wake do.
@@ -279,6 +279,11 @@ func (s *Sender) send(ctx context.Context, it store.OutboxItem, req matrix.Reque
 			return "", permanentError{errors.New("no state loader configured")}
 		}
 		return "", s.Loader.Load(ctx, it.RoomID)
+	case matrix.KindSetupPowerLevels:
+		if s.Loader == nil {
+			return "", permanentError{errors.New("no state loader configured")}
+		}
+		return "", s.Loader.SetUpPowerLevels(ctx, it.RoomID)
 	}
 	return "", permanentError{fmt.Errorf("unknown outbox kind %q", it.Kind)}
 }
