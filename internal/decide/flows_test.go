@@ -371,7 +371,7 @@ func TestRejoinedRoomGivesNoDeviceASecondFloor(t *testing.T) {
 }
 
 // One appservice transaction asks for the floor in two rooms for the same
-// device: SaveAndDecide decides both rooms in one database transaction,
+// device: decide.Transaction decides both rooms in one database transaction,
 // and the second room must see the first room's grant.
 func TestBusyElsewhereWithinOneTransaction(t *testing.T) {
 	f := newFixture(t)

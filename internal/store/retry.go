@@ -12,7 +12,7 @@ import (
 // retryConflicts runs fn again when PostgreSQL aborted it for a
 // serialisation failure or a deadlock: both are normal under contention
 // between replicas and succeed when simply retried. A deadlock can come
-// from SaveAndDecide: it holds one room's lock and a device's advisory
+// from a transaction deciding several rooms: it holds one room's lock and a device's advisory
 // lock (busyElsewhere) while it locks the next room, which another
 // transaction holds while it waits for the same device. PostgreSQL breaks
 // it after deadlock_timeout; the short random pause keeps the two from
