@@ -8,6 +8,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/walkie-ptt/walkie/internal/decide"
+	"github.com/walkie-ptt/walkie/internal/floor"
 	"github.com/walkie-ptt/walkie/internal/matrix"
 )
 
@@ -43,6 +44,17 @@ func (f *fixture) invitedRoom(room string, botLevel int) {
 	f.reload(room, state...)
 }
 
+// echoFloors delivers the floor states Walkie wrote after row since back to
+// it, as the homeserver echoes the bot's own events.
+func (f *fixture) echoFloors(room string, since int64) {
+	f.t.Helper()
+	for _, s := range f.outbox(room) {
+		if s.ID > since && s.Kind == matrix.KindState && s.Request.EventType == floor.TypeFloor {
+			f.deliver(f.ev(room, bot, floor.TypeFloor, sk(""), s.Request.Content))
+		}
+	}
+}
+
 func (f *fixture) kinds(room string, since int64) []string {
 	var kinds []string
 	for _, s := range f.outbox(room) {
@@ -65,6 +77,10 @@ func TestRaisingTheBotAfterItJoinedSetsTheRoomUp(t *testing.T) {
 	}
 	before := f.lastID(room)
 	f.deliver(f.defaultPowerLevels(room, 100))
+	// The room is set up once it is known to be Walkie's: when the echo
+	// of its first floor state arrives (two controllers would otherwise
+	// both edit the power levels).
+	f.echoFloors(room, before)
 	kinds := f.kinds(room, before)
 	if !strings.Contains(strings.Join(kinds, " "), matrix.KindSetupPowerLevels) {
 		t.Fatalf("calls after the bot was raised: %v, want a %s", kinds, matrix.KindSetupPowerLevels)

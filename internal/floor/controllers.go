@@ -97,6 +97,7 @@ func (d *decider) onFloorStateSeen(in FloorStateSeen) {
 		d.r.Published = true
 	}
 	d.weighFloorState(in)
+	d.setUpRoom() // waits for the room to be settled as ours (setup.go)
 }
 
 // weighFloorState records one floor state's claim and settles who owns the

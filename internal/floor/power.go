@@ -239,7 +239,7 @@ func (d *decider) checkManagement() {
 		return
 	}
 	d.setUpRoom()
-	if r.PowerNoticeSent || r.Managed && (r.PowerSetUp || !r.Power.membersBlocked()) {
+	if r.PowerNoticeSent || r.Managed && (r.PowerSetUp || d.setupPending() || !r.Power.membersBlocked()) {
 		return
 	}
 	if text := MissingPowerAdvice(r.Power, r.Controller, d.env.ManagePowerLevels); text != "" {

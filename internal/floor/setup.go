@@ -20,11 +20,17 @@ import (
 // It needs the operator's consent (Env.ManagePowerLevels), a room the
 // controller manages (it reserves the floor at the controller's level)
 // and the power to edit m.room.power_levels. A passive controller leaves
-// the room to the one that owns it; one that left sends nothing.
+// the room to the one that owns it; one that left sends nothing. And it
+// waits until the room is known to be its own: its first floor state's
+// echo has come back and no one else's came first. Two controllers
+// invited at once would otherwise both edit the power levels before
+// either knew of the other, and two concurrent power-levels events can
+// fork the room's state (Dendrite 0.13 then reset it, losing both edits).
+// The echo decision runs setUpRoom again (onFloorStateSeen).
 func (d *decider) setUpRoom() {
 	r := d.r
 	if r.PowerSetUp || !d.env.ManagePowerLevels || !r.Managed || r.Passive || r.controllerGone() ||
-		!r.Power.CanEditPowerLevels(r.Controller) {
+		!r.Power.CanEditPowerLevels(r.Controller) || !r.ownsSettled() {
 		return
 	}
 	r.PowerSetUp = true
@@ -35,6 +41,21 @@ func (d *decider) setUpRoom() {
 	}
 	d.note(LogPowerSetup, Device{}, strings.Join(add, ","), "")
 	d.effects = append(d.effects, Effect{Kind: EffectSetupPowerLevels})
+}
+
+// setupPending: Walkie will set the room up as soon as the room is known
+// to be its own (setUpRoom waits for that), so no notice asks an admin to.
+func (d *decider) setupPending() bool {
+	r := d.r
+	return !r.PowerSetUp && d.env.ManagePowerLevels && r.Managed && !r.Passive && !r.controllerGone() &&
+		r.Power.CanEditPowerLevels(r.Controller) && !r.ownsSettled()
+}
+
+// ownsSettled: our own first floor state has been seen and no one else's
+// came before it.
+func (r *Room) ownsSettled() bool {
+	_, echoed := r.ownClaim()
+	return echoed && r.ownership() == owned
 }
 
 // memberMay: a member at users_default may send the state event type.

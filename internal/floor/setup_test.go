@@ -1,6 +1,8 @@
 package floor
 
 import (
+	"time"
+
 	"os"
 	"path/filepath"
 	"strings"
@@ -110,13 +112,40 @@ func setupRules() []rule {
 			check:   wantSetUp(true),
 		},
 		{
-			name:    "setup/a reload sets up a room that was not set up",
+			// Two controllers invited at once would both edit the power
+			// levels before either knew of the other: setup waits until
+			// the room is known to be ours.
+			name:    "setup/a reload of a new room publishes first, and waits for the echo to set up",
 			room:    NewRoom(testRoomID, controller, testConfig()),
 			in:      fresh,
 			manage:  true,
-			effects: []string{"floor", "setup"},
-			log:     []string{"power_setup", "config", "snapshot"},
+			effects: []string{"floor"},
+			log:     []string{"config", "snapshot"},
+			check:   wantSetUp(false),
+		},
+		{
+			name: "setup/the echo of our first floor state sets the room up",
+			room: newTestRoom(invitedAt(0), func(r *Room) {
+				r.Power, r.Managed = raised, true
+				r.FirstPublished, r.FirstPublishedID = time.Time{}, ""
+			}),
+			in:      FloorStateSeen{EventID: "$ours", Sender: controller, Timestamp: t0},
+			manage:  true,
+			effects: []string{"setup"},
+			log:     []string{"power_setup"},
 			check:   wantSetUp(true),
+		},
+		{
+			name: "setup/a rival's earlier floor state: no setup, the rival's room",
+			room: newTestRoom(invitedAt(0), func(r *Room) {
+				r.Power, r.Managed = raised, true
+				r.FirstPublished, r.FirstPublishedID = time.Time{}, ""
+				r.Rival = &FloorClaim{Sender: "@rival:example.org", EventID: "$rival", Timestamp: t0.Add(-time.Second)}
+			}),
+			in:     FloorStateSeen{EventID: "$ours", Sender: controller, Timestamp: t0},
+			manage: true,
+			log:    []string{"passive"},
+			check:  wantSetUp(false),
 		},
 		{
 			name:    "setup/levels set by hand: nothing to add, and the setup is done",

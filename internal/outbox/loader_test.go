@@ -3,6 +3,7 @@ package outbox_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -31,6 +32,9 @@ type roomServer struct {
 	mu    sync.Mutex
 	state map[string]string // "type|state_key" -> event JSON
 	puts  []map[string]any  // power-levels contents the bot put, in order
+	// floors are the floor-state events the bot put and the rig has not
+	// yet delivered back to Walkie (a homeserver echoes them).
+	floors []string
 	// afterStateLoad runs once, after /state was answered: an admin's
 	// change made while the loader decides on what it read. Set it before
 	// the first request.
@@ -88,6 +92,16 @@ func (s *roomServer) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		s.puts = append(s.puts, content)
 		s.mu.Unlock()
 		_, _ = io.WriteString(w, `{"event_id":"$pl-by-bot"}`)
+	case req.Method == http.MethodPut && strings.Contains(path, "/state/"+floor.TypeFloor):
+		var content map[string]any
+		_ = json.NewDecoder(req.Body).Decode(&content)
+		b, _ := json.Marshal(content)
+		s.mu.Lock()
+		id := fmt.Sprintf("$floor-by-bot-%d", len(s.floors)+len(s.puts)+1)
+		s.floors = append(s.floors, `{"type":"`+floor.TypeFloor+`","event_id":"`+id+`","sender":"`+bot+
+			`","state_key":"","origin_server_ts":2,"room_id":"`+room+`","content":`+string(b)+`}`)
+		s.mu.Unlock()
+		_, _ = io.WriteString(w, `{"event_id":"`+id+`"}`)
 	case req.Method == http.MethodPut:
 		_, _ = io.WriteString(w, `{"event_id":"$sent"}`)
 	default:
@@ -139,7 +153,8 @@ func newSetupRig(t *testing.T, manage bool, state ...string) *setupRig {
 }
 
 // load queues a state load, as a join or a start-up does, and sends until
-// the outbox is empty; no row may fail.
+// the outbox is empty, delivering the echoes of the bot's floor states as
+// a homeserver does (room setup waits for the first); no row may fail.
 func (r *setupRig) load() {
 	r.t.Helper()
 	p, _ := matrix.LoadStateCall.Payload()
@@ -151,8 +166,22 @@ func (r *setupRig) load() {
 	go func() { r.sender.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		if depth, err := r.st.OutboxDepth(r.t.Context()); err == nil && depth == 0 {
-			break
+		r.hs.mu.Lock()
+		echoes := r.hs.floors
+		r.hs.floors = nil
+		r.hs.mu.Unlock()
+		for i, raw := range echoes {
+			if _, err := r.d.Transaction(r.t.Context(), fmt.Sprintf("echo-%d-%d", time.Now().UnixNano(), i), []json.RawMessage{json.RawMessage(raw)}); err != nil {
+				r.t.Fatal(err)
+			}
+		}
+		if depth, err := r.st.OutboxDepth(r.t.Context()); err == nil && depth == 0 && len(echoes) == 0 {
+			r.hs.mu.Lock()
+			pending := len(r.hs.floors)
+			r.hs.mu.Unlock()
+			if pending == 0 {
+				break
+			}
 		}
 		if time.Now().After(deadline) {
 			r.t.Fatal("the outbox was not drained")
