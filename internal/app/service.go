@@ -232,17 +232,21 @@ func (s *Service) outageLoop(ctx context.Context) {
 		if !s.server.DatabaseOutage.Load() || s.store.Ping(ctx) != nil {
 			return
 		}
+		// Clear the flag before pinging: a transaction refused from now on
+		// sets it again, and is followed by another ping.
+		if !s.server.DatabaseOutage.CompareAndSwap(true, false) {
+			return
+		}
 		took, supported, err := homeserver.Ping(ctx, s.client, s.cfg.AppService.ID, fmt.Sprintf("walkie-recovered-%d", time.Now().UnixMilli()))
 		switch {
 		case err != nil:
+			s.server.DatabaseOutage.Store(true)
 			s.warn(ctx, err).Msg("The database is back, but pinging the homeserver failed; trying again")
-			return
 		case supported:
 			s.log.Info().Int64("duration_ms", took.Milliseconds()).Msg("The database is back; pinged the homeserver so it delivers again")
 		default:
 			s.log.Info().Msg("The database is back; the homeserver has no appservice ping, it delivers at its next retry")
 		}
-		s.server.DatabaseOutage.Store(false)
 	})
 }
 

@@ -149,13 +149,12 @@ func (s *Server) adminRelease(w http.ResponseWriter, r *http.Request) {
 	if room.Holder != nil {
 		release.Holder = room.Holder.Device
 	}
-	out, more, err := s.Decider.Decide(r.Context(), roomID, release)
+	// Only the release: pending events are the room worker's, and one
+	// that cannot be decided must not make the release fail.
+	out, err := s.Decider.DecideInputs(r.Context(), roomID, release)
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, "M_UNKNOWN", "database unavailable")
 		return
-	}
-	if more && s.Workers != nil {
-		s.Workers.Schedule(roomID)
 	}
 	released := slices.ContainsFunc(out.Log, func(e floor.LogEntry) bool { return e.Action == floor.LogAdminRelease })
 	writeJSON(w, http.StatusOK, map[string]any{"released": released, "floor": out.After.FloorState(out.CommittedAt)})

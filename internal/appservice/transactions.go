@@ -9,6 +9,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/walkie-ptt/walkie/internal/metrics"
 )
@@ -51,6 +53,13 @@ func (s *Server) putTransaction(w http.ResponseWriter, r *http.Request) {
 			s.Metrics.ObserveTransaction(res)
 		}
 	}()
+	if msg := checkTxnID(txnID); msg != "" {
+		// PostgreSQL would refuse to store it, which would look like an
+		// outage: answer what is wrong instead.
+		res.Status = http.StatusBadRequest
+		writeError(w, res.Status, "M_INVALID_PARAM", msg)
+		return
+	}
 	limit := s.MaxBodyBytes
 	if limit <= 0 {
 		limit = DefaultMaxBodyBytes
@@ -82,6 +91,20 @@ func (s *Server) putTransaction(w http.ResponseWriter, r *http.Request) {
 	if len(got.More) > 0 && s.Workers != nil {
 		s.Workers.Schedule(got.More...)
 	}
+}
+
+// checkTxnID explains what is wrong with a transaction ID from the path
+// ("" when nothing is).
+func checkTxnID(id string) string {
+	switch {
+	case id == "":
+		return "empty transaction ID"
+	case len(id) > 255:
+		return "transaction ID longer than 255 bytes"
+	case !utf8.ValidString(id) || strings.ContainsRune(id, 0):
+		return "transaction ID is not valid UTF-8 or contains NUL"
+	}
+	return ""
 }
 
 func rejectBody(w http.ResponseWriter, err error) int {

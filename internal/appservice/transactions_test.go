@@ -76,6 +76,9 @@ func TestTransactionEndpointRejectsBadInputAndChangesNothing(t *testing.T) {
 		{"user query", "GET", "/_matrix/app/v1/users/@x:test", "Bearer " + hsToken, "", 404, "M_NOT_FOUND"},
 		{"room alias query", "GET", "/_matrix/app/v1/rooms/%23x:test", "Bearer " + hsToken, "", 404, "M_NOT_FOUND"},
 		{"user query unauthenticated", "GET", "/_matrix/app/v1/users/@x:test", "", "", 401, "M_UNAUTHORIZED"},
+		{"NUL in the transaction ID", "PUT", "/_matrix/app/v1/transactions/t%00", "Bearer " + hsToken, oneEvent, 400, "M_INVALID_PARAM"},
+		{"transaction ID not UTF-8", "PUT", "/_matrix/app/v1/transactions/t%ff", "Bearer " + hsToken, oneEvent, 400, "M_INVALID_PARAM"},
+		{"transaction ID too long", "PUT", "/_matrix/app/v1/transactions/" + strings.Repeat("t", 300), "Bearer " + hsToken, oneEvent, 400, "M_INVALID_PARAM"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -36,6 +36,10 @@ func (d *Decider) Room(ctx context.Context, roomID string) (more bool, err error
 // undecided, with a set_aside floor-log line naming it and the error).
 func (d *Decider) setAside(ctx context.Context, roomID string) (more bool, err error) {
 	for range store.BatchSize {
+		seq, pending, err := d.store.OldestPending(ctx, roomID)
+		if err != nil || !pending {
+			return false, err
+		}
 		out, err := d.decideOne(ctx, roomID, 1, nil)
 		switch {
 		case err == nil:
@@ -52,12 +56,12 @@ func (d *Decider) setAside(ctx context.Context, roomID string) (more bool, err e
 		if _, err := d.decideOne(ctx, roomID, 0, nil); err != nil {
 			return false, fmt.Errorf("the room fails without its pending events too: %w", err)
 		}
-		eventID, aerr := d.store.SetAsideOldest(ctx, roomID, err.Error())
+		eventID, aerr := d.store.SetAside(ctx, roomID, seq, err.Error())
 		if aerr != nil {
 			return false, errors.Join(err, aerr)
 		}
 		if eventID == "" {
-			return false, err
+			continue // another replica handled that event meanwhile
 		}
 		if d.metrics != nil {
 			d.metrics.EventsSetAside.Inc()

@@ -4,14 +4,22 @@ import (
 	"context"
 	"encoding/json"
 
+	"github.com/walkie-ptt/walkie/internal/floor"
 	"github.com/walkie-ptt/walkie/internal/matrix"
 	"github.com/walkie-ptt/walkie/internal/store"
 )
 
-// RetryFailed requeues a room's failed rows (the admin API's retry), except
-// a state event that a later row of the room sets again: sending the older
-// one now would undo the newer. It returns how many rows it requeued and
-// how many it left failed for that reason.
+// RetryFailed requeues a room's failed rows (the admin API's retry). It
+// leaves failed, and counts as superseded:
+//   - a state event that a later row of the room sets again: sending the
+//     older one now would undo the newer;
+//   - any floor state: the floor moved on since, and a sent row that
+//     replaced it may already be pruned (after 7 days), so an old one could
+//     come back as the room's floor; the next floor change publishes the
+//     current one;
+//   - joins and leaves: whether the bot should be in the room may have
+//     changed since (a declined invite re-sent after a permitted one would
+//     make the bot leave).
 func RetryFailed(ctx context.Context, st *store.Store, roomID string) (requeued int64, superseded int, err error) {
 	failed, later, err := st.FailedRows(ctx, roomID)
 	if err != nil || len(failed) == 0 {
@@ -20,7 +28,7 @@ func RetryFailed(ctx context.Context, st *store.Store, roomID string) (requeued 
 	all := append(append([]store.StoredRow{}, failed...), later...)
 	var ids []int64
 	for _, f := range failed {
-		if replacedLater(f, all) {
+		if replacedLater(f, all) || neverResent(f) {
 			superseded++
 			continue
 		}
@@ -31,6 +39,18 @@ func RetryFailed(ctx context.Context, st *store.Store, roomID string) (requeued 
 	}
 	requeued, err = st.Requeue(ctx, roomID, ids)
 	return requeued, superseded, err
+}
+
+// neverResent: rows whose meaning depends on when they were decided.
+func neverResent(row store.StoredRow) bool {
+	switch row.Kind {
+	case matrix.KindJoin, matrix.KindLeave:
+		return true
+	case matrix.KindState:
+		var req matrix.Request
+		return json.Unmarshal(row.Payload, &req) != nil || req.EventType == floor.TypeFloor
+	}
+	return false
 }
 
 // replacedLater: row is a state event and a row with a higher ID sets the

@@ -170,9 +170,9 @@ func (s *Sender) deliverRoom(ctx context.Context, b store.RoomBatch, deadline ti
 			backoff := Backoff(it.Attempts + 1)
 			log.Error().Err(err).Int64("outbox_id", it.ID).Int("attempts", it.Attempts+1).Dur("backoff", backoff).
 				Msg("The homeserver refuses Walkie's as_token; retrying (check appservice.as_token and the registration)")
-			res.Retry = &store.RetryRow{ID: it.ID, Backoff: backoff, Cause: err.Error()}
+			res.Retry = &store.RetryRow{ID: it.ID, Backoff: backoff, Cause: err.Error(), Uncounted: true}
 			s.observe(it, "unauthorized", took)
-		case it.Attempts+1 >= MaxAttempts:
+		case it.Attempts+1 >= MaxAttempts && !uncapped(it.Kind):
 			log.Error().Err(err).Int64("outbox_id", it.ID).Str("kind", it.Kind).Int("attempts", it.Attempts+1).
 				Msg("Sending kept failing; giving up on it so the room's later events go out (the admin API can retry it)")
 			res.Failed = append(res.Failed, store.FailedRow{ID: it.ID, Cause: fmt.Sprintf("gave up after %d attempts: %v", it.Attempts+1, err)})
@@ -225,8 +225,14 @@ func supersededState(items []store.OutboxItem, reqs []matrix.Request, i int) boo
 // MaxAttempts bounds the tries of a row that keeps failing (a timeout, a
 // 5xx, a 403): after about three minutes of backoff it is marked failed, so
 // one row cannot hold back its room's later rows for ever. A 401 (unknown
-// as_token) is retried without a bound: nothing else could be sent either.
+// as_token) is retried without a bound and does not count toward it:
+// nothing else could be sent either. Joins and state loads are not capped.
 const MaxAttempts = 12
+
+// uncapped kinds are retried without bound: a join that accepts an invite
+// and a state load after a join are what make a room work at all (a room
+// whose load never happened stays silent, see floor's controllerGone).
+func uncapped(kind string) bool { return kind == matrix.KindJoin || kind == matrix.KindLoadState }
 
 // Timeouts of one send. A state load (GET /state of a large room, then a
 // decision and the power-level setup) gets longer than one event.

@@ -166,11 +166,22 @@ func TestARowThatKeepsFailingIsGivenUpAndCanBeRetried(t *testing.T) {
 func TestUnauthorizedRowsAreRetriedNotDropped(t *testing.T) {
 	r := newRig(t)
 	ids := r.enqueue(matrix.NoticeCall("hello", ""))
-	r.setAttempts(ids[0], outbox.MaxAttempts+3)
+	r.setAttempts(ids[0], outbox.MaxAttempts-1)
 	r.status.Store(http.StatusUnauthorized)
-	r.run("a refused attempt", func() bool { return r.row(ids[0]).attempts > outbox.MaxAttempts+3 })
-	if s := r.row(ids[0]); s.failed || s.sent {
-		t.Fatalf("after a 401 the row is failed=%v sent=%v, want it waiting", s.failed, s.sent)
+	r.run("a refused attempt", func() bool { return strings.Contains(r.row(ids[0]).lastError, "M_UNKNOWN_TOKEN") })
+	if s := r.row(ids[0]); s.failed || s.sent || s.attempts != outbox.MaxAttempts-1 {
+		t.Fatalf("after a 401 the row is failed=%v sent=%v attempts %d, want it waiting, the 401 uncounted", s.failed, s.sent, s.attempts)
+	}
+	// A 401 period does not use up the cap: the next ordinary failure is
+	// retried, not the end of the row.
+	r.status.Store(http.StatusBadGateway)
+	// The backoff has passed.
+	if _, err := r.st.Pool().Exec(t.Context(), `UPDATE outbox_room SET due = clock_timestamp() WHERE due <> 'infinity'`); err != nil {
+		t.Fatal(err)
+	}
+	r.run("a 502 after the 401s", func() bool { return strings.Contains(r.row(ids[0]).lastError, "502") || r.row(ids[0]).failed })
+	if s := r.row(ids[0]); s.failed && s.attempts < outbox.MaxAttempts {
+		t.Fatalf("given up after %d attempts, the 401s counted", s.attempts)
 	}
 	if n := testutil.ToFloat64(r.metrics.OutboxSends.WithLabelValues(matrix.KindMessage, "unauthorized")); n < 1 {
 		t.Fatalf("outbox_sends_total{outcome=unauthorized} = %v", n)
@@ -199,5 +210,21 @@ func TestRetryDoesNotResendAReplacedState(t *testing.T) {
 	requeued, superseded, err := outbox.RetryFailed(t.Context(), r.st, room)
 	if err != nil || requeued != 0 || superseded != 1 {
 		t.Fatalf("retry: %d requeued, %d superseded, %v; want 0, 1", requeued, superseded, err)
+	}
+}
+
+// A failed floor state is never sent again by the admin retry, even with
+// no later row left (the janitor prunes sent rows after 7 days): the room
+// would show an old floor. Nor is a decline: the bot may be welcome now.
+func TestRetryNeverResendsAFloorStateOrALeave(t *testing.T) {
+	r := newRig(t)
+	ids := r.enqueue(floorState("alone"), matrix.LeaveCall("not allowed"))
+	r.setAttempts(ids[0], outbox.MaxAttempts-1)
+	r.setAttempts(ids[1], outbox.MaxAttempts-1)
+	r.status.Store(http.StatusBadGateway)
+	r.run("both rows to be given up", func() bool { return r.row(ids[0]).failed && r.row(ids[1]).failed })
+	requeued, superseded, err := outbox.RetryFailed(t.Context(), r.st, room)
+	if err != nil || requeued != 0 || superseded != 2 {
+		t.Fatalf("retry: %d requeued, %d superseded, %v; want 0, 2", requeued, superseded, err)
 	}
 }

@@ -181,6 +181,9 @@ type RetryRow struct {
 	ID      int64
 	Backoff time.Duration
 	Cause   string
+	// Uncounted: this attempt does not count toward the sender's cap (a
+	// 401: the homeserver refused Walkie as a whole, not this row).
+	Uncounted bool
 }
 
 // FinishRoom records a leased room's results and releases its lease, in
@@ -211,8 +214,9 @@ func (s *Store) FinishRoom(ctx context.Context, owner string, room RoomBatch, re
 	var backoff *time.Duration
 	if r := res.Retry; r != nil {
 		backoff = &r.Backoff
-		b.Queue(`UPDATE outbox SET attempts = attempts + 1, last_error = $2
-			WHERE id = $1 AND EXISTS (SELECT 1 FROM outbox_room WHERE room_id = $3 AND owner = $4 AND until = $5)`, r.ID, r.Cause, room.RoomID, owner, room.until)
+		b.Queue(`UPDATE outbox SET attempts = attempts + CASE WHEN $6 THEN 0 ELSE 1 END, last_error = $2
+			WHERE id = $1 AND EXISTS (SELECT 1 FROM outbox_room WHERE room_id = $3 AND owner = $4 AND until = $5)`,
+			r.ID, r.Cause, room.RoomID, owner, room.until, r.Uncounted)
 	}
 	drained := res.Retry == nil && len(res.Sent)+len(res.Failed) == len(room.Items) && len(room.Items) < maxRowsPerClaim
 	// gen in the SET clause is the latest row version's: a decision that

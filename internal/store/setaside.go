@@ -42,20 +42,32 @@ func IsPoisoned(err error) bool {
 	return errors.As(err, &poison) || errors.As(err, &pgErr) && len(pgErr.Code) == 5 && pgErr.Code[:2] == "22"
 }
 
-// SetAsideOldest marks the room's oldest pending event processed without
-// deciding on it and logs it with the cause; "" when nothing was pending.
-func (s *Store) SetAsideOldest(ctx context.Context, roomID, cause string) (string, error) {
+// OldestPending is the seq of the room's oldest undecided event (ok false
+// when none): what a one-event decision is about to read.
+func (s *Store) OldestPending(ctx context.Context, roomID string) (seq int64, ok bool, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT seq FROM inbox WHERE room_id = $1 AND processed_at IS NULL ORDER BY seq LIMIT 1`, roomID).Scan(&seq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	return seq, err == nil, err
+}
+
+// SetAside marks the event seq of the room processed without deciding on
+// it and logs it with the cause. It returns the event's ID, or "" when the
+// event was already handled (another replica set it aside or decided it):
+// only the event that failed may be set aside, never the one after it.
+func (s *Store) SetAside(ctx context.Context, roomID string, seq int64, cause string) (string, error) {
 	var eventID string
 	err := s.pool.QueryRow(ctx, `
 		WITH aside AS (
 			UPDATE inbox SET processed_at = clock_timestamp()
-			WHERE seq = (SELECT seq FROM inbox WHERE room_id = $1 AND processed_at IS NULL ORDER BY seq LIMIT 1)
+			WHERE seq = $4 AND room_id = $1 AND processed_at IS NULL
 			RETURNING event_id
 		), logged AS (
 			INSERT INTO floor_log (room_id, action, reason, event_id)
 			SELECT $1, $2, left($3, 500), event_id FROM aside
 		)
-		SELECT event_id FROM aside`, roomID, LogSetAside, cause).Scan(&eventID)
+		SELECT event_id FROM aside`, roomID, LogSetAside, cause, seq).Scan(&eventID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil
 	}
