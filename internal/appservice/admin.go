@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/walkie-ptt/walkie/internal/floor"
 	"github.com/walkie-ptt/walkie/internal/outbox"
@@ -91,15 +90,10 @@ func withRoomID(next http.HandlerFunc) http.HandlerFunc {
 // checkRoomID explains what is wrong with a room ID from a URL ("" when
 // nothing is), before it reaches the database, which cannot store NUL.
 func checkRoomID(roomID string) string {
-	switch {
-	case !strings.HasPrefix(roomID, "!"):
+	if !strings.HasPrefix(roomID, "!") {
 		return "not a room ID (expected !..., URL-encoded)"
-	case len(roomID) > 255:
-		return "room ID longer than 255 bytes"
-	case !utf8.ValidString(roomID) || strings.ContainsRune(roomID, 0):
-		return "room ID is not valid UTF-8 or contains NUL"
 	}
-	return ""
+	return checkStorable("room ID", roomID)
 }
 
 // roomStatus is the admin view of a room.

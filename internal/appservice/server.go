@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/rs/zerolog"
 
@@ -97,6 +98,19 @@ func method(m string, next http.HandlerFunc) http.HandlerFunc {
 		}
 		next(w, r)
 	}
+}
+
+// checkStorable explains why an identifier from a URL path cannot be
+// stored ("" when it can): PostgreSQL refuses NUL and invalid UTF-8, and
+// Matrix identifiers are at most 255 bytes. what names it in the answer.
+func checkStorable(what, id string) string {
+	switch {
+	case len(id) > 255:
+		return what + " longer than 255 bytes"
+	case !utf8.ValidString(id) || strings.ContainsRune(id, 0):
+		return what + " is not valid UTF-8 or contains NUL"
+	}
+	return ""
 }
 
 // writeError writes a Matrix error body.

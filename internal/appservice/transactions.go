@@ -9,8 +9,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/walkie-ptt/walkie/internal/metrics"
 )
@@ -96,15 +94,10 @@ func (s *Server) putTransaction(w http.ResponseWriter, r *http.Request) {
 // checkTxnID explains what is wrong with a transaction ID from the path
 // ("" when nothing is).
 func checkTxnID(id string) string {
-	switch {
-	case id == "":
+	if id == "" {
 		return "empty transaction ID"
-	case len(id) > 255:
-		return "transaction ID longer than 255 bytes"
-	case !utf8.ValidString(id) || strings.ContainsRune(id, 0):
-		return "transaction ID is not valid UTF-8 or contains NUL"
 	}
-	return ""
+	return checkStorable("transaction ID", id)
 }
 
 func rejectBody(w http.ResponseWriter, err error) int {
