@@ -26,14 +26,7 @@ func TestAdminReleaseSparesTheNextHolder(t *testing.T) {
 	)
 	defaults := floor.Config{StartTimeout: 5 * time.Second, InactivityTimeout: 10 * time.Second, MaxTalk: 30 * time.Second,
 		QueueTimeout: time.Minute, Queue: true, MaxQueue: 8, RateWindow: time.Minute}
-	st, err := store.Open(t.Context(), store.Options{URI: pgtest.NewDatabase(t), Controller: bot, Defaults: defaults})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	if err := st.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	st := pgtest.NewStore(t, store.Options{Controller: bot, Defaults: defaults})
 	d := decide.New(decide.Options{Store: st, Controller: bot, Permissions: noPermissions{}, Log: zerolog.Nop()})
 	levels := floor.PowerLevels{Users: map[string]int{bot: 100}, StateDefault: 50, Redact: 50,
 		Events: map[string]int{floor.TypePermit: 0, floor.TypeBroadcastInfo: 0, floor.TypeFloor: 100}}

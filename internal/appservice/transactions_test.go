@@ -36,14 +36,7 @@ func newServer(t *testing.T) (*httptest.Server, *store.Store, *recorder) {
 
 func newServerWith(t *testing.T) (*httptest.Server, *store.Store, *recorder, *appservice.Server) {
 	t.Helper()
-	st, err := store.Open(t.Context(), store.Options{URI: pgtest.NewDatabase(t), Controller: "@walkie:test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	if err := st.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	st := pgtest.NewStore(t, store.Options{Controller: "@walkie:test"})
 	woken := &recorder{}
 	d := decide.New(decide.Options{Store: st, Controller: "@walkie:test", Permissions: noPermissions{}, Log: zerolog.Nop()})
 	srv := &appservice.Server{HSToken: hsToken, MaxBodyBytes: 64 << 10, Decider: d, Store: st, Workers: woken, Log: zerolog.Nop()}

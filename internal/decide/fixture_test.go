@@ -85,15 +85,7 @@ func (f *fixture) decider(st *store.Store) *decide.Decider {
 // or the same process after a restart.
 func (f *fixture) open() *store.Store {
 	f.t.Helper()
-	st, err := store.Open(f.ctx, store.Options{URI: f.url, MaxConns: 8, Controller: bot, Defaults: testDefaults})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	f.t.Cleanup(st.Close)
-	if err := st.Migrate(f.ctx); err != nil {
-		f.t.Fatal(err)
-	}
-	return st
+	return pgtest.NewStore(f.t, store.Options{URI: f.url, MaxConns: 8, Controller: bot, Defaults: testDefaults})
 }
 
 // ev builds a raw event. It carries no origin_server_ts (the builder is

@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"context"
 	"encoding/json"
 	"maps"
 	"os"
@@ -178,15 +177,7 @@ func isExported(name string, exported map[string]dto.MetricType) bool {
 // yields: metric name to type.
 func exportedMetrics(t *testing.T) map[string]dto.MetricType {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, store.Options{URI: pgtest.NewDatabase(t), Controller: "@walkie:example.org"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := pgtest.NewStore(t, store.Options{Controller: "@walkie:example.org"})
 
 	reg := prometheus.NewRegistry()
 	rec := &recordingRegisterer{Registerer: reg}

@@ -133,14 +133,7 @@ func newSetupRig(t *testing.T, manage bool, state ...string) *setupRig {
 	}
 	srv := httptest.NewServer(hs)
 	t.Cleanup(srv.Close)
-	st, err := store.Open(t.Context(), store.Options{URI: pgtest.NewDatabase(t), Controller: bot})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	if err := st.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	st := pgtest.NewStore(t, store.Options{Controller: bot})
 	client, err := mautrix.NewClient(srv.URL, bot, "as-token")
 	if err != nil {
 		t.Fatal(err)

@@ -53,14 +53,7 @@ func newRig(t *testing.T) *rig {
 		_ = json.NewEncoder(w).Encode(map[string]string{"errcode": errcode, "error": "stand-in"})
 	}))
 	t.Cleanup(hs.Close)
-	st, err := store.Open(t.Context(), store.Options{URI: pgtest.NewDatabase(t), Controller: "@walkie:test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	if err := st.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	st := pgtest.NewStore(t, store.Options{Controller: "@walkie:test"})
 	client, err := mautrix.NewClient(hs.URL, "@walkie:test", "as-token")
 	if err != nil {
 		t.Fatal(err)

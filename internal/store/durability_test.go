@@ -19,7 +19,7 @@ func TestMigrateTwiceAndConcurrently(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			st, err := store.Open(f.ctx, store.Options{URI: f.url, Controller: bot, Defaults: testDefaults})
+			st, err := store.Open(f.ctx, store.Options{URI: f.url, Controller: bot})
 			if err != nil {
 				errs <- err
 				return

@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/walkie-ptt/walkie/internal/floor"
 	"github.com/walkie-ptt/walkie/internal/store"
 	"github.com/walkie-ptt/walkie/internal/testkit/pgtest"
 	"github.com/walkie-ptt/walkie/internal/testkit/roomevents"
-	"github.com/walkie-ptt/walkie/internal/testkit/timers"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -20,14 +18,9 @@ const (
 	alice = "@alice:test"
 )
 
-var testDefaults = floor.Config{
-	StartTimeout: timers.StartTimeout, InactivityTimeout: timers.InactivityTimeout, MaxTalk: timers.MaxTalk,
-	PauseGrace: timers.PauseGrace, RevokeGrace: timers.RevokeGrace, QueueTimeout: timers.QueueTimeout,
-	Queue: true, MaxQueue: 8, PreemptPowerLevel: 50, OneRoomPerDevice: true,
-}
-
 // fixture is a migrated database and a Store on it. The store's own tests
-// need no decisions: those are the decision package's tests.
+// need no decisions (those are the decision package's tests), so no floor
+// defaults either.
 type fixture struct {
 	t   *testing.T
 	ctx context.Context
@@ -47,15 +40,7 @@ func newFixture(t *testing.T) *fixture {
 // or the same process after a restart.
 func (f *fixture) open() *store.Store {
 	f.t.Helper()
-	st, err := store.Open(f.ctx, store.Options{URI: f.url, MaxConns: 8, Controller: bot, Defaults: testDefaults})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	f.t.Cleanup(st.Close)
-	if err := st.Migrate(f.ctx); err != nil {
-		f.t.Fatal(err)
-	}
-	return st
+	return pgtest.NewStore(f.t, store.Options{URI: f.url, MaxConns: 8, Controller: bot})
 }
 
 // ev builds a raw event.
