@@ -16,6 +16,7 @@ import (
 
 	"github.com/walkie-ptt/walkie/internal/floor"
 	"github.com/walkie-ptt/walkie/internal/matrix"
+	"github.com/walkie-ptt/walkie/internal/store"
 	"github.com/walkie-ptt/walkie/internal/testkit/stack"
 	"github.com/walkie-ptt/walkie/internal/testkit/walkieproc"
 )
@@ -358,10 +359,10 @@ func adminStatus(t *testing.T, w *walkieproc.Process, room id.RoomID) (st struct
 }
 
 // adminLog is the newest part of w's floor log of the room.
-func adminLog(t *testing.T, w *walkieproc.Process, room id.RoomID) []floor.LogEntry {
+func adminLog(t *testing.T, w *walkieproc.Process, room id.RoomID) []store.LogRow {
 	t.Helper()
 	var log struct {
-		Entries []floor.LogEntry `json:"entries"`
+		Entries []store.LogRow `json:"entries"`
 	}
 	adminGet(t, w, "/_walkie/admin/v1/rooms/"+url.PathEscape(room.String())+"/log?limit=500", &log)
 	return log.Entries

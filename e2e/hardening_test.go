@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/walkie-ptt/walkie/internal/floor"
 	"github.com/walkie-ptt/walkie/internal/matrix"
+	"github.com/walkie-ptt/walkie/internal/store"
 )
 
 // Issue 11, item 3: a `started` that cannot be a valid grant is refused
@@ -93,14 +93,14 @@ func TestHardeningForgedPermitNeverReplacesTheVictimsAcrossARestart(t *testing.T
 	if err := admin.c.StateEvent(context.Background(), room, matrix.TypePermit, key, &inState); err != nil || inState["send"] != false {
 		t.Fatalf("room state does not hold the forgery: %v %v", inState, err)
 	}
-	waitLog(t, room, "the forgery ignored", 0, func(e logEntry) bool {
-		return e.Action == string(floor.LogForgedPermit) && e.Device.UserID == victim.user
+	waitLog(t, room, "the forgery ignored", 0, func(e store.LogRow) bool {
+		return e.Action == floor.LogForgedPermit && e.Device.UserID == victim.user
 	})
 	victim.mustBeGranted(room)
 
 	fence := restartWalkie(t, room)
-	waitLog(t, room, "the reload's forgery ignored", fence, func(e logEntry) bool {
-		return e.Action == string(floor.LogForgedPermit) && e.Device.UserID == victim.user
+	waitLog(t, room, "the reload's forgery ignored", fence, func(e store.LogRow) bool {
+		return e.Action == floor.LogForgedPermit && e.Device.UserID == victim.user
 	})
 	if f := victim.mustBeGranted(room); f.Listeners != 2 {
 		t.Fatalf("after the reload %d listeners, want the victim and mallory", f.Listeners)
@@ -155,7 +155,7 @@ func TestHardeningRejectedConfigKeyNoticedOnceAcrossARestart(t *testing.T) {
 	admin.waitTimeline(room, "the notice naming bogus_key", func(ev *event.Event) bool { return isConfigNotice(ev) })
 
 	fence := restartWalkie(t, room)
-	waitLog(t, room, "the reload", fence, func(e logEntry) bool { return e.Action == string(floor.LogSnapshot) })
+	waitLog(t, room, "the reload", fence, func(e store.LogRow) bool { return e.Action == floor.LogSnapshot })
 	// Walkie sends a room's events in the order it decided them: once the
 	// floor state counting this permit is out, a notice from the reload
 	// would be out too.
@@ -214,12 +214,12 @@ func TestHardeningRedactionsOnDendrite(t *testing.T) {
 	// has taken in the admin's permit, sent after the redaction, the
 	// redaction was delivered too if it ever will be.
 	admin.permit(room, true, true, time.Time{})
-	waitLog(t, room, "the admin's permit", 0, func(e logEntry) bool {
-		return e.Action == string(floor.LogPermit) && e.Device.UserID == admin.user
+	waitLog(t, room, "the admin's permit", 0, func(e store.LogRow) bool {
+		return e.Action == floor.LogPermit && e.Device.UserID == admin.user
 	})
 	redacted := false
-	for _, e := range hardeningLog(t, room) {
-		redacted = redacted || e.Action == string(floor.LogRedacted)
+	for _, e := range adminLog(t, shared.Walkie, room) {
+		redacted = redacted || e.Action == floor.LogRedacted
 	}
 	switch delivered := inInbox(t, redaction.EventID); {
 	case delivered && !redacted:
@@ -256,7 +256,7 @@ func inInbox(t *testing.T, eventID id.EventID) bool {
 func restartWalkie(t *testing.T, room id.RoomID) int64 {
 	t.Helper()
 	var fence int64
-	if entries := hardeningLog(t, room); len(entries) > 0 {
+	if entries := adminLog(t, shared.Walkie, room); len(entries) > 0 {
 		fence = entries[0].ID
 	}
 	shared.Walkie.Stop()
@@ -266,31 +266,12 @@ func restartWalkie(t *testing.T, room id.RoomID) int64 {
 	return fence
 }
 
-// logEntry is one line of the admin API's floor log.
-type logEntry struct {
-	ID     int64        `json:"id"`
-	Action string       `json:"action"`
-	Device floor.Device `json:"device"`
-	Reason string       `json:"reason"`
-}
-
-// hardeningLog reads a room's floor log, newest first, through the admin
-// API, with the line IDs the waits fence on.
-func hardeningLog(t *testing.T, room id.RoomID) []logEntry {
-	t.Helper()
-	var page struct {
-		Entries []logEntry `json:"entries"`
-	}
-	adminGet(t, shared.Walkie, "/_walkie/admin/v1/rooms/"+url.PathEscape(room.String())+"/log?limit=500", &page)
-	return page.Entries
-}
-
 // waitLog waits until a floor-log line newer than after matches.
-func waitLog(t *testing.T, room id.RoomID, what string, after int64, match func(logEntry) bool) {
+func waitLog(t *testing.T, room id.RoomID, what string, after int64, match func(store.LogRow) bool) {
 	t.Helper()
 	deadline := time.Now().Add(waitLimit)
 	for time.Now().Before(deadline) {
-		for _, e := range hardeningLog(t, room) {
+		for _, e := range adminLog(t, shared.Walkie, room) {
 			if e.ID > after && match(e) {
 				return
 			}
