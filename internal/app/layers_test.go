@@ -23,8 +23,9 @@ var layers = map[string][]string{
 	"internal/outbox":     {"internal/floor", "internal/matrix", "internal/store", "internal/metrics", "internal/decide"},
 	"internal/appservice": {"internal/floor", "internal/store", "internal/metrics", "internal/decide", "internal/outbox"},
 	"internal/homeserver": {},
+	"internal/webclient":  {},
 	"internal/app": {"internal/floor", "internal/matrix", "internal/store", "internal/metrics", "internal/decide",
-		"internal/config", "internal/outbox", "internal/appservice", "internal/homeserver"},
+		"internal/config", "internal/outbox", "internal/appservice", "internal/homeserver", "internal/webclient"},
 	"cmd/walkie": {"internal/app", "internal/config"},
 }
 

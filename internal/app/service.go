@@ -57,6 +57,7 @@ type Service struct {
 	server   *appservice.Server
 	workers  *roomScheduler
 	ready    atomic.Bool
+	build    Build
 }
 
 // NewService connects to the database, migrates it and wires the parts.
@@ -82,7 +83,7 @@ func NewService(ctx context.Context, cfg *config.Config, log zerolog.Logger, reg
 		st.Close()
 		return nil, err
 	}
-	s := &Service{cfg: cfg, log: log, store: st, registry: reg, client: client}
+	s := &Service{cfg: cfg, log: log, store: st, registry: reg, client: client, build: build}
 	s.metrics = metrics.New(reg, build.Version, build.Commit)
 	metrics.RegisterState(reg, st)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -127,15 +128,29 @@ func (s *Service) Run(ctx context.Context) error {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 		servers = append(servers, &http.Server{Addr: s.cfg.Metrics.Listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second})
 	}
-	errc := make(chan error, len(servers)+1)
 	listenFor := []string{"appservice", "metrics"}
 	listenKeys := []string{"appservice.hostname and appservice.port", "metrics.listen"}
+	if !s.cfg.Metrics.Enabled {
+		listenFor, listenKeys = listenFor[:1], listenKeys[:1]
+	}
+	if s.cfg.Web.Enabled() {
+		handler, err := s.webHandler()
+		if err != nil {
+			return err
+		}
+		servers = append(servers, &http.Server{Addr: s.cfg.Web.Listen, Handler: handler, ReadHeaderTimeout: 10 * time.Second})
+		listenFor, listenKeys = append(listenFor, "web client"), append(listenKeys, "web.listen")
+	}
+	errc := make(chan error, len(servers)+1)
 	for i, srv := range servers {
 		ln, err := net.Listen("tcp", srv.Addr)
 		if err != nil {
 			return fmt.Errorf("listen on %s (%s): %w", srv.Addr, listenKeys[i], err)
 		}
 		s.log.Info().Str("address", ln.Addr().String()).Str("for", listenFor[i]).Msg("Listening")
+		if listenFor[i] == "web client" {
+			s.log.Info().Str("url", s.cfg.Web.ClientPublicURL()).Msg("The web client is served")
+		}
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- err

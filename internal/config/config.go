@@ -11,6 +11,7 @@ package config
 import (
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/walkie-ptt/walkie/internal/floor"
@@ -26,6 +27,7 @@ type Config struct {
 	AppService  AppServiceConfig `yaml:"appservice"`
 	Database    DatabaseConfig   `yaml:"database"`
 	Metrics     MetricsConfig    `yaml:"metrics"`
+	Web         WebConfig        `yaml:"web"`
 	Permissions map[string]Level `yaml:"permissions"`
 	Floor       FloorConfig      `yaml:"floor"`
 	Logging     LoggingConfig    `yaml:"logging"`
@@ -78,6 +80,34 @@ type DatabaseConfig struct {
 type MetricsConfig struct {
 	Enabled bool   `yaml:"enabled"`
 	Listen  string `yaml:"listen"`
+}
+
+// WebConfig is the client-facing listener: the reference web client, and
+// the endpoints clients call directly (the floor channel). It is off when
+// Listen is empty. It is a listener of its own, apart from the appservice
+// one, because it faces users (often through a reverse proxy) while the
+// appservice listener should face only the homeserver.
+type WebConfig struct {
+	// Listen is the host:port to listen on; empty switches the web client off.
+	Listen string `yaml:"listen"`
+	// PublicURL is the URL people open (behind a proxy, the proxy's). The
+	// default is http://<listen>.
+	PublicURL string `yaml:"public_url"`
+	// HomeserverURL is the client-server API URL the login form suggests,
+	// as users reach it; the default is homeserver.address. Users may type
+	// another, or a server name whose .well-known names one.
+	HomeserverURL string `yaml:"homeserver_url"`
+}
+
+// Enabled says whether the client-facing listener runs.
+func (w WebConfig) Enabled() bool { return w.Listen != "" }
+
+// ClientPublicURL is public_url, or http://<listen> when it is not set.
+func (w WebConfig) ClientPublicURL() string {
+	if w.PublicURL != "" {
+		return strings.TrimRight(w.PublicURL, "/")
+	}
+	return "http://" + w.Listen
 }
 
 // FloorConfig holds every room's floor defaults; a room's floor_config state

@@ -50,6 +50,8 @@ func TestBadConfigs(t *testing.T) {
 		"database_uri_not_postgres":     {key: "database.uri", line: 0},
 		"max_conns_zero":                {key: "database.max_conns", line: 0},
 		"metrics_listen_without_port":   {key: "metrics.listen", line: 0},
+		"web_public_url_without_listen": {key: "web.listen", line: 0, msg: "mean nothing without a listener"},
+		"web_public_url_not_http":       {key: "web.public_url", line: 0},
 		"permission_level_unknown":      {key: `permissions."@alice:example.org"`, line: 0},
 		"permission_subject_invalid":    {key: `permissions."@alice"`, line: 0},
 		"max_talk_too_long":             {key: "floor.max_talk", line: 0},
@@ -191,6 +193,7 @@ func TestFullConfigSetsEveryKey(t *testing.T) {
 		},
 		Database:    DatabaseConfig{URI: "postgresql://ptt:secret@db:5432/ptt", MaxConns: 4},
 		Metrics:     MetricsConfig{Enabled: true, Listen: "0.0.0.0:9100"},
+		Web:         WebConfig{Listen: "0.0.0.0:8080", PublicURL: "https://walkie.example.org/", HomeserverURL: "https://matrix.example.org"},
 		Permissions: map[string]Level{"*": LevelUser, "example.net": LevelAdmin, "@mallory:example.net": LevelBlock},
 		Floor: FloorConfig{
 			Config: floor.Config{

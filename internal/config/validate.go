@@ -64,6 +64,18 @@ func (c *Config) Validate() error {
 		v.listenAddress("metrics.listen", c.Metrics.Listen)
 	}
 
+	if c.Web.Enabled() {
+		v.listenAddress("web.listen", c.Web.Listen)
+		if c.Web.PublicURL != "" {
+			v.httpURL("web.public_url", c.Web.PublicURL)
+		}
+		if c.Web.HomeserverURL != "" {
+			v.httpURL("web.homeserver_url", c.Web.HomeserverURL)
+		}
+	} else if c.Web.PublicURL != "" || c.Web.HomeserverURL != "" {
+		v.add("web.listen", "missing: public_url and homeserver_url mean nothing without a listener; set listen, e.g. 127.0.0.1:29331")
+	}
+
 	v.permissions(c.Permissions)
 	v.floor(c.Floor)
 

@@ -28,6 +28,8 @@ type Options struct {
 	Floor timers.Floor
 	// LogLevel for Walkie (default debug).
 	LogLevel string
+	// Web serves the web client from every controller (Walkie.WebURL).
+	Web bool
 	// ExtraRegistrations are more appservice registration files for the
 	// homeserver (a benchmark's baseline appservice, for instance).
 	ExtraRegistrations []string
@@ -111,7 +113,7 @@ func (s *Stack) configure(ctx context.Context, opts Options, id string) (*walkie
 		return nil, err
 	}
 	return walkieproc.Configure(ctx, walkieproc.Options{Dir: dir, DatabaseURL: dbURL, Domain: Domain, ID: id,
-		Floor: opts.Floor, LogLevel: opts.LogLevel, Metrics: true, Log: opts.Log})
+		Floor: opts.Floor, LogLevel: opts.LogLevel, Metrics: true, Web: opts.Web, Log: opts.Log})
 }
 
 // Stop tears everything down; safe to call more than once.

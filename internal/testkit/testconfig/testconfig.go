@@ -33,6 +33,8 @@ type Values struct {
 	DatabaseURL                  string
 	// MetricsListen turns metrics on at this host:port.
 	MetricsListen string
+	// WebListen turns the client-facing listener on at this host:port.
+	WebListen string
 	// Permissions map a user ID, server name or "*" to block, user or admin.
 	Permissions map[string]string
 	Floor       timers.Floor
@@ -63,6 +65,9 @@ func YAML(v Values) string {
 	fmt.Fprintf(&b, "database:\n  uri: %q\n", v.DatabaseURL)
 	if v.MetricsListen != "" {
 		fmt.Fprintf(&b, "metrics:\n  enabled: true\n  listen: %q\n", v.MetricsListen)
+	}
+	if v.WebListen != "" {
+		fmt.Fprintf(&b, "web:\n  listen: %q\n", v.WebListen)
 	}
 	if len(v.Permissions) > 0 {
 		b.WriteString("permissions:\n")

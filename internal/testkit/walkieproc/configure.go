@@ -36,6 +36,9 @@ type Options struct {
 	LogFormat string
 	// Metrics serves /metrics on a free port of the process's own.
 	Metrics bool
+	// Web serves the web client (and the client-facing endpoints) on a
+	// free port of the process's own.
+	Web bool
 	// Log receives the process's output too. Without it, Output keeps all
 	// of it in memory; with it, only the end, for error messages.
 	Log io.Writer
@@ -75,7 +78,7 @@ func Configure(ctx context.Context, opts Options) (*Process, error) {
 	p := &Process{bin: bin, values: v, log: opts.Log, output: newOutput(opts.Log),
 		configPath:       filepath.Join(opts.Dir, "config.yaml"),
 		registrationPath: filepath.Join(opts.Dir, "registration.yaml")}
-	if err := p.choosePorts(opts.Metrics); err != nil {
+	if err := p.choosePorts(opts.Metrics, opts.Web); err != nil {
 		return nil, err
 	}
 	if err := os.WriteFile(p.configPath, []byte(testconfig.YAML(p.values)), 0o600); err != nil {
@@ -100,18 +103,25 @@ func newOutput(log io.Writer) *proc.Output {
 	return proc.NewOutput(log, 16<<10)
 }
 
-// choosePorts picks the listener's port, and the metrics port if wanted.
-func (p *Process) choosePorts(metrics bool) error {
+// choosePorts picks the listener's port, and the metrics and web ports if
+// wanted.
+func (p *Process) choosePorts(metrics, web bool) error {
 	port, err := proc.FreePort()
 	if err != nil {
 		return err
 	}
-	p.values.Port, p.values.MetricsListen = port, ""
-	if metrics {
+	p.values.Port, p.values.MetricsListen, p.values.WebListen = port, "", ""
+	for _, want := range []struct {
+		on   bool
+		addr *string
+	}{{metrics, &p.values.MetricsListen}, {web, &p.values.WebListen}} {
+		if !want.on {
+			continue
+		}
 		if port, err = proc.FreePort(); err != nil {
 			return err
 		}
-		p.values.MetricsListen = "127.0.0.1:" + strconv.Itoa(port)
+		*want.addr = "127.0.0.1:" + strconv.Itoa(port)
 	}
 	return nil
 }
@@ -122,7 +132,7 @@ func (p *Process) choosePorts(metrics bool) error {
 func (p *Process) Replica(dir string) (*Process, error) {
 	r := &Process{bin: p.bin, values: p.values, log: p.log, output: newOutput(p.log),
 		configPath: filepath.Join(dir, "config.yaml"), registrationPath: p.registrationPath}
-	if err := r.choosePorts(p.values.MetricsListen != ""); err != nil {
+	if err := r.choosePorts(p.values.MetricsListen != "", p.values.WebListen != ""); err != nil {
 		return nil, err
 	}
 	return r, r.write()

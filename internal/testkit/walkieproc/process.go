@@ -121,6 +121,14 @@ func (p *Process) OutputTail() string { return p.output.Tail(4000) }
 // URL is where the homeserver reaches this process.
 func (p *Process) URL() string { return "http://127.0.0.1:" + strconv.Itoa(p.values.Port) }
 
+// WebURL is the web client's URL ("" without Options.Web).
+func (p *Process) WebURL() string {
+	if p.values.WebListen == "" {
+		return ""
+	}
+	return "http://" + p.values.WebListen
+}
+
 // MetricsURL is where Prometheus metrics are served ("" without Metrics).
 func (p *Process) MetricsURL() string {
 	if p.values.MetricsListen == "" {
