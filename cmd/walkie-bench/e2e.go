@@ -21,6 +21,9 @@ func runE2E(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	recoveries := flags.Int("recoveries", 5, "rooms in which a talker falls silent (floor recovery time)")
 	pause := flags.Duration("pause", 0, "think time between a release being seen and the next request (0: back to back)")
 	quick := flags.Bool("quick", false, "2 rooms x 3 grants and 1 recovery, for CI smoke tests")
+	sequential := flags.Bool("sequential", false, "the sequential probe instead: one requester per system, presses one at a time, "+
+		"alternating between Walkie and the echo, each on a Dendrite of its own")
+	presses := flags.Int("presses", 120, "with -sequential: presses per system")
 	flags.Usage = func() {
 		fmt.Fprint(flags.Output(), `Usage: walkie-bench e2e [flags]
 
@@ -40,6 +43,15 @@ from the last chunk to the queued device's grant (inactivity_timeout 3s).
 			return exitOK
 		}
 		return exitUsage
+	}
+	if *sequential {
+		res, err := e2e.RunSequential(ctx, e2e.SequentialOptions{Presses: *presses, Progress: stderr})
+		if err != nil {
+			fmt.Fprintln(stderr, "walkie-bench e2e -sequential:", err)
+			return exitError
+		}
+		res.Report(stdout)
+		return exitOK
 	}
 	opts := e2e.Options{Rooms: *rooms, Cycles: *cycles, Parallel: *parallel, Recoveries: *recoveries, Pause: *pause, Progress: stderr}
 	if *quick {

@@ -22,70 +22,17 @@ const waitLimit = 60 * time.Second
 // cycles grants in it.
 func runRoom(ctx context.Context, s *stack.Stack, name, bot string, cycles int, pause time.Duration) (Latencies, error) {
 	var lat Latencies
-	admin, err := login(ctx, s, name+"admin", "ADM")
+	r, err := newBenchRoom(ctx, s, name, bot)
 	if err != nil {
 		return lat, err
 	}
-	requester, err := login(ctx, s, name+"talker", "TALK")
-	if err != nil {
-		return lat, err
-	}
-	listener, err := login(ctx, s, name+"listener", "LISTEN")
-	if err != nil {
-		return lat, err
-	}
-	room, err := createRoom(ctx, admin, bot, requester, listener)
-	if err != nil {
-		return lat, err
-	}
-	reqWatch, err := watchFloor(ctx, requester, room)
-	if err != nil {
-		return lat, err
-	}
-	lisWatch, err := watchFloor(ctx, listener, room)
-	if err != nil {
-		return lat, err
-	}
-	if _, err := requester.SendStateEvent(ctx, room, matrix.TypePermit, "_"+requester.UserID.String()+"_TALK",
-		map[string]any{"device_id": "TALK", "send": true, "receive": true}); err != nil {
-		return lat, err
-	}
-	if bot != "@echo:localhost" {
-		// Walkie counts the permit before the first request can be granted.
-		if _, err := reqWatch.waitFor(ctx, func(f floor.FloorState) bool { return f.Listeners == 1 }); err != nil {
-			return lat, fmt.Errorf("permit never counted: %w", err)
-		}
-	}
-	var term int64
 	for range cycles {
-		granted := func(f floor.FloorState) bool {
-			return f.Holder != nil && f.Holder.UserID == requester.UserID.String() && f.Term > term
-		}
-		sent := time.Now()
-		if _, err := requester.SendMessageEvent(ctx, room, matrix.TypeRequest, map[string]any{"action": "request", "device_id": "TALK"}); err != nil {
-			return lat, err
-		}
-		seen, err := reqWatch.waitFor(ctx, granted)
+		req, lis, err := r.cycle(ctx)
 		if err != nil {
-			return lat, fmt.Errorf("grant never reached the requester: %w", err)
-		}
-		heard, err := lisWatch.waitFor(ctx, granted)
-		if err != nil {
-			return lat, fmt.Errorf("grant never reached the listener: %w", err)
-		}
-		lat.Requester = append(lat.Requester, seen.at.Sub(sent))
-		lat.Listener = append(lat.Listener, heard.at.Sub(sent))
-		term = seen.f.Term
-		if _, err := requester.SendMessageEvent(ctx, room, matrix.TypeRequest, map[string]any{"action": "release", "device_id": "TALK"}); err != nil {
 			return lat, err
 		}
-		idle := func(f floor.FloorState) bool { return f.Holder == nil && f.Term >= term }
-		if _, err := reqWatch.waitFor(ctx, idle); err != nil {
-			return lat, fmt.Errorf("release never reached the requester: %w", err)
-		}
-		if _, err := lisWatch.waitFor(ctx, idle); err != nil {
-			return lat, err
-		}
+		lat.Requester = append(lat.Requester, req)
+		lat.Listener = append(lat.Listener, lis)
 		select {
 		case <-ctx.Done():
 			return lat, ctx.Err()
@@ -93,6 +40,85 @@ func runRoom(ctx context.Context, s *stack.Stack, name, bot string, cycles int, 
 		}
 	}
 	return lat, nil
+}
+
+// benchRoom is one measured room: a requester with a permit and a
+// listener, both syncing.
+type benchRoom struct {
+	requester          *mautrix.Client
+	room               id.RoomID
+	reqWatch, lisWatch *floorWatch
+	term               int64
+}
+
+func newBenchRoom(ctx context.Context, s *stack.Stack, name, bot string) (*benchRoom, error) {
+	admin, err := login(ctx, s, name+"admin", "ADM")
+	if err != nil {
+		return nil, err
+	}
+	requester, err := login(ctx, s, name+"talker", "TALK")
+	if err != nil {
+		return nil, err
+	}
+	listener, err := login(ctx, s, name+"listener", "LISTEN")
+	if err != nil {
+		return nil, err
+	}
+	room, err := createRoom(ctx, admin, bot, requester, listener)
+	if err != nil {
+		return nil, err
+	}
+	r := &benchRoom{requester: requester, room: room}
+	if r.reqWatch, err = watchFloor(ctx, requester, room); err != nil {
+		return nil, err
+	}
+	if r.lisWatch, err = watchFloor(ctx, listener, room); err != nil {
+		return nil, err
+	}
+	if _, err := requester.SendStateEvent(ctx, room, matrix.TypePermit, "_"+requester.UserID.String()+"_TALK",
+		map[string]any{"device_id": "TALK", "send": true, "receive": true}); err != nil {
+		return nil, err
+	}
+	if bot != "@echo:localhost" {
+		// Walkie counts the permit before the first request can be granted.
+		if _, err := r.reqWatch.waitFor(ctx, func(f floor.FloorState) bool { return f.Listeners == 1 }); err != nil {
+			return nil, fmt.Errorf("permit never counted: %w", err)
+		}
+	}
+	return r, nil
+}
+
+// cycle is one press: request → both clients' /sync show the grant →
+// release → both show the idle floor. It returns the request-to-grant
+// times of the requester and the listener.
+func (r *benchRoom) cycle(ctx context.Context) (requester, listener time.Duration, err error) {
+	granted := func(f floor.FloorState) bool {
+		return f.Holder != nil && f.Holder.UserID == r.requester.UserID.String() && f.Term > r.term
+	}
+	sent := time.Now()
+	if _, err := r.requester.SendMessageEvent(ctx, r.room, matrix.TypeRequest, map[string]any{"action": "request", "device_id": "TALK"}); err != nil {
+		return 0, 0, err
+	}
+	seen, err := r.reqWatch.waitFor(ctx, granted)
+	if err != nil {
+		return 0, 0, fmt.Errorf("grant never reached the requester: %w", err)
+	}
+	heard, err := r.lisWatch.waitFor(ctx, granted)
+	if err != nil {
+		return 0, 0, fmt.Errorf("grant never reached the listener: %w", err)
+	}
+	r.term = seen.f.Term
+	if _, err := r.requester.SendMessageEvent(ctx, r.room, matrix.TypeRequest, map[string]any{"action": "release", "device_id": "TALK"}); err != nil {
+		return 0, 0, err
+	}
+	idle := func(f floor.FloorState) bool { return f.Holder == nil && f.Term >= r.term }
+	if _, err := r.reqWatch.waitFor(ctx, idle); err != nil {
+		return 0, 0, fmt.Errorf("release never reached the requester: %w", err)
+	}
+	if _, err := r.lisWatch.waitFor(ctx, idle); err != nil {
+		return 0, 0, err
+	}
+	return seen.at.Sub(sent), heard.at.Sub(sent), nil
 }
 
 func login(ctx context.Context, s *stack.Stack, local, device string) (*mautrix.Client, error) {

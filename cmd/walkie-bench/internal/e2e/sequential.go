@@ -1,0 +1,101 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/walkie-ptt/walkie/internal/testkit/stack"
+	"github.com/walkie-ptt/walkie/internal/testkit/timers"
+)
+
+// SequentialOptions size the sequential probe.
+type SequentialOptions struct {
+	Presses     int // presses per system (default 120)
+	Progress    io.Writer
+	StackLogDir string
+}
+
+// RunSequential is the probe of issue 13's room-event path: one requester
+// per system pressing one press at a time, back to back, the two systems
+// alternating press by press, each on a Dendrite of its own (so neither
+// loads the other's homeserver, and both see the same machine weather).
+// It measures what a client without the floor channel feels when people
+// press one after the other.
+func RunSequential(ctx context.Context, opts SequentialOptions) (Result, error) {
+	if opts.Presses <= 0 {
+		opts.Presses = 120
+	}
+	if opts.Progress == nil {
+		opts.Progress = io.Discard
+	}
+	echo, err := newEchoAS()
+	if err != nil {
+		return Result{}, err
+	}
+	defer echo.close()
+	dir, err := os.MkdirTemp("", "walkie-seqbench-")
+	if err != nil {
+		return Result{}, err
+	}
+	defer os.RemoveAll(dir)
+	echoReg := filepath.Join(dir, "echo-registration.yaml")
+	if err := echo.writeRegistration(echoReg); err != nil {
+		return Result{}, err
+	}
+	logFile, err := os.CreateTemp(opts.StackLogDir, "walkie-seqbench-*.log")
+	if err != nil {
+		return Result{}, err
+	}
+	defer logFile.Close()
+	fmt.Fprintf(opts.Progress, "starting two stacks, one for Walkie and one for the echo (logs: %s)\n", logFile.Name())
+	floorTimers := timers.Floor{NoRateLimit: true, StartTimeout: 30 * time.Second}
+	walkieStack, err := stack.Start(ctx, stack.Options{Log: logFile, LogLevel: "info", Floor: floorTimers})
+	if err != nil {
+		return Result{}, err
+	}
+	defer walkieStack.Stop()
+	// The echo's stack runs a Walkie too (a stack always does); it is in
+	// none of the echo's rooms.
+	echoStack, err := stack.Start(ctx, stack.Options{Log: logFile, LogLevel: "info", Floor: floorTimers, ExtraRegistrations: []string{echoReg}})
+	if err != nil {
+		return Result{}, err
+	}
+	defer echoStack.Stop()
+	if err := echo.start(ctx, echoStack.HS.URL()); err != nil {
+		return Result{}, err
+	}
+	walkieRoom, err := newBenchRoom(ctx, walkieStack, "seqwalkie", walkieStack.Walkie.BotUserID())
+	if err != nil {
+		return Result{}, fmt.Errorf("walkie: %w", err)
+	}
+	echoRoom, err := newBenchRoom(ctx, echoStack, "seqecho", echo.botUser.String())
+	if err != nil {
+		return Result{}, fmt.Errorf("echo: %w", err)
+	}
+	var res Result
+	for i := range opts.Presses {
+		for _, sys := range []struct {
+			name string
+			room *benchRoom
+			out  *Latencies
+		}{{"walkie", walkieRoom, &res.Walkie}, {"echo", echoRoom, &res.Echo}} {
+			req, lis, err := sys.room.cycle(ctx)
+			if err != nil {
+				return res, fmt.Errorf("%s press %d: %w", sys.name, i+1, err)
+			}
+			sys.out.Requester = append(sys.out.Requester, req)
+			sys.out.Listener = append(sys.out.Listener, lis)
+		}
+		if (i+1)%20 == 0 {
+			fmt.Fprintf(opts.Progress, "  %d/%d presses each\n", i+1, opts.Presses)
+		}
+	}
+	if res.WalkieShare, err = scrapeBreakdown(ctx, walkieStack.Walkie.MetricsURL()); err != nil {
+		return res, err
+	}
+	return res, nil
+}
