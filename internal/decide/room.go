@@ -95,7 +95,7 @@ func (d *Decider) decideRoom(tx *store.Tx, roomID string, limit int, inputs []fl
 }
 
 // render turns a decision's effects into calls, in the engine's order
-// (the floor state first: the engine decides that too).
+// (a grant's floor state first, any other last: the engine decides that).
 func (d *Decider) render(roomID string, effects []floor.Effect) []matrix.Call {
 	var calls []matrix.Call
 	for _, eff := range effects {

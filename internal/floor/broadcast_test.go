@@ -73,7 +73,7 @@ func broadcastRules() []rule {
 			name:    "started/busy floor redacts and queues",
 			room:    newTestRoom(holding(alice, PhaseTalking)),
 			in:      started(bob, 0),
-			effects: []string{"floor", "redact $bc", "resp BOB queued floor_taken #1 re $bc"},
+			effects: []string{"redact $bc", "resp BOB queued floor_taken #1 re $bc", "floor"},
 			log:     []string{"queue"},
 			holder:  &alice,
 			queue:   []Device{bob},
@@ -158,7 +158,7 @@ func broadcastRules() []rule {
 				with(func(r *Room) { r.Holder.LastActivity = t0.Add(11 * time.Second) })),
 			in:      update(alice, BroadcastStopped),
 			at:      12 * time.Second,
-			effects: []string{"floor", "notice"},
+			effects: []string{"notice", "floor"},
 			log:     []string{"release"},
 			check: func(t *testing.T, d Decision) {
 				n := effectOf(t, d, EffectNotice)

@@ -45,7 +45,7 @@ func clockRules() []rule {
 			name: "clock/a deadline before the event's time fires first",
 			room: talking(), in: chunk(alice, "$bc-ALICE"),
 			at: 15 * time.Second, sent: 11 * time.Second, received: 12 * time.Second,
-			effects: []string{"floor", "resp ALICE revoked inactive re $req-ALICE"},
+			effects: []string{"resp ALICE revoked inactive re $req-ALICE", "floor"},
 			log:     []string{"revoke"},
 			check:   wantGrace("$bc-ALICE", t0.Add(14*time.Second)),
 		},

@@ -8,9 +8,10 @@ import (
 // Decision is what Decide returns: the room afterwards, what to send, what to log.
 type Decision struct {
 	Room *Room
-	// Effects go out in this order: the floor state (if it changed) first,
-	// since it is what every client acts on, then the responses, redactions
-	// and notices that explain it, in the order the rules made them.
+	// Effects go out in this order: the responses, redactions and notices
+	// in the order the rules made them, and the floor state (if it
+	// changed) first when the decision granted the floor, last otherwise
+	// (see finish).
 	Effects []Effect
 	Log     []LogEntry
 }
@@ -134,8 +135,20 @@ func (d *decider) finish(before FloorState, wasManaged bool) {
 	}
 	after := r.FloorState(d.now)
 	if !r.Published || !wasManaged || d.republish || !sameFloor(before, after) {
-		// First, ahead of everything this decision queued (Decision.Effects).
-		d.effects = slices.Insert(d.effects, 0, Effect{Kind: EffectFloorState, Floor: &after})
+		// A grant goes first: the new holder waits for it to talk; so does
+		// the first floor state, the controller's claim on the room (see
+		// controllers.go). Every other change goes last, so by the time
+		// clients see it, the rest of the decision is in the room too.
+		// Homeservers take a room's events one at a time, and a person who
+		// presses as soon as the floor looks free would otherwise have
+		// their request queue behind the previous turn's talk_response.
+		state := Effect{Kind: EffectFloorState, Floor: &after}
+		granted := after.Holder != nil && after.Term != before.Term
+		if granted || !r.Published || !wasManaged {
+			d.effects = slices.Insert(d.effects, 0, state)
+		} else {
+			d.effects = append(d.effects, state)
+		}
 		r.Published = true
 	}
 }

@@ -14,7 +14,7 @@ const (
 )
 
 // Effect is one event the controller must send because of a decision.
-// Decide returns the floor state first (see finish).
+// Decide returns a grant's floor state first and any other last (see finish).
 type Effect struct {
 	Kind     EffectKind  `json:"kind"`
 	Floor    *FloorState `json:"floor,omitempty"`

@@ -1,12 +1,13 @@
 package floor
 
-// effectOrderRules pin the order of Decision.Effects: the floor state
-// first, since every client acts on it, then the responses, redactions and
-// notices that explain it, in the order the rules made them. Every row of
-// the rule table compares effects in order, so all of them pin it too
-// (e.g. "started/busy floor redacts and queues", "grant/next eligible
-// queue entry gets the freed floor"); these rows are the ones where the
-// rules make the floor change last and several other effects first.
+// effectOrderRules pin the order of Decision.Effects: the responses,
+// redactions and notices in the order the rules made them, and the floor
+// state first when the decision grants (the new holder waits for it), last
+// otherwise (so the room holds the whole decision by the time clients see
+// the floor change, and the next press does not queue behind it in the
+// homeserver). Every row of the rule table compares effects in order, so
+// all of them pin it too; these rows are the ones where the rules make
+// the floor change last and several other effects first.
 func effectOrderRules() []rule {
 	return []rule{
 		{
@@ -19,11 +20,19 @@ func effectOrderRules() []rule {
 			term:    8,
 		},
 		{
-			name: "order/floor_config: floor state, then the notice on the rejected key, then the trimmed queue's answers",
+			name:    "order/release to nobody: the release first, the idle floor state last",
+			room:    newTestRoom(holding(alice, PhaseTalking)),
+			in:      talk(alice, ActionRelease),
+			effects: []string{"resp ALICE released re $r", "floor"},
+			log:     []string{"release"},
+			term:    7,
+		},
+		{
+			name: "order/floor_config: the notice on the rejected key, the trimmed queue's answers, then the floor state",
 			room: newTestRoom(holding(alice, PhaseTalking), queued(bob, boss)),
 			in: ConfigChange{EventID: "$cfg", Sender: carol.UserID,
 				Values: map[string]any{"max_queue": 1.0, "bogus": true}},
-			effects: []string{"floor", "notice", "resp BOB cancelled queue_full re $q-BOB"},
+			effects: []string{"notice", "resp BOB cancelled queue_full re $q-BOB", "floor"},
 			log:     []string{"config", "drop"},
 			holder:  &alice,
 			queue:   []Device{boss},
