@@ -165,6 +165,7 @@ func defaults() *Config {
 				Summary:           false,
 				MaxPermitsPerUser: floor.DefaultMaxPermitsPerUser,
 				MaxPermitsPerRoom: floor.DefaultMaxPermitsPerRoom,
+				Mode:              floor.ModeBroadcast,
 			},
 			ManagePowerLevels: true,
 		},

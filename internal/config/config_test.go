@@ -212,6 +212,7 @@ func TestFullConfigSetsEveryKey(t *testing.T) {
 				Summary:           true,
 				MaxPermitsPerUser: 5,
 				MaxPermitsPerRoom: 200,
+				Mode:              "live",
 			},
 			ManagePowerLevels: false,
 		},

@@ -102,6 +102,10 @@ func (v *validator) floor(f FloorConfig) {
 			v.durationRange(key, *limit.Duration(&f.Config), lo, hi)
 		case floor.UnitInteger:
 			v.intRange(key, *limit.Int(&f.Config), int(limit.Min), int(limit.Max))
+		case floor.UnitChoice:
+			if value := *limit.String(&f.Config); !slices.Contains(limit.Choices, value) {
+				v.add(key, "%q is not one of %s", value, strings.Join(limit.Choices, ", "))
+			}
 		}
 	}
 	// Rooms cannot set these two, so only config.yaml bounds them.

@@ -34,6 +34,10 @@ type Options struct {
 	// ManagePowerLevels is config floor.manage_power_levels: the engine
 	// sets rooms up only with it (floor.Env.ManagePowerLevels).
 	ManagePowerLevels bool
+	// LiveKitServiceURL is the MatrixRTC token service live rooms' floor
+	// state names (floor.FloorState.LiveKitServiceURL); empty when no SFU
+	// is set up, and then no room may switch to live mode.
+	LiveKitServiceURL string
 	Metrics           *metrics.Metrics
 	Log               zerolog.Logger
 }
@@ -44,7 +48,8 @@ type Decider struct {
 	store       *store.Store
 	controller  string
 	permissions Permissions
-	manage      bool // Options.ManagePowerLevels
+	manage      bool   // Options.ManagePowerLevels
+	liveService string // Options.LiveKitServiceURL
 	metrics     *metrics.Metrics
 	log         zerolog.Logger
 	outboxReady chan struct{}
@@ -58,7 +63,8 @@ type Decider struct {
 func New(opts Options) *Decider {
 	return &Decider{
 		store: opts.Store, controller: opts.Controller, permissions: opts.Permissions, manage: opts.ManagePowerLevels,
-		metrics: opts.Metrics, log: opts.Log, outboxReady: make(chan struct{}, 1),
+		liveService: opts.LiveKitServiceURL,
+		metrics:     opts.Metrics, log: opts.Log, outboxReady: make(chan struct{}, 1),
 	}
 }
 

@@ -27,7 +27,7 @@ func (d *Decider) decideRoom(tx *store.Tx, roomID string, limit int, inputs []fl
 	}
 
 	var envErr error
-	env := floor.Env{Now: now, ManagePowerLevels: d.manage, BusyElsewhere: func(dev floor.Device) bool {
+	env := floor.Env{Now: now, ManagePowerLevels: d.manage, LiveAvailable: d.liveService != "", BusyElsewhere: func(dev floor.Device) bool {
 		busy, err := tx.BusyElsewhere(roomID, dev)
 		if err != nil && envErr == nil {
 			envErr = err
@@ -99,6 +99,9 @@ func (d *Decider) decideRoom(tx *store.Tx, roomID string, limit int, inputs []fl
 func (d *Decider) render(roomID string, effects []floor.Effect) []matrix.Call {
 	var calls []matrix.Call
 	for _, eff := range effects {
+		if eff.Kind == floor.EffectFloorState && eff.Floor.Mode == floor.ModeLive {
+			eff.Floor.LiveKitServiceURL = d.liveService
+		}
 		c, ok := matrix.Render(eff)
 		if !ok {
 			d.log.Error().Str("room_id", roomID).Str("kind", string(eff.Kind)).Msg("Unknown effect kind; dropped")

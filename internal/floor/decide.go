@@ -116,6 +116,8 @@ func (d *decider) handle(in Input) {
 		d.onAdminRelease(in)
 	case Redaction:
 		d.onRedaction(in)
+	case MediaEvent:
+		d.onMedia(in)
 	case Tick:
 		// Nothing beyond the catch-up every decision does.
 	}
@@ -130,6 +132,7 @@ func (d *decider) finish(before FloorState, wasManaged bool) {
 		d.effects = nil
 		return
 	}
+	defer func() { d.effects = mediaFirst(d.effects) }()
 	if !r.Managed {
 		return
 	}

@@ -11,6 +11,9 @@ const (
 	// EffectSetupPowerLevels: GET the latest m.room.power_levels, then PUT
 	// it with the levels SetupPowerLevels finds missing there (Room setup).
 	EffectSetupPowerLevels EffectKind = "setup_power_levels"
+	// EffectMediaPermission: let Device publish its microphone on the
+	// room's SFU, or not (Allow), in live mode (live.go).
+	EffectMediaPermission EffectKind = "media_permission"
 )
 
 // Effect is one event the controller must send because of a decision.
@@ -26,6 +29,9 @@ type Effect struct {
 	// Notice: text, optionally referencing RelatesTo.
 	Text      string `json:"text,omitempty"`
 	RelatesTo string `json:"relates_to,omitempty"`
+	// MediaPermission: whose, and whether it may publish.
+	Device *Device `json:"device,omitempty"`
+	Allow  bool    `json:"allow,omitempty"`
 }
 
 // Status is the outcome a talk_response announces. Clients switch on it,
@@ -74,4 +80,9 @@ type FloorState struct {
 	BroadcastEventID string   `json:"broadcast_event_id,omitempty"`
 	Queue            []Device `json:"queue"`
 	Listeners        int      `json:"listeners"`
+	// Mode is "live" in live mode and absent otherwise; LiveKitServiceURL
+	// is then the MatrixRTC token service clients name as their focus
+	// (the decision package fills it in from config).
+	Mode              string `json:"mode,omitempty"`
+	LiveKitServiceURL string `json:"livekit_service_url,omitempty"`
 }

@@ -131,6 +131,17 @@ func permit(dev Device, send, receive bool, expires time.Time) spec {
 // with is any other adjustment.
 func with(f func(*Room)) spec { return f }
 
+// live puts the room in live mode.
+func live(r *Room) {
+	r.Config.Mode = ModeLive
+	r.Defaults.Mode = ModeLive
+}
+
+// publishing marks the live holder's track as published.
+func publishing(r *Room) {
+	r.Holder.Publishing, r.Holder.Phase = true, PhaseTalking
+}
+
 func unmanaged(r *Room) {
 	r.Managed = false
 	r.Power.Users[controller] = 0
@@ -163,6 +174,11 @@ func render(e Effect) string {
 		return "floor"
 	case EffectSetupPowerLevels:
 		return "setup"
+	case EffectMediaPermission:
+		if e.Allow {
+			return "allow " + e.Device.DeviceID
+		}
+		return "deny " + e.Device.DeviceID
 	}
 	return "unknown " + string(e.Kind)
 }

@@ -171,4 +171,7 @@ type Env struct {
 	// ManagePowerLevels is the operator's floor.manage_power_levels: may
 	// the controller set a room's power levels up (setup.go)?
 	ManagePowerLevels bool
+	// LiveAvailable: the operator set up an SFU (config livekit), so a
+	// room may switch to live mode (live.go).
+	LiveAvailable bool
 }

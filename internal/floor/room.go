@@ -26,7 +26,7 @@ type Phase string
 
 const (
 	PhaseGranted Phase = "granted" // granted, no `started` seen yet (start_timeout runs)
-	PhaseTalking Phase = "talking" // started or resumed (inactivity_timeout runs)
+	PhaseTalking Phase = "talking" // started or resumed (inactivity_timeout runs); in live mode, publishing
 	PhasePaused  Phase = "paused"  // paused (pause_grace runs)
 )
 
@@ -44,6 +44,9 @@ type Holder struct {
 	// ChunkLength is the broadcast's declared chunk length; the inactivity
 	// timeout is at least 1.5 times it.
 	ChunkLength time.Duration `json:"chunk_length,omitempty"`
+	// Publishing: in live mode, the SFU reported the holder's audio track
+	// (live.go).
+	Publishing bool `json:"publishing,omitempty"`
 	// Power is the holder's current power level, for operators (the admin
 	// API shows the holder); pre-emption reads the room's power levels.
 	Power int `json:"power"`
