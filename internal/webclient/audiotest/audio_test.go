@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
 	"github.com/walkie-ptt/walkie/internal/testkit/browser"
@@ -26,8 +27,20 @@ func serve(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The test page gets the client's own Content-Security-Policy, so the
+	// modules are tested under the rules they will run under.
+	probe := httptest.NewRecorder()
+	h.ServeHTTP(probe, httptest.NewRequest(http.MethodGet, "/", nil))
+	csp := probe.Header().Get("Content-Security-Policy")
+	if csp == "" {
+		t.Fatal("the client's index has no Content-Security-Policy")
+	}
+	pages := http.StripPrefix("/test/", http.FileServer(http.Dir("testdata")))
 	mux := http.NewServeMux()
-	mux.Handle("/test/", http.StripPrefix("/test/", http.FileServer(http.Dir("testdata"))))
+	mux.Handle("/test/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", csp)
+		pages.ServeHTTP(w, r)
+	}))
 	mux.Handle("/", h)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -123,7 +136,7 @@ func TestRecorderChunksAreStandaloneGaplessAndPlayBack(t *testing.T) {
 			t.Errorf("chunk %d holds %d samples; every chunk but the last holds one second (%d)", i+1, f.samples(), rate)
 		}
 	}
-	t.Run("gapless", func(t *testing.T) { checkGapless(t, ctx, rec, files, tone.Hz) })
+	t.Run("gapless", func(t *testing.T) { checkGapless(t, ctx, rec, files, b.Tone().Hz) })
 	t.Run("played", func(t *testing.T) { checkPlayed(t, b, url, rec, nil) })
 	t.Run("skips a lost chunk", func(t *testing.T) { checkPlayed(t, b, url, rec, []int{1}) })
 	if ex := speaker.Exceptions(); len(ex) > 0 {
@@ -228,4 +241,27 @@ func checkPlayed(t *testing.T, b *browser.Browser, url string, rec recorded, los
 	if ex := listener.Exceptions(); len(ex) > 0 {
 		t.Errorf("uncaught exceptions in the page: %q", ex)
 	}
+}
+
+// A refused microphone is a MicError of kind 'denied', which the client
+// turns into an explanation.
+func TestRecorderOpenWithTheMicrophoneDeniedIsAMicErrorDenied(t *testing.T) {
+	b := browser.New(t, browser.Options{})
+	url := serve(t)
+	ctx, u := openPage(t, b, url, "refuser")
+	if err := u.SetPermission("microphone", cdpbrowser.PermissionSettingDenied); err != nil {
+		t.Fatal(err)
+	}
+	type opened struct {
+		OK                  bool
+		Name, Kind, Message string
+	}
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[opened](`openMic()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.OK || got.Name != "MicError" || got.Kind != "denied" {
+		t.Fatalf("Recorder.open with the microphone denied: %+v, want a MicError of kind denied", got)
+	}
+	t.Logf("the recorder says: %s", got.Message)
 }

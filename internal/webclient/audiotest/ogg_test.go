@@ -18,17 +18,15 @@ type oggPage struct {
 
 // opusFile is a parsed Ogg Opus file: its headers and audio packets.
 type opusFile struct {
-	pages               []oggPage
-	version, channels   byte
-	preSkip             int
-	rate                uint32
-	mapping             byte
-	vendor              string
-	audio               [][]byte
-	granule             uint64 // of the last page
-	packetSamples       []int  // each audio packet's decoded length
-	granules            []uint64
-	finalGranuleTrimmed int // packet samples beyond the last granule
+	pages             []oggPage
+	version, channels byte
+	preSkip           int
+	rate              uint32
+	mapping           byte
+	vendor            string
+	audio             [][]byte
+	granule           uint64 // of the last page
+	packetSamples     []int  // each audio packet's decoded length
 }
 
 // crcTable is Ogg's CRC-32: polynomial 0x04c11db7, MSB first, no

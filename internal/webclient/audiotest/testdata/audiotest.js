@@ -102,3 +102,13 @@ window.decode = async (chunks, toneHz, half) => {
     middles: middles.filter((n) => n - half >= 0 && n + half <= joined.length).map(windowAt),
   };
 };
+
+// openMic opens a Recorder and closes it again; it says how that went.
+window.openMic = async () => {
+  try {
+    (await Recorder.open({})).close();
+    return { ok: true };
+  } catch (e) {
+    return { ok: false, name: e.name, kind: e.kind ?? null, message: e.message };
+  }
+};
