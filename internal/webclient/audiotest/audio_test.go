@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -137,8 +138,26 @@ func TestRecorderChunksAreStandaloneGaplessAndPlayBack(t *testing.T) {
 		}
 	}
 	t.Run("gapless", func(t *testing.T) { checkGapless(t, ctx, rec, files, b.Tone().Hz) })
-	t.Run("played", func(t *testing.T) { checkPlayed(t, b, url, rec, nil) })
-	t.Run("skips a lost chunk", func(t *testing.T) { checkPlayed(t, b, url, rec, []int{1}) })
+	t.Run("played in order", func(t *testing.T) {
+		// The second chunk arrives first: it waits for the first.
+		plan := [][3]any{{"s1", 2, 1}, {"s1", 1, 0}}
+		for i := 2; i < n; i++ {
+			plan = append(plan, [3]any{"s1", i + 1, i})
+		}
+		checkPlayed(t, b, url, rec, plan, []string{"s1"})
+	})
+	t.Run("a lost chunk is skipped", func(t *testing.T) {
+		plan := [][3]any{{"s1", 1, 0}}
+		for i := 2; i < n; i++ {
+			plan = append(plan, [3]any{"s1", i + 1, i})
+		}
+		checkPlayed(t, b, url, rec, plan, []string{"s1"})
+	})
+	t.Run("two broadcasts play one after the other", func(t *testing.T) {
+		// b's chunks arrive while a still plays: b waits its turn.
+		plan := [][3]any{{"a", 1, 0}, {"b", 1, 2}, {"a", 2, 1}, {"b", 2, 3}}
+		checkPlayed(t, b, url, rec, plan, []string{"a", "b"})
+	})
 	if ex := speaker.Exceptions(); len(ex) > 0 {
 		t.Errorf("uncaught exceptions in the page: %q", ex)
 	}
@@ -199,44 +218,38 @@ func checkGapless(t *testing.T, ctx context.Context, rec recorded, files []*opus
 	}
 }
 
-// checkPlayed plays the recording's chunks, except the ones at the indexes
-// in lost, through a Player in a listener's tab, and waits until every
-// chunk sent has played and the tone was detected on the playback path.
-func checkPlayed(t *testing.T, b *browser.Browser, url string, rec recorded, lost []int) {
+// checkPlayed plays the recording's chunks through a Player in a
+// listener's tab, as the plan says ([streamId, sequence, chunk index] in
+// arrival order), and waits until every chunk sent has played. It checks
+// that the tone was detected on the playback path and that Player.playing
+// named the streams in the order want.
+func checkPlayed(t *testing.T, b *browser.Browser, url string, rec recorded, plan [][3]any, want []string) {
 	ctx, listener := openPage(t, b, url, "listener")
-	var chunks []string
-	var order []int
+	chunks := make([]string, len(rec.Chunks))
 	for i, c := range rec.Chunks {
-		chunks = append(chunks, base64.StdEncoding.EncodeToString(c.Data))
-		if !containsInt(lost, i) {
-			order = append(order, i)
-		}
-	}
-	// Out of order on purpose: the second chunk arrives before the first.
-	if len(order) > 1 {
-		order[0], order[1] = order[1], order[0]
+		chunks[i] = base64.StdEncoding.EncodeToString(c.Data)
 	}
 	type played struct {
 		ChunksPlayed int
 		ToneOnsets   []float64
-		PlayingSeen  *string
+		Heard        []string
 		PlayingAfter *string
 		TookMs       float64
 	}
 	p, err := chromedp.Run(ctx, chromedp.Evaluate[played](
-		`play(`+jsArg(chunks)+`, `+jsArg(order)+`, 60000)`, chromedp.EvalAwaitPromise))
+		`play(`+jsArg(chunks)+`, `+jsArg(plan)+`, 60000)`, chromedp.EvalAwaitPromise))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("played %d of %d chunks in %.0f ms; playback onsets %v", p.ChunksPlayed, len(order), p.TookMs, p.ToneOnsets)
-	if p.ChunksPlayed != len(order) {
-		t.Errorf("%d chunks played, want %d", p.ChunksPlayed, len(order))
+	t.Logf("played %d of %d chunks in %.0f ms; heard %v; playback onsets %v", p.ChunksPlayed, len(plan), p.TookMs, p.Heard, p.ToneOnsets)
+	if p.ChunksPlayed != len(plan) {
+		t.Errorf("%d chunks played, want %d", p.ChunksPlayed, len(plan))
 	}
 	if len(p.ToneOnsets) == 0 {
 		t.Error("the tone was not detected on the playback path")
 	}
-	if p.PlayingSeen == nil || *p.PlayingSeen != "s1" || p.PlayingAfter != nil {
-		t.Errorf("Player.playing: %v while playing, %v after; want s1 then null", deref(p.PlayingSeen), deref(p.PlayingAfter))
+	if !slices.Equal(p.Heard, want) || p.PlayingAfter != nil {
+		t.Errorf("Player.playing named %v, then %v at the end; want %v, then null", p.Heard, deref(p.PlayingAfter), want)
 	}
 	if ex := listener.Exceptions(); len(ex) > 0 {
 		t.Errorf("uncaught exceptions in the page: %q", ex)

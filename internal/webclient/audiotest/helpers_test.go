@@ -1,9 +1,6 @@
 package audiotest
 
-import (
-	"encoding/json"
-	"slices"
-)
+import "encoding/json"
 
 // jsArg writes a Go value as a JavaScript literal.
 func jsArg(v any) string {
@@ -13,8 +10,6 @@ func jsArg(v any) string {
 	}
 	return string(b)
 }
-
-func containsInt(s []int, v int) bool { return slices.Contains(s, v) }
 
 func deref(s *string) any {
 	if s == nil {

@@ -36,21 +36,24 @@ window.record = async (seconds, chunkSeconds = 1) => {
   return { chunks: out, last, recording, stats, levels: levels.length, maxLevel: Math.max(0, ...levels) };
 };
 
-// play feeds base64 chunks to a Player as one stream, in the given order,
-// and waits until all have played (or timeoutMs passes).
-window.play = async (chunks, order, timeoutMs) => {
+// play feeds base64 chunks to a Player as the plan says, in its order:
+// [streamId, sequence, index into chunks] each; then ends every stream and
+// waits until all chunks planned have played (or timeoutMs passes). It
+// reports the streams heard, in the order Player.playing named them.
+window.play = async (chunks, plan, timeoutMs) => {
   const player = new Player({});
   await player.resume();
-  let playingSeen = null;
-  for (const i of order) player.enqueue('s1', i + 1, fromBase64(chunks[i]).buffer);
-  player.end('s1');
-  const deadline = Date.now() + timeoutMs;
+  for (const [id, seq, i] of plan) player.enqueue(id, seq, fromBase64(chunks[i]).buffer);
+  for (const id of new Set(plan.map(([id]) => id))) player.end(id);
+  const heard = [];
   const began = Date.now();
-  while (player.stats().chunksPlayed < order.length && Date.now() < deadline) {
-    playingSeen ??= player.playing;
+  while (player.stats().chunksPlayed < plan.length && Date.now() < began + timeoutMs) {
+    const now = player.playing;
+    if (now !== null && now !== heard[heard.length - 1]) heard.push(now);
     await sleep(20);
   }
-  return { ...player.stats(), playingSeen, playingAfter: player.playing, tookMs: Date.now() - began };
+  await sleep(50);
+  return { ...player.stats(), heard, playingAfter: player.playing, tookMs: Date.now() - began };
 };
 
 // decode decodes each chunk on its own at 48 kHz (as a listener does),
