@@ -20,6 +20,7 @@ import (
 	"github.com/walkie-ptt/walkie/internal/appservice"
 	"github.com/walkie-ptt/walkie/internal/config"
 	"github.com/walkie-ptt/walkie/internal/decide"
+	"github.com/walkie-ptt/walkie/internal/floorchannel"
 	"github.com/walkie-ptt/walkie/internal/homeserver"
 	"github.com/walkie-ptt/walkie/internal/matrix"
 	"github.com/walkie-ptt/walkie/internal/metrics"
@@ -56,8 +57,10 @@ type Service struct {
 	sender   *outbox.Sender
 	server   *appservice.Server
 	workers  *roomScheduler
-	ready    atomic.Bool
-	build    Build
+	// channel is the floor channel, nil when it is not served.
+	channel *floorchannel.Server
+	ready   atomic.Bool
+	build   Build
 }
 
 // NewService connects to the database, migrates it and wires the parts.
@@ -169,6 +172,9 @@ func (s *Service) Run(ctx context.Context) error {
 	background(s.pendingLoop)
 	background(s.janitorLoop)
 	background(s.outageLoop)
+	if s.channel != nil {
+		background(s.channel.Run)
+	}
 
 	go func() {
 		if err := homeserver.Connect(ctx, s.client, s.cfg.AppService.ID, s.cfg.AppService.Bot.Displayname, s.log); err != nil {
