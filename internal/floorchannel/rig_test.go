@@ -291,4 +291,6 @@ func holderOf(push map[string]any) string {
 	return fmt.Sprintf("%v/%v", h["user_id"], h["device_id"])
 }
 
-func floorDevice(user, device string) floor.Device { return floor.Device{UserID: user, DeviceID: device} }
+func floorDevice(user, device string) floor.Device {
+	return floor.Device{UserID: user, DeviceID: device}
+}
