@@ -25,7 +25,7 @@ var layers = map[string][]string{
 	"internal/homeserver":   {},
 	"internal/openid":       {},
 	"internal/webclient":    {},
-	"internal/floorchannel": {"internal/floor", "internal/store", "internal/decide", "internal/openid"},
+	"internal/floorchannel": {"internal/floor", "internal/store", "internal/metrics", "internal/decide", "internal/openid"},
 	"internal/app": {"internal/floor", "internal/matrix", "internal/store", "internal/metrics", "internal/decide",
 		"internal/config", "internal/outbox", "internal/appservice", "internal/homeserver", "internal/webclient",
 		"internal/floorchannel", "internal/openid"},

@@ -58,9 +58,10 @@ type Service struct {
 	server   *appservice.Server
 	workers  *roomScheduler
 	// channel is the floor channel, nil when it is not served.
-	channel *floorchannel.Server
-	ready   atomic.Bool
-	build   Build
+	channel        *floorchannel.Server
+	channelMetrics *metrics.Channel
+	ready          atomic.Bool
+	build          Build
 }
 
 // NewService connects to the database, migrates it and wires the parts.
@@ -89,6 +90,9 @@ func NewService(ctx context.Context, cfg *config.Config, log zerolog.Logger, reg
 	s := &Service{cfg: cfg, log: log, store: st, registry: reg, client: client, build: build}
 	s.metrics = metrics.New(reg, build.Version, build.Commit)
 	metrics.RegisterState(reg, st)
+	if cfg.Web.Enabled() && cfg.Web.FloorChannel.Enabled {
+		s.channelMetrics = metrics.NewChannel(reg)
+	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	s.decider = decide.New(decide.Options{

@@ -30,7 +30,7 @@ func (s *Service) webHandler() (http.Handler, error) {
 		s.channel = floorchannel.New(floorchannel.Options{
 			Decider: s.decider, Store: s.store, Verifier: verifier,
 			PublicURL: s.cfg.Web.ClientPublicURL(), AllowedOrigins: fc.AllowedOrigins,
-			MaxSocketsPerUser: fc.MaxSocketsPerUser, MaxSockets: fc.MaxSockets,
+			MaxSocketsPerUser: fc.MaxSocketsPerUser, MaxSockets: fc.MaxSockets, Metrics: s.channelMetrics,
 			Log: s.log.With().Str("component", "floorchannel").Logger(),
 		})
 		mux.Handle(floorchannel.Path, s.channel)

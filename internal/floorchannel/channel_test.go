@@ -10,37 +10,40 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/walkie-ptt/walkie/internal/floorchannel"
+	"github.com/walkie-ptt/walkie/internal/testkit/channelclient"
 )
 
 func TestAuthFailuresCloseWithAReason(t *testing.T) {
 	r := newRig(t, floorchannel.Options{AuthTimeout: 300 * time.Millisecond})
 	for _, tc := range []struct {
 		name   string
-		first  func(*client)
+		first  func(*channelclient.Client)
 		code   websocket.StatusCode
 		reason string
 	}{
-		{"no auth in time", func(*client) {}, 4002, "no auth message within"},
-		{"not JSON", func(c *client) { c.sendRaw([]byte("hello")) }, 4000, "bad auth message"},
-		{"another message first", func(c *client) { c.send(map[string]any{"type": "subscribe", "room_id": room}) }, 4000, "first message must be an auth"},
-		{"no device", func(c *client) { c.send(map[string]any{"type": "auth", "openid": r.hs.token(alice)}) }, 4000, "device_id"},
-		{"unknown token", func(c *client) {
+		{"no auth in time", func(*channelclient.Client) {}, 4002, "no auth message within"},
+		{"not JSON", func(c *channelclient.Client) { c.SendRaw([]byte("hello")) }, 4000, "bad auth message"},
+		{"another message first", func(c *channelclient.Client) { c.Send(channelclient.Message{"type": "subscribe", "room_id": room}) }, 4000, "first message must be an auth"},
+		{"no device", func(c *channelclient.Client) {
+			c.Send(channelclient.Message{"type": "auth", "openid": r.hs.token(alice)})
+		}, 4000, "device_id"},
+		{"unknown token", func(c *channelclient.Client) {
 			tok := r.hs.token(alice)
 			tok.AccessToken = "made-up"
-			c.send(map[string]any{"type": "auth", "openid": tok, "device_id": "PHONE"})
+			c.Send(channelclient.Message{"type": "auth", "openid": tok, "device_id": "PHONE"})
 		}, 4001, "does not know it"},
-		{"expired token (absolute expiry, as Dendrite sends)", func(c *client) {
+		{"expired token (absolute expiry, as Dendrite sends)", func(c *channelclient.Client) {
 			tok := r.hs.token(alice)
 			tok.ExpiresIn = time.Now().Add(-time.Minute).Unix()
-			c.send(map[string]any{"type": "auth", "openid": tok, "device_id": "PHONE"})
+			c.Send(channelclient.Message{"type": "auth", "openid": tok, "device_id": "PHONE"})
 		}, 4001, "expired"},
-		{"token of a server Walkie cannot ask", func(c *client) {
+		{"token of a server Walkie cannot ask", func(c *channelclient.Client) {
 			tok := r.hs.token(alice)
 			tok.MatrixServerName = "elsewhere.example"
-			c.send(map[string]any{"type": "auth", "openid": tok, "device_id": "PHONE"})
+			c.Send(channelclient.Message{"type": "auth", "openid": tok, "device_id": "PHONE"})
 		}, 4001, "not one this Walkie can ask"},
-		{"another user's token than claimed", func(c *client) {
-			c.send(map[string]any{"type": "auth", "openid": r.hs.token(bob), "device_id": "PHONE", "user_id": alice})
+		{"another user's token than claimed", func(c *channelclient.Client) {
+			c.Send(channelclient.Message{"type": "auth", "openid": r.hs.token(bob), "device_id": "PHONE", "user_id": alice})
 		}, 4003, "@bob:test's, not @alice:test's"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -49,7 +52,7 @@ func TestAuthFailuresCloseWithAReason(t *testing.T) {
 				t.Fatal(err)
 			}
 			tc.first(c)
-			ce := c.closed()
+			ce := c.Closed()
 			if ce.Code != tc.code || !strings.Contains(ce.Reason, tc.reason) {
 				t.Fatalf("closed with %d %q, want %d and a reason saying %q", ce.Code, ce.Reason, tc.code, tc.reason)
 			}
@@ -69,8 +72,8 @@ func TestAuthFailuresCloseWithAReason(t *testing.T) {
 		r.hs.down = true
 		r.hs.mu.Unlock()
 		defer func() { r.hs.mu.Lock(); r.hs.down = false; r.hs.mu.Unlock() }()
-		c.send(map[string]any{"type": "auth", "openid": tok, "device_id": "PHONE"})
-		if ce := c.closed(); ce.Code != websocket.StatusTryAgainLater {
+		c.Send(channelclient.Message{"type": "auth", "openid": tok, "device_id": "PHONE"})
+		if ce := c.Closed(); ce.Code != websocket.StatusTryAgainLater {
 			t.Fatalf("closed with %d %q, want 1013", ce.Code, ce.Reason)
 		}
 	})
@@ -84,14 +87,14 @@ func TestSocketsPerUserAreCapped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	third.send(map[string]any{"type": "auth", "openid": r.hs.token(alice), "device_id": "TABLET"})
-	if ce := third.closed(); ce.Code != 4004 || !strings.Contains(ce.Reason, "at most 2") {
+	third.Send(channelclient.Message{"type": "auth", "openid": r.hs.token(alice), "device_id": "TABLET"})
+	if ce := third.Closed(); ce.Code != 4004 || !strings.Contains(ce.Reason, "at most 2") {
 		t.Fatalf("third socket closed with %d %q, want 4004", ce.Code, ce.Reason)
 	}
 	r.connect(r.replica, bob, "PHONE") // others are not affected
 
 	// Once a socket closes, its place is free again.
-	if err := first.ws.Close(websocket.StatusNormalClosure, ""); err != nil {
+	if err := first.WS.Close(websocket.StatusNormalClosure, ""); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
@@ -100,8 +103,8 @@ func TestSocketsPerUserAreCapped(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.send(map[string]any{"type": "auth", "openid": r.hs.token(alice), "device_id": "TABLET"})
-		m, err := c.read()
+		c.Send(channelclient.Message{"type": "auth", "openid": r.hs.token(alice), "device_id": "TABLET"})
+		m, err := c.Read()
 		if err == nil && m["type"] == "ready" {
 			break
 		}
@@ -136,7 +139,7 @@ func TestOriginCheck(t *testing.T) {
 			t.Errorf("origin %q: %v, want 403", origin, err)
 		}
 		if c != nil {
-			_ = c.ws.CloseNow()
+			_ = c.WS.CloseNow()
 		}
 	}
 }
@@ -161,28 +164,28 @@ func TestBadMessagesAreAnsweredWithErrors(t *testing.T) {
 		{`{"type": "subscribe", "room_id": "!unknown:test"}`, "M_NOT_FOUND", ""},
 		{`{"type": "request", "room_id": "!unknown:test", "id": "x7"}`, "M_NOT_FOUND", "x7"},
 	} {
-		c.sendRaw([]byte(tc.msg))
-		m := c.next()
+		c.SendRaw([]byte(tc.msg))
+		m := c.Next()
 		if m["type"] != "error" || m["errcode"] != tc.errcode || (tc.id != "" && m["id"] != tc.id) || m["error"] == "" {
 			t.Errorf("%s: got %v, want error %s (id %q) with an explanation", tc.msg, m, tc.errcode, tc.id)
 		}
 	}
 	// Carol is not in the room: she may not follow it.
 	carolSocket := r.connect(r.replica, carol, "PHONE")
-	carolSocket.send(map[string]any{"type": "subscribe", "room_id": room})
-	if m := carolSocket.next(); m["type"] != "error" || m["errcode"] != "M_FORBIDDEN" {
+	carolSocket.Send(channelclient.Message{"type": "subscribe", "room_id": room})
+	if m := carolSocket.Next(); m["type"] != "error" || m["errcode"] != "M_FORBIDDEN" {
 		t.Fatalf("carol subscribing: %v, want M_FORBIDDEN", m)
 	}
 
 	// The socket still works after all that.
-	c.send(map[string]any{"type": "subscribe", "room_id": room})
-	if push := c.floorOf(room); push["term"] != float64(0) {
+	c.Send(channelclient.Message{"type": "subscribe", "room_id": room})
+	if push := c.Floor(room); push["term"] != float64(0) {
 		t.Fatalf("first push %v, want the idle floor at term 0", push)
 	}
 
 	// A message over the size limit closes the socket (1009).
-	c.sendRaw([]byte(`{"type": "subscribe", "room_id": "!` + strings.Repeat("x", 5000) + `"}`))
-	if ce := c.closed(); ce.Code != websocket.StatusMessageTooBig {
+	c.SendRaw([]byte(`{"type": "subscribe", "room_id": "!` + strings.Repeat("x", 5000) + `"}`))
+	if ce := c.Closed(); ce.Code != websocket.StatusMessageTooBig {
 		t.Fatalf("closed with %d %q, want 1009", ce.Code, ce.Reason)
 	}
 }
@@ -193,9 +196,9 @@ func TestMessageRateIsLimited(t *testing.T) {
 	// Unsubscribing is answered only when refused: 60 at once overrun
 	// the burst of 20 (a refill of 5 a second would need 8 s to absorb them).
 	for range 60 {
-		c.send(map[string]any{"type": "unsubscribe", "room_id": room})
+		c.Send(channelclient.Message{"type": "unsubscribe", "room_id": room})
 	}
-	m := c.next()
+	m := c.Next()
 	if m["type"] != "error" || m["errcode"] != "M_LIMIT_EXCEEDED" {
 		t.Fatalf("got %v, want M_LIMIT_EXCEEDED", m)
 	}
@@ -205,43 +208,43 @@ func TestRequestIsDecidedAndPushedToFollowers(t *testing.T) {
 	r := newRig(t, floorchannel.Options{})
 	a := r.connect(r.replica, alice, "PHONE")
 	b := r.connect(r.replica, bob, "PHONE")
-	for _, c := range []*client{a, b} {
-		c.send(map[string]any{"type": "subscribe", "room_id": room})
-		if push := c.floorOf(room); holderOf(push) != "" {
+	for _, c := range []*channelclient.Client{a, b} {
+		c.Send(channelclient.Message{"type": "subscribe", "room_id": room})
+		if push := c.Floor(room); channelclient.Holder(push) != "" {
 			t.Fatalf("first push %v, want an idle floor", push)
 		}
 	}
 
-	a.send(map[string]any{"type": "request", "room_id": room, "id": "r1"})
-	resp := a.response("r1")
+	a.Send(channelclient.Message{"type": "request", "room_id": room, "id": "r1"})
+	resp := a.Response("r1")
 	if resp["type"] != "response" || resp["id"] != "r1" || resp["room_id"] != room || resp["status"] != "granted" || resp["term"] != float64(1) {
 		t.Fatalf("response %v, want granted at term 1 for r1", resp)
 	}
-	for name, c := range map[string]*client{"alice": a, "bob": b} {
-		push := c.floorOf(room)
-		if holderOf(push) != alice+"/PHONE" || push["term"] != float64(1) {
+	for name, c := range map[string]*channelclient.Client{"alice": a, "bob": b} {
+		push := c.Floor(room)
+		if channelclient.Holder(push) != alice+"/PHONE" || push["term"] != float64(1) {
 			t.Fatalf("%s got %v, want alice's phone holding at term 1", name, push)
 		}
 	}
 
 	// Bob queues; alice releases; bob holds.
-	b.send(map[string]any{"type": "request", "room_id": room, "id": "b1"})
-	if resp := b.response("b1"); resp["status"] != "queued" || resp["position"] != float64(1) {
+	b.Send(channelclient.Message{"type": "request", "room_id": room, "id": "b1"})
+	if resp := b.Response("b1"); resp["status"] != "queued" || resp["position"] != float64(1) {
 		t.Fatalf("bob's response %v, want queued at 1", resp)
 	}
-	a.floorOf(room)
-	a.send(map[string]any{"type": "release", "room_id": room, "id": "r2", "term": 1})
-	if resp := a.response("r2"); resp["status"] != "released" {
+	a.Floor(room)
+	a.Send(channelclient.Message{"type": "release", "room_id": room, "id": "r2", "term": 1})
+	if resp := a.Response("r2"); resp["status"] != "released" {
 		t.Fatalf("alice's release: %v", resp)
 	}
-	if push := a.floorOf(room); holderOf(push) != bob+"/PHONE" || push["term"] != float64(2) {
+	if push := a.Floor(room); channelclient.Holder(push) != bob+"/PHONE" || push["term"] != float64(2) {
 		t.Fatalf("after the release: %v, want bob holding at term 2", push)
 	}
 
 	// A device without a permit in the room is denied, and nothing changes.
 	forged := r.connect(r.replica, alice, "FORGED")
-	forged.send(map[string]any{"type": "request", "room_id": room, "id": "f1", "preempt": true})
-	if resp := forged.response("f1"); resp["status"] != "denied" || resp["reason"] != "no_permit" {
+	forged.Send(channelclient.Message{"type": "request", "room_id": room, "id": "f1", "preempt": true})
+	if resp := forged.Response("f1"); resp["status"] != "denied" || resp["reason"] != "no_permit" {
 		t.Fatalf("forged device: %v, want denied no_permit", resp)
 	}
 	rm, _, err := r.st.Room(t.Context(), room)
@@ -254,15 +257,15 @@ func TestAnotherReplicasDecisionIsPushed(t *testing.T) {
 	r := newRig(t, floorchannel.Options{})
 	other := r.start(floorchannel.Options{})
 	listener := r.connect(other, bob, "PHONE")
-	listener.send(map[string]any{"type": "subscribe", "room_id": room})
-	listener.floorOf(room)
+	listener.Send(channelclient.Message{"type": "subscribe", "room_id": room})
+	listener.Floor(room)
 
 	talker := r.connect(r.replica, alice, "PHONE")
-	talker.send(map[string]any{"type": "request", "room_id": room, "id": "r1"})
-	if resp := talker.response("r1"); resp["status"] != "granted" {
+	talker.Send(channelclient.Message{"type": "request", "room_id": room, "id": "r1"})
+	if resp := talker.Response("r1"); resp["status"] != "granted" {
 		t.Fatalf("response %v", resp)
 	}
-	if push := listener.floorOf(room); holderOf(push) != alice+"/PHONE" {
+	if push := listener.Floor(room); channelclient.Holder(push) != alice+"/PHONE" {
 		t.Fatalf("the other replica pushed %v, want alice holding", push)
 	}
 	// A decision from the timeline (not the channel) reaches it too.
@@ -270,7 +273,7 @@ func TestAnotherReplicasDecisionIsPushed(t *testing.T) {
 	if _, err := r.d.Transaction(t.Context(), "release", []json.RawMessage{raw}); err != nil {
 		t.Fatal(err)
 	}
-	if push := listener.floorOf(room); holderOf(push) != "" {
+	if push := listener.Floor(room); channelclient.Holder(push) != "" {
 		t.Fatalf("after the timeline release: %v, want an idle floor", push)
 	}
 }
@@ -278,11 +281,11 @@ func TestAnotherReplicasDecisionIsPushed(t *testing.T) {
 func TestADroppedSocketKeepsTheFloor(t *testing.T) {
 	r := newRig(t, floorchannel.Options{})
 	a := r.connect(r.replica, alice, "PHONE")
-	a.send(map[string]any{"type": "request", "room_id": room, "id": "r1"})
-	if resp := a.response("r1"); resp["status"] != "granted" {
+	a.Send(channelclient.Message{"type": "request", "room_id": room, "id": "r1"})
+	if resp := a.Response("r1"); resp["status"] != "granted" {
 		t.Fatalf("response %v", resp)
 	}
-	_ = a.ws.CloseNow()
+	_ = a.WS.CloseNow()
 	deadline := time.Now().Add(10 * time.Second)
 	for r.ch.Sockets() != 0 {
 		if time.Now().After(deadline) {
@@ -300,7 +303,7 @@ func TestShutdownClosesSockets(t *testing.T) {
 	r := newRig(t, floorchannel.Options{})
 	c := r.connect(r.replica, alice, "PHONE")
 	r.stop()
-	if ce := c.closed(); ce.Code != websocket.StatusGoingAway {
+	if ce := c.Closed(); ce.Code != websocket.StatusGoingAway {
 		t.Fatalf("closed with %d %q, want 1001", ce.Code, ce.Reason)
 	}
 }

@@ -158,6 +158,7 @@ func (c *conn) read() ([]byte, bool) {
 // answers ready, or closes the socket saying why.
 func (c *conn) authenticate() bool {
 	timer := time.AfterFunc(c.s.opts.AuthTimeout, func() {
+		c.s.authFailed("timeout")
 		c.fail(closeAuthTimeout, fmt.Sprintf("no auth message within %s", c.s.opts.AuthTimeout))
 	})
 	data, ok := c.read()
@@ -167,9 +168,11 @@ func (c *conn) authenticate() bool {
 	m, perr := parseMessage(data)
 	switch {
 	case perr != nil:
+		c.s.authFailed("bad_message")
 		c.fail(closeBadAuth, "bad auth message: "+perr.msg)
 		return false
 	case m.Type != typeAuth:
+		c.s.authFailed("bad_message")
 		c.fail(closeBadAuth, "the first message must be an auth message")
 		return false
 	}
@@ -179,17 +182,21 @@ func (c *conn) authenticate() bool {
 	switch {
 	case errors.Is(err, openid.ErrUnavailable):
 		c.s.log.Warn().Err(err).Str("server", m.OpenID.MatrixServerName).Msg("Floor channel: the homeserver could not verify an OpenID token")
+		c.s.authFailed("unavailable")
 		c.fail(websocket.StatusTryAgainLater, "the homeserver could not verify the token; try again later")
 		return false
 	case err != nil:
 		c.s.log.Debug().Err(err).Str("server", m.OpenID.MatrixServerName).Msg("Floor channel: OpenID token refused")
+		c.s.authFailed("rejected")
 		c.fail(closeAuthFailed, "OpenID token refused: "+authFailure(err))
 		return false
 	case m.UserID != "" && m.UserID != user:
+		c.s.authFailed("wrong_user")
 		c.fail(closeWrongUser, truncate(fmt.Sprintf("the token is %s's, not %s's", user, m.UserID)))
 		return false
 	}
 	if !c.s.hub.authenticate(c, user, c.s.opts.MaxSocketsPerUser) {
+		c.s.authFailed("too_many_sockets")
 		c.fail(closeTooManySockets, fmt.Sprintf("at most %d floor-channel sockets per user", c.s.opts.MaxSocketsPerUser))
 		return false
 	}
@@ -237,6 +244,11 @@ func (c *conn) readLoop() {
 		default:
 		}
 		m, perr := parseMessage(data)
+		if perr != nil {
+			c.s.received("invalid")
+		} else {
+			c.s.received(m.Type)
+		}
 		if perr == nil && !c.bucket.take(time.Now()) {
 			perr = &protocolError{code: errLimit, msg: fmt.Sprintf("more than %d messages a second", messageRate)}
 			if refused++; refused > maxRefused {

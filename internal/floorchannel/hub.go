@@ -7,6 +7,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/walkie-ptt/walkie/internal/floor"
+	"github.com/walkie-ptt/walkie/internal/metrics"
 )
 
 // hub knows the sockets, their users and the rooms they follow, and
@@ -17,10 +18,20 @@ type hub struct {
 	rooms map[string]map[*conn]int64
 	users map[string]int // authenticated sockets per user
 	conns map[*conn]struct{}
+	// metrics counts pushes (nil: not counted).
+	metrics *metrics.Channel
 }
 
-func newHub() hub {
-	return hub{rooms: map[string]map[*conn]int64{}, users: map[string]int{}, conns: map[*conn]struct{}{}}
+func newHub(m *metrics.Channel) hub {
+	return hub{rooms: map[string]map[*conn]int64{}, users: map[string]int{}, conns: map[*conn]struct{}{}, metrics: m}
+}
+
+// push queues a floor push for c (under h.mu).
+func (h *hub) push(c *conn, msg []byte) {
+	c.send(msg)
+	if h.metrics != nil {
+		h.metrics.Pushes.Inc()
+	}
 }
 
 // noVersion is "nothing pushed yet": below every version, 0 included (a
@@ -112,7 +123,7 @@ func (h *hub) publish(room string, version int64, fs floor.FloorState) {
 			msg = floorPush(room, version, fs)
 		}
 		h.rooms[room][c] = version
-		c.send(msg)
+		h.push(c, msg)
 	}
 }
 
@@ -126,7 +137,7 @@ func (h *hub) offer(c *conn, room string, version int64, fs floor.FloorState) {
 		return
 	}
 	h.rooms[room][c] = version
-	c.send(floorPush(room, version, fs))
+	h.push(c, floorPush(room, version, fs))
 }
 
 // followedRooms lists the rooms some socket follows.

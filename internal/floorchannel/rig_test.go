@@ -2,17 +2,13 @@ package floorchannel_test
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/rs/zerolog"
 
 	"github.com/walkie-ptt/walkie/internal/config"
@@ -21,6 +17,7 @@ import (
 	"github.com/walkie-ptt/walkie/internal/floorchannel"
 	"github.com/walkie-ptt/walkie/internal/openid"
 	"github.com/walkie-ptt/walkie/internal/store"
+	"github.com/walkie-ptt/walkie/internal/testkit/channelclient"
 	"github.com/walkie-ptt/walkie/internal/testkit/pgtest"
 	"github.com/walkie-ptt/walkie/internal/testkit/roomevents"
 	"github.com/walkie-ptt/walkie/internal/testkit/timers"
@@ -150,145 +147,17 @@ func (r *rig) start(opts floorchannel.Options) *replica {
 	return rep
 }
 
-// client is a test's end of a socket.
-type client struct {
-	t  *testing.T
-	ws *websocket.Conn
-	// held are messages read while looking for another (take).
-	held []map[string]any
-}
-
-func (rep *replica) dial(t *testing.T, header http.Header) (*client, *http.Response, error) {
+func (rep *replica) dial(t *testing.T, header http.Header) (*channelclient.Client, *http.Response, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	ws, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(rep.http.URL, "http")+floorchannel.Path,
-		&websocket.DialOptions{HTTPHeader: header})
-	if err != nil {
-		return nil, resp, err
-	}
-	t.Cleanup(func() { _ = ws.CloseNow() })
-	return &client{t: t, ws: ws}, resp, nil
+	return channelclient.Dial(t, rep.http.URL, header)
 }
 
 // connect opens a socket and authenticates as user with device.
-func (r *rig) connect(rep *replica, user, device string) *client {
+func (r *rig) connect(rep *replica, user, device string) *channelclient.Client {
 	r.t.Helper()
-	c, _, err := rep.dial(r.t, nil)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	c.send(map[string]any{"type": "auth", "openid": r.hs.token(user), "device_id": device})
-	if m := c.next(); m["type"] != "ready" || m["user_id"] != user || m["device_id"] != device {
-		r.t.Fatalf("after auth: %v, want ready for %s/%s", m, user, device)
-	}
+	c := channelclient.MustDial(r.t, rep.http.URL)
+	c.Auth(r.hs.token(user), user, device)
 	return c
-}
-
-func (c *client) send(v any) {
-	c.t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	c.sendRaw(b)
-}
-
-func (c *client) sendRaw(b []byte) {
-	c.t.Helper()
-	ctx, cancel := context.WithTimeout(c.t.Context(), 10*time.Second)
-	defer cancel()
-	if err := c.ws.Write(ctx, websocket.MessageText, b); err != nil {
-		c.t.Fatal(err)
-	}
-}
-
-// next is the next message from Walkie.
-func (c *client) next() map[string]any {
-	c.t.Helper()
-	if len(c.held) > 0 {
-		m := c.held[0]
-		c.held = c.held[1:]
-		return m
-	}
-	m, err := c.read()
-	if err != nil {
-		c.t.Fatalf("reading: %v", err)
-	}
-	return m
-}
-
-func (c *client) read() (map[string]any, error) {
-	ctx, cancel := context.WithTimeout(c.t.Context(), 15*time.Second)
-	defer cancel()
-	_, data, err := c.ws.Read(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	return m, json.Unmarshal(data, &m)
-}
-
-// closed reads until Walkie closes the socket and returns its close frame.
-func (c *client) closed() websocket.CloseError {
-	c.t.Helper()
-	for {
-		m, err := c.read()
-		if err == nil {
-			continue // messages before the close
-		}
-		var ce websocket.CloseError
-		if !errors.As(err, &ce) {
-			c.t.Fatalf("the socket ended without a close frame: %v (last message %v)", err, m)
-		}
-		return ce
-	}
-}
-
-// take returns the first message (held or new) that match accepts; the
-// others stay held, in order. A response and the floor push it causes
-// may arrive in either order.
-func (c *client) take(what string, match func(map[string]any) bool) map[string]any {
-	c.t.Helper()
-	for i, m := range c.held {
-		if match(m) {
-			c.held = append(c.held[:i:i], c.held[i+1:]...)
-			return m
-		}
-	}
-	for {
-		m, err := c.read()
-		if err != nil {
-			c.t.Fatalf("waiting for %s: %v (held %v)", what, err, c.held)
-		}
-		if match(m) {
-			return m
-		}
-		if m["type"] == "error" {
-			c.t.Fatalf("waiting for %s, got %v", what, m)
-		}
-		c.held = append(c.held, m)
-	}
-}
-
-// floorOf is the next floor push for room.
-func (c *client) floorOf(roomID string) map[string]any {
-	c.t.Helper()
-	return c.take("a floor push", func(m map[string]any) bool { return m["type"] == "floor" && m["room_id"] == roomID })
-}
-
-// response is the response to the request named id.
-func (c *client) response(id string) map[string]any {
-	c.t.Helper()
-	return c.take("response "+id, func(m map[string]any) bool { return m["type"] == "response" && m["id"] == id })
-}
-
-func holderOf(push map[string]any) string {
-	h, ok := push["holder"].(map[string]any)
-	if !ok {
-		return ""
-	}
-	return fmt.Sprintf("%v/%v", h["user_id"], h["device_id"])
 }
 
 func floorDevice(user, device string) floor.Device {

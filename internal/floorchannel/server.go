@@ -26,6 +26,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/walkie-ptt/walkie/internal/decide"
+	"github.com/walkie-ptt/walkie/internal/metrics"
 	"github.com/walkie-ptt/walkie/internal/openid"
 	"github.com/walkie-ptt/walkie/internal/store"
 )
@@ -52,7 +53,9 @@ type Options struct {
 	// all sockets, authenticated or not.
 	MaxSocketsPerUser int
 	MaxSockets        int
-	Log               zerolog.Logger
+	// Metrics, when set, counts sockets, failures, messages and pushes.
+	Metrics *metrics.Channel
+	Log     zerolog.Logger
 	// Timings; zero means the default (tests shorten them).
 	AuthTimeout  time.Duration // 10 s (PROTOCOL.md)
 	PingInterval time.Duration // 30 s
@@ -114,7 +117,7 @@ func New(opts Options) *Server {
 	if opts.PingInterval <= 0 {
 		opts.PingInterval = defaultPingInterval
 	}
-	s := &Server{opts: opts, origins: map[string]bool{}, log: opts.Log, hub: newHub()}
+	s := &Server{opts: opts, origins: map[string]bool{}, log: opts.Log, hub: newHub(opts.Metrics)}
 	for _, o := range append([]string{opts.PublicURL}, opts.AllowedOrigins...) {
 		if o == "*" {
 			s.anyOrigin = true
@@ -188,6 +191,9 @@ func (s *Server) admit() bool {
 		return false
 	}
 	s.sockets++
+	if s.opts.Metrics != nil {
+		s.opts.Metrics.Sockets.Inc()
+	}
 	return true
 }
 
@@ -195,6 +201,23 @@ func (s *Server) leave() {
 	s.mu.Lock()
 	s.sockets--
 	s.mu.Unlock()
+	if s.opts.Metrics != nil {
+		s.opts.Metrics.Sockets.Dec()
+	}
+}
+
+// authFailed counts a socket closed at authentication.
+func (s *Server) authFailed(reason string) {
+	if s.opts.Metrics != nil {
+		s.opts.Metrics.AuthFailures.WithLabelValues(reason).Inc()
+	}
+}
+
+// received counts a message of an authenticated socket.
+func (s *Server) received(messageType string) {
+	if s.opts.Metrics != nil {
+		s.opts.Metrics.Messages.WithLabelValues(messageType).Inc()
+	}
 }
 
 // Run pushes floor changes to the sockets until ctx ends, then closes
@@ -241,6 +264,9 @@ func (s *Server) Run(ctx context.Context) {
 
 // resync reads every followed room and pushes what sockets have not seen.
 func (s *Server) resync(ctx context.Context) {
+	if s.opts.Metrics != nil {
+		s.opts.Metrics.Resyncs.Inc()
+	}
 	for _, roomID := range s.hub.followedRooms() {
 		s.refresh(ctx, roomID)
 	}
