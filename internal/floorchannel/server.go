@@ -224,6 +224,9 @@ func (s *Server) received(messageType string) {
 // every socket ("going away"): an http.Server's Shutdown does not close
 // hijacked connections.
 func (s *Server) Run(ctx context.Context) {
+	s.mu.Lock()
+	s.closing = false // a Run after another serves again
+	s.mu.Unlock()
 	notices := make(chan store.FloorNotice, 256)
 	listening := make(chan struct{})
 	go func() {
