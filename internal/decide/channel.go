@@ -2,6 +2,7 @@ package decide
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/walkie-ptt/walkie/internal/floor"
@@ -42,21 +43,26 @@ func (d *Decider) publishFloor(out Outcome) {
 	}
 }
 
+// ErrNotJoined: a floor-channel request named a room the controller is not
+// in (or has never seen). Nothing was decided or stored.
+var ErrNotJoined = errors.New("the controller is not in this room")
+
 // ChannelRequest decides a floor-channel request (req.Channel set, no
 // EventID) like any input: under the room's lock, in one transaction
 // with the room's pending events, by the engine's rules for a
 // talk_request. It returns the request's answer and the outcome; the
-// floor state it published is also on FloorChanges. The room must exist
-// (the channel checks that first): an unknown room would be created.
+// floor state it published is also on FloorChanges. A room the controller
+// is not in is refused (ErrNotJoined) and left as it was: no row is
+// created for an unknown one.
 func (d *Decider) ChannelRequest(ctx context.Context, roomID string, req floor.TalkRequest) (floor.Response, Outcome, error) {
 	if req.Channel == "" || req.EventID != "" {
 		return floor.Response{}, Outcome{}, fmt.Errorf("not a channel request")
 	}
-	out, _, err := d.Decide(ctx, roomID, req)
+	out, err := d.decideChannel(ctx, roomID, store.BatchSize, req)
 	if store.IsPoisoned(err) {
 		// A pending event no decision can be made with is the room
 		// workers' to set aside; the request is decided without it.
-		out, err = d.DecideInputs(ctx, roomID, req)
+		out, err = d.decideChannel(ctx, roomID, 0, req)
 	}
 	if err != nil {
 		return floor.Response{}, Outcome{}, err
@@ -67,4 +73,28 @@ func (d *Decider) ChannelRequest(ctx context.Context, roomID string, req floor.T
 		}
 	}
 	return floor.Response{}, out, fmt.Errorf("the decision gave channel request %s no answer", req.Channel)
+}
+
+// decideChannel is decideOne for a channel request: the transaction rolls
+// back (the room's row included, for a room first seen here) when the
+// controller is not in the room. Pending events left over (over limit)
+// are the room workers'.
+func (d *Decider) decideChannel(ctx context.Context, roomID string, limit int, req floor.TalkRequest) (Outcome, error) {
+	var out Outcome
+	committed, err := d.store.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		if out, err = d.decideRoom(tx, roomID, limit, []floor.Input{req}, nil); err != nil {
+			return err
+		}
+		if !out.joined {
+			return ErrNotJoined
+		}
+		return nil
+	})
+	if err != nil {
+		return Outcome{}, err
+	}
+	out.CommittedAt = committed
+	d.committed(out)
+	return out, nil
 }

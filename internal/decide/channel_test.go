@@ -1,11 +1,13 @@
 package decide_test
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/walkie-ptt/walkie/internal/decide"
 	"github.com/walkie-ptt/walkie/internal/floor"
 	"github.com/walkie-ptt/walkie/internal/matrix"
+	"github.com/walkie-ptt/walkie/internal/store"
 )
 
 func channelRequest(id, user, device, action string) floor.TalkRequest {
@@ -105,5 +107,28 @@ func TestChannelRequestRefusesAnEventRequest(t *testing.T) {
 	in.EventID = "$e"
 	if _, _, err := f.d.ChannelRequest(f.ctx, "!r:test", in); err == nil {
 		t.Fatal("a request without a channel name was decided")
+	}
+}
+
+func TestChannelRequestInARoomTheControllerIsNotIn(t *testing.T) {
+	f := newFixture(t)
+	// A room never seen: refused, and no row is created for it.
+	if _, _, err := f.d.ChannelRequest(f.ctx, "!unknown:test", channelRequest("c1", alice, "A", floor.ActionRequest)); !errors.Is(err, decide.ErrNotJoined) {
+		t.Fatalf("unknown room: %v, want ErrNotJoined", err)
+	}
+	if _, _, err := f.st.Room(f.ctx, "!unknown:test"); !errors.Is(err, store.ErrUnknownRoom) {
+		t.Fatalf("the unknown room has a row now: %v", err)
+	}
+	// A room the bot left: refused, nothing changes.
+	const room = "!r:test"
+	f.setupRoom(room, alice)
+	f.deliver(f.permit(room, alice, "A", nil))
+	f.deliver(f.ev(room, bot, "m.room.member", sk(bot), map[string]any{"membership": "leave"}))
+	before := f.room(room)
+	if _, _, err := f.d.ChannelRequest(f.ctx, room, channelRequest("c2", alice, "A", floor.ActionRequest)); !errors.Is(err, decide.ErrNotJoined) {
+		t.Fatalf("a room the bot left: %v, want ErrNotJoined", err)
+	}
+	if after := f.room(room); after.Term != before.Term || after.Holder != nil || after.FloorVersion != before.FloorVersion {
+		t.Fatalf("the refused request changed the room: term %d, holder %+v", after.Term, after.Holder)
 	}
 }

@@ -97,6 +97,8 @@ type Outcome struct {
 	// Answers are the answers to the floor-channel requests among the
 	// inputs (Response.Channel names each): they went nowhere else.
 	Answers []floor.Response
+	// joined: the controller is in the room after the decision.
+	joined bool
 }
 
 // Decide decides a room's inputs, then its pending events (up to

@@ -105,7 +105,7 @@ func (d *Decider) decideRoom(tx *store.Tx, roomID string, limit int, inputs []fl
 		tx.NotifyFloor(roomID, room.FloorVersion, *published)
 		out.Floor, out.FloorVersion = published, room.FloorVersion
 	}
-	out.Events, out.Calls, out.After = locked.Events, len(rows), room
+	out.Events, out.Calls, out.After, out.joined = locked.Events, len(rows), room, joined
 	return out, nil
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/walkie-ptt/walkie/internal/floorchannel"
 	"github.com/walkie-ptt/walkie/internal/testkit/channelclient"
+	"github.com/walkie-ptt/walkie/internal/testkit/roomevents"
 )
 
 func TestAuthFailuresCloseWithAReason(t *testing.T) {
@@ -305,5 +306,20 @@ func TestShutdownClosesSockets(t *testing.T) {
 	r.stop()
 	if ce := c.Closed(); ce.Code != websocket.StatusGoingAway {
 		t.Fatalf("closed with %d %q, want 1001", ce.Code, ce.Reason)
+	}
+}
+
+func TestFollowersWhoLeaveAreDropped(t *testing.T) {
+	r := newRig(t, floorchannel.Options{MemberCheck: 100 * time.Millisecond})
+	b := r.connect(r.replica, bob, "PHONE")
+	b.Send(channelclient.Message{"type": "subscribe", "room_id": room})
+	b.Floor(room)
+	leave, _ := r.evs.Event(room, bob, "m.room.member", roomevents.StateKey(bob), map[string]string{"membership": "leave"})
+	if _, err := r.d.Transaction(t.Context(), "leave", []json.RawMessage{leave}); err != nil {
+		t.Fatal(err)
+	}
+	m := b.Take("being dropped", func(m channelclient.Message) bool { return m["type"] == "error" })
+	if m["errcode"] != "M_FORBIDDEN" || m["room_id"] != room {
+		t.Fatalf("got %v, want M_FORBIDDEN for the room", m)
 	}
 }

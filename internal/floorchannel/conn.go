@@ -9,6 +9,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/walkie-ptt/walkie/internal/decide"
 	"github.com/walkie-ptt/walkie/internal/floor"
 	"github.com/walkie-ptt/walkie/internal/openid"
 	"github.com/walkie-ptt/walkie/internal/store"
@@ -40,15 +41,13 @@ type conn struct {
 	user, device string
 	// subscribed is the hub's (under hub.mu).
 	subscribed map[string]bool
-	// known are rooms Walkie is in, as checked for this socket (reader only).
-	known  map[string]bool
-	bucket tokenBucket
+	bucket     tokenBucket
 }
 
 func newConn(s *Server, ws *websocket.Conn) *conn {
 	return &conn{s: s, ws: ws, out: make(chan []byte, outboundQueue), done: make(chan struct{}),
-		subscribed: map[string]bool{}, known: map[string]bool{},
-		bucket: tokenBucket{tokens: burstMessages, last: time.Now()}}
+		subscribed: map[string]bool{},
+		bucket:     tokenBucket{tokens: burstMessages, last: time.Now()}}
 }
 
 // send queues a message for the client. A client that does not read is
@@ -295,6 +294,8 @@ func (c *conn) subscribe(m clientMessage) {
 	c.s.hub.offer(c, m.RoomID, room.FloorVersion, room.FloorState(time.Now()))
 }
 
+var notInRoom = &protocolError{code: errNotFound, msg: "Walkie is not in this room"}
+
 // room reads a room Walkie is in.
 func (c *conn) room(roomID string) (*floor.Room, *protocolError) {
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
@@ -302,29 +303,25 @@ func (c *conn) room(roomID string) (*floor.Room, *protocolError) {
 	room, joined, err := c.s.opts.Store.Room(ctx, roomID)
 	switch {
 	case errors.Is(err, store.ErrUnknownRoom) || (err == nil && !joined):
-		return nil, &protocolError{code: errNotFound, msg: "Walkie is not in this room"}
+		return nil, notInRoom
 	case err != nil:
 		c.s.log.Error().Err(err).Str("room_id", roomID).Msg("Floor channel: could not read a room")
 		return nil, &protocolError{code: errUnknown, msg: "could not read the room; try again"}
 	}
-	c.known[roomID] = true
 	return room, nil
 }
 
 // request decides a request, release or cancel and answers it.
 func (c *conn) request(m clientMessage) {
-	if !c.known[m.RoomID] {
-		// Deciding would create a room Walkie has never seen.
-		if _, perr := c.room(m.RoomID); perr != nil {
-			c.send(errorPush(m, perr))
-			return
-		}
-	}
 	req := floor.TalkRequest{Channel: "channel:" + m.ID, Sender: c.user, DeviceID: c.device,
 		Action: action(m.Type), Term: m.Term, Preempt: m.Preempt}
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	resp, out, err := c.s.opts.Decider.ChannelRequest(ctx, m.RoomID, req)
 	cancel()
+	if errors.Is(err, decide.ErrNotJoined) {
+		c.send(errorPush(m, notInRoom))
+		return
+	}
 	if err != nil {
 		c.s.log.Error().Err(err).Str("room_id", m.RoomID).Str("user_id", c.user).Msg("Floor channel: could not decide a request")
 		c.send(errorPush(m, &protocolError{code: errUnknown, msg: "the request could not be decided; try again"}))

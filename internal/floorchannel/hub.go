@@ -140,6 +140,19 @@ func (h *hub) offer(c *conn, room string, version int64, fs floor.FloorState) {
 	h.push(c, floorPush(room, version, fs))
 }
 
+// dropFollowers unsubscribes the followers of room whose user gone
+// reports, and sends each of them msg.
+func (h *hub) dropFollowers(room string, gone func(user string) bool, msg []byte) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.rooms[room] {
+		if gone(c.user) {
+			h.unsubscribeLocked(c, room)
+			c.send(msg)
+		}
+	}
+}
+
 // followedRooms lists the rooms some socket follows.
 func (h *hub) followedRooms() []string {
 	h.mu.Lock()

@@ -59,6 +59,9 @@ type Options struct {
 	// Timings; zero means the default (tests shorten them).
 	AuthTimeout  time.Duration // 10 s (PROTOCOL.md)
 	PingInterval time.Duration // 30 s
+	// MemberCheck is how often followed rooms are read to drop followers
+	// who left them (30 s).
+	MemberCheck time.Duration
 }
 
 // Defaults of Options.
@@ -67,6 +70,7 @@ const (
 	DefaultMaxSockets        = 20_000
 	defaultAuthTimeout       = 10 * time.Second
 	defaultPingInterval      = 30 * time.Second
+	defaultMemberCheck       = 30 * time.Second
 )
 
 // Limits of one socket.
@@ -116,6 +120,9 @@ func New(opts Options) *Server {
 	}
 	if opts.PingInterval <= 0 {
 		opts.PingInterval = defaultPingInterval
+	}
+	if opts.MemberCheck <= 0 {
+		opts.MemberCheck = defaultMemberCheck
 	}
 	s := &Server{opts: opts, origins: map[string]bool{}, log: opts.Log, hub: newHub(opts.Metrics)}
 	for _, o := range append([]string{opts.PublicURL}, opts.AllowedOrigins...) {
@@ -234,8 +241,12 @@ func (s *Server) Run(ctx context.Context) {
 		_ = s.opts.Store.ListenFloor(ctx, notices) // returns ctx's error
 	}()
 	changes := s.opts.Decider.FloorChanges()
+	memberCheck := time.NewTicker(s.opts.MemberCheck)
+	defer memberCheck.Stop()
 	for {
 		select {
+		case <-memberCheck.C:
+			go s.checkMembers(ctx)
 		case <-ctx.Done():
 			s.mu.Lock()
 			s.closing = true
@@ -272,6 +283,19 @@ func (s *Server) resync(ctx context.Context) {
 	}
 	for _, roomID := range s.hub.followedRooms() {
 		s.refresh(ctx, roomID)
+	}
+}
+
+// checkMembers drops the followers of each followed room who are no
+// longer joined to it (or whose room Walkie left), telling them why.
+func (s *Server) checkMembers(ctx context.Context) {
+	for _, roomID := range s.hub.followedRooms() {
+		room, joined, err := s.opts.Store.Room(ctx, roomID)
+		if err != nil {
+			continue // the next check tries again
+		}
+		s.hub.dropFollowers(roomID, func(user string) bool { return !joined || room.Members[user] != "join" },
+			errorPush(clientMessage{RoomID: roomID}, &protocolError{code: errForbidden, msg: "you are no longer joined to this room"}))
 	}
 }
 
