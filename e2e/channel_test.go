@@ -263,3 +263,17 @@ func waitChannelSockets(t *testing.T, w *walkieproc.Process, n int) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestChannelIsAnnouncedToTheWebClient(t *testing.T) {
+	resp, err := http.Get(shared.Walkie.WebURL() + "/_walkie/client/v1/config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var cfg struct {
+		FloorChannel string `json:"floor_channel"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&cfg); err != nil || cfg.FloorChannel != channelclient.Path {
+		t.Fatalf("the client config names floor channel %q (%v), want %s", cfg.FloorChannel, err, channelclient.Path)
+	}
+}

@@ -323,3 +323,26 @@ func TestFollowersWhoLeaveAreDropped(t *testing.T) {
 		t.Fatalf("got %v, want M_FORBIDDEN for the room", m)
 	}
 }
+
+func TestDeadConnectionsArePingedOut(t *testing.T) {
+	r := newRig(t, floorchannel.Options{PingInterval: 100 * time.Millisecond})
+	r.connect(r.replica, alice, "PHONE")
+	// The client never reads again, so it answers no ping: Walkie gives up on
+	// it (and the close handshake it cannot complete).
+	deadline := time.Now().Add(30 * time.Second)
+	for r.ch.Sockets() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("a socket that answers no ping is still open")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// (Its close frame, 1008 "no pong", waits behind the pings the client
+	// never answered: reading now would answer those first, into a closed
+	// connection.)
+}
+
+func TestTheTestClientUsesThePath(t *testing.T) {
+	if channelclient.Path != floorchannel.Path {
+		t.Fatalf("channelclient.Path %q, floorchannel.Path %q", channelclient.Path, floorchannel.Path)
+	}
+}
