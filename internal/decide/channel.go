@@ -75,26 +75,15 @@ func (d *Decider) ChannelRequest(ctx context.Context, roomID string, req floor.T
 	return floor.Response{}, out, fmt.Errorf("the decision gave channel request %s no answer", req.Channel)
 }
 
-// decideChannel is decideOne for a channel request: the transaction rolls
-// back (the room's row included, for a room first seen here) when the
-// controller is not in the room. Pending events left over (over limit)
-// are the room workers'.
+// decideChannel is decideOne for a channel request: the transaction
+// rolls back (the room's row included, for a room first seen here) when
+// the controller is not in the room. Pending events left over (over
+// limit) are the room workers'.
 func (d *Decider) decideChannel(ctx context.Context, roomID string, limit int, req floor.TalkRequest) (Outcome, error) {
-	var out Outcome
-	committed, err := d.store.InTx(ctx, func(tx *store.Tx) error {
-		var err error
-		if out, err = d.decideRoom(tx, roomID, limit, []floor.Input{req}, nil); err != nil {
-			return err
-		}
+	return d.decideChecked(ctx, roomID, limit, []floor.Input{req}, func(out Outcome) error {
 		if !out.joined {
 			return ErrNotJoined
 		}
 		return nil
 	})
-	if err != nil {
-		return Outcome{}, err
-	}
-	out.CommittedAt = committed
-	d.committed(out)
-	return out, nil
 }

@@ -116,11 +116,19 @@ func (d *Decider) DecideInputs(ctx context.Context, roomID string, inputs ...flo
 }
 
 func (d *Decider) decideOne(ctx context.Context, roomID string, limit int, inputs []floor.Input) (Outcome, error) {
+	return d.decideChecked(ctx, roomID, limit, inputs, nil)
+}
+
+// decideChecked is decideOne whose transaction rolls back when check
+// (if set) finds fault with the decision.
+func (d *Decider) decideChecked(ctx context.Context, roomID string, limit int, inputs []floor.Input, check func(Outcome) error) (Outcome, error) {
 	var out Outcome
 	committed, err := d.store.InTx(ctx, func(tx *store.Tx) error {
 		var err error
-		out, err = d.decideRoom(tx, roomID, limit, inputs, nil)
-		return err
+		if out, err = d.decideRoom(tx, roomID, limit, inputs, nil); err != nil || check == nil {
+			return err
+		}
+		return check(out)
 	})
 	if err != nil {
 		return Outcome{}, err
