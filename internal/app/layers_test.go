@@ -14,22 +14,22 @@ import (
 // store and codec → engine; lower packages never import higher ones, and
 // no product package imports test tooling. docs/architecture.md draws it.
 var layers = map[string][]string{
-	"internal/floor":        {},
-	"internal/matrix":       {"internal/floor"},
-	"internal/config":       {"internal/floor"},
-	"internal/store":        {"internal/floor", "migrations"},
-	"internal/metrics":      {"internal/floor", "internal/store"},
-	"internal/decide":       {"internal/floor", "internal/matrix", "internal/store", "internal/metrics", "internal/config"},
-	"internal/outbox":       {"internal/floor", "internal/matrix", "internal/store", "internal/metrics", "internal/decide"},
-	"internal/appservice":   {"internal/floor", "internal/store", "internal/metrics", "internal/decide", "internal/outbox"},
-	"internal/homeserver":   {},
-	"internal/openid":       {},
-	"internal/webclient":    {},
-	"internal/floorchannel": {"internal/floor", "internal/store", "internal/metrics", "internal/decide", "internal/openid"},
+	"internal/floor":      {},
+	"internal/matrix":     {"internal/floor"},
+	"internal/config":     {"internal/floor"},
+	"internal/store":      {"internal/floor", "migrations"},
+	"internal/metrics":    {"internal/floor", "internal/store"},
+	"internal/decide":     {"internal/floor", "internal/matrix", "internal/store", "internal/metrics", "internal/config"},
+	"internal/outbox":     {"internal/floor", "internal/matrix", "internal/store", "internal/metrics", "internal/decide"},
+	"internal/appservice": {"internal/floor", "internal/store", "internal/metrics", "internal/decide", "internal/outbox"},
+	"internal/homeserver": {},
+	"internal/openid":     {},
+	"internal/webclient":  {},
 	"internal/app": {"internal/floor", "internal/matrix", "internal/store", "internal/metrics", "internal/decide",
 		"internal/config", "internal/outbox", "internal/appservice", "internal/homeserver", "internal/webclient",
 		"internal/floorchannel", "internal/openid"},
-	"cmd/walkie": {"internal/app", "internal/config"},
+	"internal/floorchannel": {"internal/floor", "internal/store", "internal/metrics", "internal/decide", "internal/openid"},
+	"cmd/walkie":            {"internal/app", "internal/config"},
 }
 
 // foreign are imports the engine must never have.
