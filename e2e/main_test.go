@@ -38,7 +38,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer logFile.Close()
-	s, err := stack.Start(ctx, stack.Options{Log: logFile, Floor: e2eFloor})
+	s, err := stack.Start(ctx, stack.Options{Log: logFile, Floor: e2eFloor, Web: true})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: could not start PostgreSQL + Dendrite + Walkie: %v\n(log: %s)\n", err, logFile.Name())
 		return 1

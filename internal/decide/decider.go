@@ -9,6 +9,7 @@ package decide
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -53,6 +54,9 @@ type Decider struct {
 	metrics     *metrics.Metrics
 	log         zerolog.Logger
 	outboxReady chan struct{}
+	// floorChanges and floorLost: see FloorChanges.
+	floorChanges chan FloorChange
+	floorLost    atomic.Bool
 	// fault, when set, adds calls to an event's translation, or panics:
 	// tests inject the faults a bug or a missed input would cause here
 	// (export_test.go). It is nil in a running service.
@@ -65,6 +69,7 @@ func New(opts Options) *Decider {
 		store: opts.Store, controller: opts.Controller, permissions: opts.Permissions, manage: opts.ManagePowerLevels,
 		liveService: opts.LiveKitServiceURL,
 		metrics:     opts.Metrics, log: opts.Log, outboxReady: make(chan struct{}, 1),
+		floorChanges: make(chan FloorChange, floorChangesBuffer),
 	}
 }
 
@@ -90,6 +95,16 @@ type Outcome struct {
 	HolderBefore *floor.Holder
 	// After is the room after commit (nil when nothing happened).
 	After *floor.Room
+	// Floor is the floor state the decision published to the room (the
+	// latest, when it published several), nil when none; FloorVersion is
+	// its Room.FloorVersion.
+	Floor        *floor.FloorState
+	FloorVersion int64
+	// Answers are the answers to the floor-channel requests among the
+	// inputs (Response.Channel names each): they went nowhere else.
+	Answers []floor.Response
+	// joined: the controller is in the room after the decision.
+	joined bool
 }
 
 // Decide decides a room's inputs, then its pending events (up to
@@ -107,11 +122,19 @@ func (d *Decider) DecideInputs(ctx context.Context, roomID string, inputs ...flo
 }
 
 func (d *Decider) decideOne(ctx context.Context, roomID string, limit int, inputs []floor.Input) (Outcome, error) {
+	return d.decideChecked(ctx, roomID, limit, inputs, nil)
+}
+
+// decideChecked is decideOne whose transaction rolls back when check
+// (if set) finds fault with the decision.
+func (d *Decider) decideChecked(ctx context.Context, roomID string, limit int, inputs []floor.Input, check func(Outcome) error) (Outcome, error) {
 	var out Outcome
 	committed, err := d.store.InTx(ctx, func(tx *store.Tx) error {
 		var err error
-		out, err = d.decideRoom(tx, roomID, limit, inputs, nil)
-		return err
+		if out, err = d.decideRoom(tx, roomID, limit, inputs, nil); err != nil || check == nil {
+			return err
+		}
+		return check(out)
 	})
 	if err != nil {
 		return Outcome{}, err
@@ -138,6 +161,7 @@ func (d *Decider) committed(out Outcome) {
 		default:
 		}
 	}
+	d.publishFloor(out)
 	for _, e := range out.Log {
 		d.log.Debug().Str("room_id", out.RoomID).Str("action", string(e.Action)).Str("user_id", e.Device.UserID).
 			Str("device_id", e.Device.DeviceID).Int64("term", e.Term).Str("reason", string(e.Reason)).Msg("Floor decision")

@@ -59,9 +59,17 @@ type Response struct {
 	Term      int64  `json:"term,omitempty"`
 	ExpiresTS int64  `json:"expires_ts,omitempty"`
 	// InReplyTo is the asking event; the adapter turns it into m.reference.
-	InReplyTo string     `json:"-"`
-	Device    *Addressee `json:"device,omitempty"`
+	InReplyTo string `json:"-"`
+	// Channel is set on the answer to a floor-channel request
+	// (TalkRequest.Channel): it goes back to that request's socket, never
+	// to the room.
+	Channel string     `json:"-"`
+	Device  *Addressee `json:"device,omitempty"`
 }
+
+// ToChannel reports whether the effect is an answer for the floor channel
+// rather than an event for the room.
+func (e Effect) ToChannel() bool { return e.Kind == EffectResponse && e.Response.Channel != "" }
 
 // Addressee is the device a response is about. An asking event that named
 // no device gets a response without device_id: an empty one would match

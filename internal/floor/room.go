@@ -105,6 +105,10 @@ type Room struct {
 	// Published: this controller has sent floor state here since it last
 	// joined; until then any decision publishes it.
 	Published bool `json:"published,omitempty"`
+	// FloorVersion counts the floor states this room's decisions have
+	// published (one per EffectFloorState). It only grows: the floor
+	// channel orders its pushes by it, across processes.
+	FloorVersion int64 `json:"floor_version,omitempty"`
 	// FirstPublished is the timestamp and event ID of this controller's
 	// first floor state as the room saw it (its echo): its claim to the
 	// room, compared with Rival's.
