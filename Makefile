@@ -45,11 +45,12 @@ LINT_MODULES ?= $(shell find . \( -name .git -o -path ./.cache -o -path ./bin -o
 LINT_CHECKS := lint-gofmt lint-vet lint-shell lint-staticcheck lint-deadcode \
 	lint-tidy lint-cross
 
-# The test tooling that starts PostgreSQL, Dendrite or a walkie process:
+# The test tooling that starts PostgreSQL, Dendrite, LiveKit, a network
+# namespace or a walkie process:
 # `unit` leaves out every package whose test binary imports one of these,
 # directly or not. (The rest of the test kit, such as timers and
 # roomevents, starts nothing.)
-TESTKIT_RE := ^$(MODULE)/internal/testkit/(pg|pgtest|dendrite|stack|walkieproc)(/|$$)
+TESTKIT_RE := ^$(MODULE)/internal/testkit/(pg|pgtest|dendrite|stack|walkieproc|livekit|netns|lkpeer)(/|$$)
 # The packages that have tests and whose tests import none of that tooling.
 # `go list -test` lists one `<pkg>.test` main per package with tests; its
 # Deps are everything the test binary links, so an import of the tooling
