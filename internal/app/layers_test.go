@@ -23,6 +23,7 @@ var layers = map[string][]string{
 	"internal/outbox":     {"internal/floor", "internal/matrix", "internal/store", "internal/metrics", "internal/decide"},
 	"internal/appservice": {"internal/floor", "internal/store", "internal/metrics", "internal/decide", "internal/outbox"},
 	"internal/homeserver": {},
+	"internal/livekit":    {},
 	"internal/webclient":  {},
 	"internal/app": {"internal/floor", "internal/matrix", "internal/store", "internal/metrics", "internal/decide",
 		"internal/config", "internal/outbox", "internal/appservice", "internal/homeserver", "internal/webclient"},

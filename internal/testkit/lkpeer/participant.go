@@ -38,12 +38,13 @@ type participant struct {
 	inFlightCan  bool // whether publishing was allowed when it started
 	liveSID      string
 	received     map[string]uint64
+	lastSent     map[string]time.Time
 	subscribed   map[string]int
 }
 
 func newParticipant() *participant {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &participant{ctx: ctx, cancel: cancel, received: map[string]uint64{}, subscribed: map[string]int{}}
+	return &participant{ctx: ctx, cancel: cancel, received: map[string]uint64{}, lastSent: map[string]time.Time{}, subscribed: map[string]int{}}
 }
 
 func (p *participant) join(url, token string) (string, error) {
@@ -83,11 +84,16 @@ func (p *participant) onTrackSubscribed(track *webrtc.TrackRemote, _ *lksdk.Remo
 	p.mu.Unlock()
 	go func() {
 		for {
-			if _, _, err := track.ReadRTP(); err != nil {
+			pkt, _, err := track.ReadRTP()
+			if err != nil {
 				return
 			}
+			_, sent, marked := readMarker(pkt.Payload)
 			p.mu.Lock()
 			p.received[identity]++
+			if marked && sent.After(p.lastSent[identity]) {
+				p.lastSent[identity] = sent
+			}
 			p.mu.Unlock()
 		}
 	}()
@@ -209,6 +215,7 @@ func (p *participant) stats() Stats {
 	s.Attempts, s.Refused, s.Publications = p.attempts, p.refused, p.publications
 	s.Publishing = p.liveSID != ""
 	s.Received = maps.Clone(p.received)
+	s.LastSent = maps.Clone(p.lastSent)
 	s.Subscribed = maps.Clone(p.subscribed)
 	return s
 }

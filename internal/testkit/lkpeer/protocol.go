@@ -1,5 +1,7 @@
 package lkpeer
 
+import "time"
+
 // The controller and the participant process exchange one JSON object a
 // line: requests on the process's stdin, answers on its file descriptor 3.
 
@@ -48,7 +50,11 @@ type Stats struct {
 	// Publishing: a confirmed publication is live now.
 	Publishing bool `json:"publishing"`
 	// Received counts the RTP packets received per publisher identity;
-	// Subscribed the tracks of each publisher subscribed to right now.
-	Received   map[string]uint64 `json:"received"`
-	Subscribed map[string]int    `json:"subscribed"`
+	// LastSent is the latest send time their markers carried (a packet
+	// can still arrive after its track ended at the listener, if it was
+	// sent before); Subscribed counts the tracks of each publisher
+	// subscribed to right now.
+	Received   map[string]uint64    `json:"received"`
+	LastSent   map[string]time.Time `json:"last_sent"`
+	Subscribed map[string]int       `json:"subscribed"`
 }
