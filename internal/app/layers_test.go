@@ -24,6 +24,7 @@ var layers = map[string][]string{
 	"internal/appservice": {"internal/floor", "internal/store", "internal/metrics", "internal/decide", "internal/outbox"},
 	"internal/homeserver": {},
 	"internal/livekit":    {},
+	"internal/openid":     {},
 	"internal/webclient":  {},
 	"internal/app": {"internal/floor", "internal/matrix", "internal/store", "internal/metrics", "internal/decide",
 		"internal/config", "internal/outbox", "internal/appservice", "internal/homeserver", "internal/webclient"},
