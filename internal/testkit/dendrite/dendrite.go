@@ -46,7 +46,8 @@ type Options struct {
 }
 
 // Server is a running throwaway Dendrite homeserver: SQLite storage,
-// federation off, registration only through the shared secret.
+// federation API on (for OpenID userinfo) but on loopback with nobody to
+// federate with, registration only through the shared secret.
 type Server struct {
 	url          string
 	serverName   string
