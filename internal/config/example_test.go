@@ -86,6 +86,9 @@ func TestExampleShowsTheDefaults(t *testing.T) {
 	if cfg.Floor != d.Floor {
 		t.Errorf("floor: example %+v, defaults %+v", cfg.Floor, d.Floor)
 	}
+	if cfg.LiveKit != d.LiveKit {
+		t.Errorf("livekit: example %+v, defaults %+v", cfg.LiveKit, d.LiveKit)
+	}
 	if cfg.Logging != d.Logging {
 		t.Errorf("logging: example %+v, defaults %+v", cfg.Logging, d.Logging)
 	}
