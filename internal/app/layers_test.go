@@ -25,6 +25,7 @@ var layers = map[string][]string{
 	"internal/homeserver": {},
 	"internal/livekit":    {},
 	"internal/openid":     {},
+	"internal/rtcauth":    {"internal/livekit", "internal/openid"},
 	"internal/webclient":  {},
 	"internal/app": {"internal/floor", "internal/matrix", "internal/store", "internal/metrics", "internal/decide",
 		"internal/config", "internal/outbox", "internal/appservice", "internal/homeserver", "internal/webclient"},
