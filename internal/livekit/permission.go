@@ -19,9 +19,9 @@ func permission(publish bool) *livekit.ParticipantPermission {
 		// a participant must not rewrite them.
 		CanUpdateMetadata:     false,
 		Hidden:                false,
-		Recorder:              false,
-		Agent:                 false,
 		CanSubscribeMetrics:   false,
 		CanManageAgentSession: false,
+		// Recorder and Agent (deprecated) stay false too: in protobuf an
+		// absent field is false, and the server replaces the whole set.
 	}
 }
