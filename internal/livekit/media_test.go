@@ -29,12 +29,7 @@ type mediaRig struct {
 }
 
 func newMediaRig(t *testing.T, ctx context.Context) *mediaRig {
-	ns, err := netns.Create(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ns.Remove() })
-	r := &mediaRig{t: t, ns: ns, events: make(chan Event, 256)}
+	r := &mediaRig{t: t, events: make(chan Event, 256)}
 	// Webhooks reach a listener on the host's loopback; the key and secret
 	// are known only once the server runs, so requests wait for the handler.
 	var hooks http.Handler
@@ -44,12 +39,7 @@ func newMediaRig(t *testing.T, ctx context.Context) *mediaRig {
 		hooks.ServeHTTP(w, req)
 	}))
 	t.Cleanup(hookServer.Close)
-	if r.lk, err = lktest.Start(ctx, lktest.Options{
-		WorkDir: t.TempDir(), NodeIP: ns.HostIP(), WebhookURLs: []string{hookServer.URL},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(r.lk.Stop)
+	r.lk, r.ns = lktest.StartInNamespace(t, ctx, lktest.Options{WebhookURLs: []string{hookServer.URL}})
 	hooks = WebhookHandler(NewWebhooks(r.lk.APIKey(), r.lk.APISecret()), func(_ context.Context, ev Event) error {
 		r.events <- ev
 		return nil

@@ -1,13 +1,14 @@
 package livekit
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/livekit/protocol/auth"
+
+	lktest "github.com/walkie-ptt/walkie/internal/testkit/livekit"
 )
 
 // The token says every permission explicitly: an omitted canPublish would
@@ -21,20 +22,8 @@ func TestMintSetsEveryPermissionExplicitly(t *testing.T) {
 	}
 
 	// The payload as LiveKit and clients read it.
-	parts := strings.Split(jwt, ".")
-	if len(parts) != 3 {
-		t.Fatalf("not a JWT: %q", jwt)
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	claims, err := lktest.ReadClaims(jwt)
 	if err != nil {
-		t.Fatal(err)
-	}
-	var claims struct {
-		Sub        string            `json:"sub"`
-		Attributes map[string]string `json:"attributes"`
-		Video      map[string]any    `json:"video"`
-	}
-	if err := json.Unmarshal(payload, &claims); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]any{
@@ -49,7 +38,7 @@ func TestMintSetsEveryPermissionExplicitly(t *testing.T) {
 	for k, v := range want {
 		got, ok := claims.Video[k]
 		if !ok {
-			t.Errorf("video.%s is missing from the token (%s)", k, payload)
+			t.Errorf("video.%s is missing from the token (%v)", k, claims.Video)
 			continue
 		}
 		if g, _ := json.Marshal(got); string(g) != mustJSON(t, v) {

@@ -2,7 +2,6 @@ package rtcauth
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -17,7 +16,6 @@ import (
 	"github.com/walkie-ptt/walkie/internal/testkit/dendrite"
 	lktest "github.com/walkie-ptt/walkie/internal/testkit/livekit"
 	"github.com/walkie-ptt/walkie/internal/testkit/lkpeer"
-	"github.com/walkie-ptt/walkie/internal/testkit/netns"
 )
 
 // rooms is the store's side of Access for the test: who is joined where,
@@ -49,27 +47,6 @@ func openIDJSON(t *testing.T, tok openid.Token) string {
 	return string(b)
 }
 
-// claims reads a JWT's payload (the server checks its signature).
-func claims(t *testing.T, jwt string) (sub string, video map[string]any) {
-	t.Helper()
-	parts := strings.Split(jwt, ".")
-	if len(parts) != 3 {
-		t.Fatalf("not a JWT: %q", jwt)
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c struct {
-		Sub   string         `json:"sub"`
-		Video map[string]any `json:"video"`
-	}
-	if err := json.Unmarshal(payload, &c); err != nil {
-		t.Fatal(err)
-	}
-	return c.Sub, c.Video
-}
-
 // The service on real parts: OpenID tokens from a real Dendrite, checked
 // by the real verifier; tokens for a real LiveKit, which a participant
 // joins with. A made-up token, another user's token, a token of a server
@@ -83,16 +60,7 @@ func TestTokenServiceOnDendriteAndLiveKit(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(hs.Stop)
-	ns, err := netns.Create(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ns.Remove() })
-	lk, err := lktest.Start(ctx, lktest.Options{WorkDir: t.TempDir(), NodeIP: ns.HostIP()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(lk.Stop)
+	lk, ns := lktest.StartInNamespace(t, ctx, lktest.Options{})
 
 	openIDOf := func(localpart string) (string, openid.Token) {
 		user, err := hs.RegisterUser(ctx, localpart, "password-"+localpart, false)
@@ -138,7 +106,11 @@ func TestTokenServiceOnDendriteAndLiveKit(t *testing.T) {
 			t.Fatalf("%d %v, want 200 with the LiveKit URL", status, out)
 		}
 		jwt, _ := out["jwt"].(string)
-		sub, video := claims(t, jwt)
+		c, err := lktest.ReadClaims(jwt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub, video := c.Sub, c.Video
 		identity := livekit.MemberIdentity(alice, "PHONE", "member-1")
 		if sub != identity || video["room"] != livekit.RoomName(liveRoom) || video["canPublish"] != false || video["roomCreate"] != nil {
 			t.Fatalf("sub %q, video %v; want %s in %s, no publishing, no room creation", sub, video, identity, livekit.RoomName(liveRoom))
@@ -163,7 +135,11 @@ func TestTokenServiceOnDendriteAndLiveKit(t *testing.T) {
 		if status != http.StatusOK {
 			t.Fatalf("%d %v", status, out)
 		}
-		sub, video := claims(t, out["jwt"].(string))
+		c, err := lktest.ReadClaims(out["jwt"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub, video := c.Sub, c.Video
 		if sub != alice+":PHONE" || video["room"] != livekit.RoomName(liveRoom) {
 			t.Fatalf("sub %q in %v, want %s:PHONE in the room get_token names", sub, video["room"], alice)
 		}

@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-
-	"github.com/walkie-ptt/walkie/internal/testkit/checkout"
 )
 
 // Version is the livekit-server release the harness expects. It must match
@@ -26,18 +23,6 @@ const (
 	// binaryName is what `make livekit` names the binary.
 	binaryName = "livekit-server"
 )
-
-// defaultBinDir returns $WALKIE_LIVEKIT_BIN_DIR, or <repo>/.cache/bin.
-func defaultBinDir() (string, error) {
-	if dir := os.Getenv(binDirEnv); dir != "" {
-		return filepath.Abs(dir)
-	}
-	root, err := checkout.Root()
-	if err != nil {
-		return "", fmt.Errorf("locate the livekit-server binary (set %s to skip the lookup): %w", binDirEnv, err)
-	}
-	return filepath.Join(root, ".cache", "bin"), nil
-}
 
 // checkBinary makes sure path is livekit-server at Version, and says how to
 // build it when it is not.

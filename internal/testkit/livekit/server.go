@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/walkie-ptt/walkie/internal/testkit/checkout"
 	"github.com/walkie-ptt/walkie/internal/testkit/proc"
 )
 
@@ -93,7 +94,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 func (o Options) withDefaults() (Options, error) {
 	var err error
 	if o.BinDir == "" {
-		if o.BinDir, err = defaultBinDir(); err != nil {
+		if o.BinDir, err = checkout.BinDir(binDirEnv); err != nil {
 			return o, err
 		}
 	}

@@ -118,14 +118,7 @@ func (p *participant) publish() error {
 // attempt is waiting, or when publishing became allowed while the waiting
 // attempt had been made without permission (the server dropped that one).
 func (p *participant) keepPublishing() {
-	tick := time.NewTicker(frameDuration)
-	defer tick.Stop()
-	for {
-		select {
-		case <-p.ctx.Done():
-			return
-		case <-tick.C:
-		}
+	p.everyFrame(func(time.Time) {
 		can := p.canPublish()
 		p.mu.Lock()
 		start := p.liveSID == "" && (p.inFlight == 0 || (can && !p.inFlightCan))
@@ -137,6 +130,20 @@ func (p *participant) keepPublishing() {
 		p.mu.Unlock()
 		if start {
 			go p.attempt(attempt)
+		}
+	})
+}
+
+// everyFrame calls f every frame duration until the participant leaves.
+func (p *participant) everyFrame(f func(now time.Time)) {
+	tick := time.NewTicker(frameDuration)
+	defer tick.Stop()
+	for {
+		select {
+		case <-p.ctx.Done():
+			return
+		case now := <-tick.C:
+			f(now)
 		}
 	}
 }
@@ -184,24 +191,17 @@ func (p *participant) attemptDone(n int, sid string, err error) {
 // whether or not the track is published: a refused track whose sender was
 // negotiated still sends RTP, which the server must drop.
 func (p *participant) writeFrames(track *lksdk.LocalTrack) {
-	tick := time.NewTicker(frameDuration)
-	defer tick.Stop()
-	for {
-		select {
-		case <-p.ctx.Done():
+	p.everyFrame(func(now time.Time) {
+		frame := silenceFrame(p.seq.Add(1), now)
+		bound := track.IsBound()
+		if err := track.WriteSample(media.Sample{Data: frame, Duration: frameDuration}, nil); err != nil {
 			return
-		case now := <-tick.C:
-			frame := silenceFrame(p.seq.Add(1), now)
-			bound := track.IsBound()
-			if err := track.WriteSample(media.Sample{Data: frame, Duration: frameDuration}, nil); err != nil {
-				continue
-			}
-			p.written.Add(1)
-			if bound {
-				p.bound.Add(1)
-			}
 		}
-	}
+		p.written.Add(1)
+		if bound {
+			p.bound.Add(1)
+		}
+	})
 }
 
 func (p *participant) stats() Stats {

@@ -9,7 +9,6 @@ import (
 	"github.com/livekit/protocol/auth"
 
 	lktest "github.com/walkie-ptt/walkie/internal/testkit/livekit"
-	"github.com/walkie-ptt/walkie/internal/testkit/netns"
 )
 
 func TestMain(m *testing.M) {
@@ -37,16 +36,7 @@ func TestMarkerRoundTrip(t *testing.T) {
 func TestListenerCountsAPublishersPackets(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	ns, err := netns.Create(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ns.Remove() })
-	lk, err := lktest.Start(ctx, lktest.Options{WorkDir: t.TempDir(), NodeIP: ns.HostIP()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(lk.Stop)
+	lk, ns := lktest.StartInNamespace(t, ctx, lktest.Options{})
 
 	token := func(identity string) string {
 		grant := &auth.VideoGrant{RoomJoin: true, Room: "peer-test"}
