@@ -5,7 +5,7 @@
 // permission, and the verification of LiveKit's webhooks.
 //
 // It imports no other Walkie package: the decision path (internal/decide
-// and its outbox) and the token endpoint (internal/sfu) use it, and it
+// and its outbox) and the token service (internal/rtcauth) use it, and it
 // hands them plain values.
 //
 // # Names, as the MatrixRTC ecosystem derives them
