@@ -28,6 +28,7 @@ type Config struct {
 	Database    DatabaseConfig   `yaml:"database"`
 	Metrics     MetricsConfig    `yaml:"metrics"`
 	Web         WebConfig        `yaml:"web"`
+	LiveKit     LiveKitConfig    `yaml:"livekit"`
 	Permissions map[string]Level `yaml:"permissions"`
 	Floor       FloorConfig      `yaml:"floor"`
 	Logging     LoggingConfig    `yaml:"logging"`
@@ -207,6 +208,7 @@ func defaults() *Config {
 			},
 			ManagePowerLevels: true,
 		},
+		LiveKit: LiveKitConfig{TokenTTL: time.Hour},
 		Logging: LoggingConfig{Level: "info", Format: LogFormatPretty},
 	}
 }

@@ -91,6 +91,9 @@ func TestExampleShowsTheDefaults(t *testing.T) {
 		len(fc.AllowedOrigins) != 0 || len(fc.OpenIDServers) != 0 {
 		t.Errorf("web.floor_channel: example %+v, defaults %+v", fc, dfc)
 	}
+	if cfg.LiveKit != d.LiveKit {
+		t.Errorf("livekit: example %+v, defaults %+v", cfg.LiveKit, d.LiveKit)
+	}
 	if cfg.Logging != d.Logging {
 		t.Errorf("logging: example %+v, defaults %+v", cfg.Logging, d.Logging)
 	}

@@ -77,6 +77,7 @@ func (c *Config) Validate() error {
 		v.add("web.listen", "missing: public_url and homeserver_url mean nothing without a listener; set listen, e.g. 127.0.0.1:29331")
 	}
 
+	v.liveKit(c.LiveKit, c.Web.Enabled())
 	v.permissions(c.Permissions)
 	v.floor(c.Floor)
 

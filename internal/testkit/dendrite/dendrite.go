@@ -17,6 +17,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/walkie-ptt/walkie/internal/testkit/checkout"
 	"github.com/walkie-ptt/walkie/internal/testkit/proc"
 )
 
@@ -115,7 +116,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 func (o Options) withDefaults() (Options, error) {
 	var err error
 	if o.BinDir == "" {
-		if o.BinDir, err = defaultBinDir(); err != nil {
+		if o.BinDir, err = checkout.BinDir(binDirEnv); err != nil {
 			return o, err
 		}
 	}
