@@ -41,9 +41,11 @@ type MediaEvent struct {
 func (MediaEvent) input() {}
 
 // onMedia applies an SFU report. Reports about anyone but the holder ask
-// for nothing, except a publication, which only a lapse could allow (a
-// permission taken back while the SFU was unreachable): it is withdrawn
-// again.
+// for nothing, except a publication or a join: only a lapse lets a device
+// without the floor publish (a permission taken back while the SFU was
+// unreachable), and a device that joins may carry a token LiveKit
+// refreshed while it held the floor, which still says it may publish. Both
+// are withdrawn again.
 func (d *decider) onMedia(in MediaEvent) {
 	r := d.r
 	if !r.Config.Live() || r.Passive || !r.Managed {
@@ -65,6 +67,8 @@ func (d *decider) onMedia(in MediaEvent) {
 	case in.Kind == MediaJoined && isHolder:
 		// A holder that (re)joins holds a token that cannot publish.
 		d.allowMedia(h.Device, true)
+	case in.Kind == MediaJoined:
+		d.allowMedia(in.Device, false)
 	case (in.Kind == MediaUnpublished || in.Kind == MediaLeft) && isHolder:
 		d.summarise(h)
 		d.freeFloor(ReasonInactive, StatusRevoked, true)

@@ -138,6 +138,13 @@ func liveRules() []rule {
 			holder:  &alice,
 		},
 		{
+			name:    "live/anyone else joining is set listen-only (LiveKit may have refreshed a past holder's token)",
+			room:    newTestRoom(with(live), holding(alice, PhaseGranted), with(publishing)),
+			in:      media(MediaJoined, bob),
+			effects: []string{"deny BOB"},
+			holder:  &alice,
+		},
+		{
 			name:   "live/someone else leaving changes nothing",
 			room:   newTestRoom(with(live), holding(alice, PhaseGranted), with(publishing), queued(bob)),
 			in:     media(MediaLeft, bob),
