@@ -1,0 +1,89 @@
+package webclient
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/walkie-ptt/walkie/internal/testkit/browser"
+)
+
+// Three people in one room, each in a browser of their own: Alice and Bob
+// may talk, Carol only listens. What each sees and hears as they take
+// turns: a denial in words, the speaker's name, the queue, the handover,
+// and the speaker's tone at the listener.
+func TestTalkQueueAndHandover(t *testing.T) {
+	b := browser.New(t, browser.Options{})
+	alice, bob, carol := newPerson(t, b, "alice"), newPerson(t, b, "bob"), newPerson(t, b, "carol")
+	room := newAdmin(t).room("Team radio", nil, alice, bob, carol)
+
+	alice.logIn()
+	alice.screenshot("login")
+	alice.submitLogin()
+	for _, p := range []*person{bob, carol} {
+		p.logIn()
+		p.submitLogin()
+	}
+	for _, p := range []*person{alice, bob, carol} {
+		p.openRoom(room.String()) // joins the room it was invited to
+		p.waitFloorState("free")
+		p.waitText("permit-status", "no talk permit")
+	}
+
+	// Permits through the page: Alice for good, Bob for an hour, Carol
+	// listen-only.
+	alice.click("permit-forever")
+	bob.click("permit-1h")
+	carol.click("permit-listen")
+	alice.waitText("permit-status", "may talk here, with no end date")
+	bob.waitText("permit-status", "may talk here until")
+	carol.waitText("permit-status", "listens only")
+	for _, p := range []*person{alice, bob, carol} {
+		p.waitText("listeners", "3 devices have a permit to listen")
+	}
+
+	// Carol holds the button: Walkie refuses, and she is told why.
+	carol.pressMouse()
+	carol.waitFloorState("denied")
+	carol.waitText("talk-message", "This device is set to listen only")
+	carol.releaseMouse()
+	carol.screenshot("denied-listen-only")
+
+	// Alice holds the button: she talks, the others see her name and
+	// device, and Carol hears her tone.
+	alice.pressMouse()
+	alice.waitFloorState("talking")
+	alice.waitText("floor-status", "You are talking")
+	speaker := fmt.Sprintf("%s (%s) is talking", alice.local, alice.device)
+	bob.waitText("floor-status", speaker)
+	carol.waitText("floor-status", speaker)
+	carol.waitUntil("Alice's tone through the player", `window.walkieDebug.player.stats().toneOnsets.length > 0`)
+	alice.screenshot("talking")
+
+	// Bob holds Space meanwhile: he is queued, first in line.
+	bob.pressSpace()
+	bob.waitFloorState("queued")
+	bob.waitText("queue-position", "1")
+	bob.waitText("floor-status", "You are number 1 in the queue")
+	bob.screenshot("queued")
+	carol.screenshot("listening")
+	heardAlice := carol.toneOnsets()
+
+	// Alice lets go: the floor passes to Bob, who is still holding, and
+	// Carol hears him.
+	alice.releaseMouse()
+	bob.waitFloorState("talking")
+	bobSpeaks := fmt.Sprintf("%s (%s) is talking", bob.local, bob.device)
+	carol.waitText("floor-status", bobSpeaks)
+	alice.waitText("floor-status", bobSpeaks)
+	carol.waitUntil("Bob's tone after Alice's", fmt.Sprintf(`window.walkieDebug.player.stats().toneOnsets.length > %d`, heardAlice))
+
+	// Bob lets go: the floor is free, and both turns are voice messages.
+	bob.releaseSpace()
+	for _, p := range []*person{alice, bob, carol} {
+		p.waitFloorState("free")
+	}
+	carol.waitUntil("two voice messages", `document.querySelectorAll('#messages li[data-broadcast-id]').length === 2`)
+	for _, p := range []*person{alice, bob, carol} {
+		p.noExceptions()
+	}
+}
