@@ -58,6 +58,7 @@ func TestTalkQueueAndHandover(t *testing.T) {
 	carol.waitText("floor-status", speaker)
 	carol.waitUntil("Alice's tone through the player", `window.walkieDebug.player.stats().toneOnsets.length > 0`)
 	alice.screenshot("talking")
+	bob.screenshot("listening")
 
 	// Bob holds Space meanwhile: he is queued, first in line.
 	bob.pressSpace()
@@ -65,7 +66,6 @@ func TestTalkQueueAndHandover(t *testing.T) {
 	bob.waitText("queue-position", "1")
 	bob.waitText("floor-status", "You are number 1 in the queue")
 	bob.screenshot("queued")
-	carol.screenshot("listening")
 	heardAlice := carol.toneOnsets()
 
 	// Alice lets go: the floor passes to Bob, who is still holding, and

@@ -14,7 +14,8 @@ export class RoomView {
     this.talk = null;
     this.listen = null;
     this.ticker = setInterval(() => this.room && this.render(), 1000);
-    mic.onLevel = (level) => ($('mic-level').value = level);
+    // The microphone stays open between turns; its meter moves only during one.
+    mic.onLevel = (level) => ($('mic-level').value = ['asking', 'talking', 'ending'].includes(this.talk?.phase) ? level : 0);
   }
 
   async open(ref, via) {
@@ -44,7 +45,6 @@ export class RoomView {
     this.notice('');
     const onChange = () => this.render();
     this.talk = new Talk({ client: this.client, room, mic: this.mic, onChange });
-    window.walkieDebug.talk = this.talk;
     this.listen = new Listen({ client: this.client, room, player: this.player, onChange });
     for (const ev of room.timeline) this.listen.onTimeline(ev);
     this.floorSeen = room.floorEventId;

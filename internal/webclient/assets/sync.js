@@ -45,7 +45,10 @@ export class Sync {
       this.abort = new AbortController();
       const timer = setTimeout(() => this.abort.abort(), POLL_MS + 20000);
       try {
-        const resp = await this.client.sync({ since: this.since, filter: FILTER, timeout: POLL_MS, signal: this.abort.signal });
+        // After a failure, ask for an answer at once: a long poll would hide
+        // for up to POLL_MS that the homeserver is back.
+        const timeout = lost ? 0 : POLL_MS;
+        const resp = await this.client.sync({ since: this.since, filter: FILTER, timeout, signal: this.abort.signal });
         clearTimeout(timer);
         if (!this.running) return;
         const first = this.since === undefined;
