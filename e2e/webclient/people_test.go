@@ -14,6 +14,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/walkie-ptt/walkie/internal/testkit/browser"
@@ -33,7 +34,7 @@ type person struct {
 	local    string // the account's localpart, which Dendrite also makes the display name
 	password string
 	userID   string
-	device   string // known once logged in through the form
+	device   string     // known once logged in through the form
 	crowd    *[]*person // everyone in the test, whose pages a failure shows
 }
 
@@ -224,6 +225,20 @@ func (p *person) key(typ input.DispatchKeyEventType) {
 	}
 	p.do(chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		_, err := cdp.Call(ctx, t, input.DispatchKeyEvent, params)
+		return err
+	}))
+}
+
+// blockHomeserver makes the browser fail (or stop failing) every request
+// to the homeserver whose path starts with prefix.
+func (p *person) blockHomeserver(prefix string, blocked bool) {
+	p.t.Helper()
+	p.do(chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		if _, err := cdp.Call(ctx, t, network.Enable, network.EnableParams{}); err != nil {
+			return err
+		}
+		_, err := cdp.Call(ctx, t, network.SetBlockedURLs, network.SetBlockedURLsParams{
+			URLPatterns: []*network.BlockPattern{{URLPattern: shared.HS.URL() + prefix + "*", Block: blocked}}})
 		return err
 	}))
 }

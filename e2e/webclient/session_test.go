@@ -6,8 +6,6 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"maunium.net/go/mautrix/event"
 
@@ -93,24 +91,14 @@ func TestTroubleIsExplained(t *testing.T) {
 
 	// Cut the homeserver off; a message makes the pending /sync return,
 	// and the next one fails.
-	block := func(blocked bool) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-			if _, err := cdp.Call(ctx, t, network.Enable, network.EnableParams{}); err != nil {
-				return err
-			}
-			_, err := cdp.Call(ctx, t, network.SetBlockedURLs, network.SetBlockedURLsParams{
-				URLPatterns: []*network.BlockPattern{{URLPattern: shared.HS.URL() + "/*", Block: blocked}}})
-			return err
-		})
-	}
-	erin.do(block(true))
+	erin.blockHomeserver("/", true)
 	if _, err := a.c.SendText(context.Background(), room, "hello"); err != nil {
 		t.Fatal(err)
 	}
 	erin.waitUntil("the connection shown as lost", `document.getElementById('connection').dataset.state !== 'ok'`)
 	erin.waitText("connection", "Connection to the homeserver lost")
 	erin.screenshot("connection-lost")
-	erin.do(block(false))
+	erin.blockHomeserver("/", false)
 	erin.waitUntil("the connection back", `document.getElementById('connection').dataset.state === 'ok' && document.getElementById('connection').hidden`)
 	erin.noExceptions()
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/walkie-ptt/walkie/internal/testkit/browser"
 )
 
@@ -23,9 +25,15 @@ func TestTalkQueueAndHandover(t *testing.T) {
 		p.logIn()
 		p.submitLogin()
 	}
+	// Alice and Carol follow a link to the room; Bob accepts the
+	// invitation in the room list.
+	alice.openRoom(room.String())
+	carol.openRoom(room.String())
+	bob.waitText("invites", "Team radio")
+	bob.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`#invites li[data-room-id=%q] button`, room))))
 	for _, p := range []*person{alice, bob, carol} {
-		p.openRoom(room.String()) // joins the room it was invited to
 		p.waitFloorState("free")
+		p.waitText("room-name", "Team radio")
 		p.waitText("permit-status", "no talk permit")
 	}
 
@@ -77,12 +85,32 @@ func TestTalkQueueAndHandover(t *testing.T) {
 	alice.waitText("floor-status", bobSpeaks)
 	carol.waitUntil("Bob's tone after Alice's", fmt.Sprintf(`window.walkieDebug.player.stats().toneOnsets.length > %d`, heardAlice))
 
+	// Bob's uploads fail for a moment: he is told, his client retries,
+	// and Carol goes on hearing him once they pass.
+	bob.blockHomeserver("/_matrix/media/v3/upload", true)
+	bob.waitText("talk-trouble", "Sending audio failed; retrying")
+	bob.blockHomeserver("/_matrix/media/v3/upload", false)
+	bob.waitUntil("the uploads going through again", `document.getElementById('talk-trouble').textContent === ''`)
+	heard := carol.toneOnsets()
+	carol.waitUntil("Bob's tone after the failed uploads", fmt.Sprintf(`window.walkieDebug.player.stats().toneOnsets.length > %d`, heard))
+
 	// Bob lets go: the floor is free, and both turns are voice messages.
 	bob.releaseSpace()
 	for _, p := range []*person{alice, bob, carol} {
 		p.waitFloorState("free")
 	}
 	carol.waitUntil("two voice messages", `document.querySelectorAll('#messages li[data-broadcast-id]').length === 2`)
+
+	// Carol replays the latest (Bob's) and hears it again.
+	played := eval[int](carol, `window.walkieDebug.player.stats().chunksPlayed`)
+	heard = carol.toneOnsets()
+	carol.do(chromedp.Click(chromedp.CSS(`#messages li[data-broadcast-id] button`)))
+	carol.waitUntil("the replayed message", fmt.Sprintf(`window.walkieDebug.player.stats().chunksPlayed > %d && window.walkieDebug.player.stats().toneOnsets.length > %d`, played, heard))
+
+	// The room list shows the room and its floor.
+	carol.do(chromedp.Click(chromedp.CSS(`.back a`)))
+	carol.waitText("rooms", "Team radio")
+	carol.waitText("rooms", "free")
 	for _, p := range []*person{alice, bob, carol} {
 		p.noExceptions()
 	}
