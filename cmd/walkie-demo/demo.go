@@ -106,7 +106,8 @@ func demo(ctx context.Context, out io.Writer, opts options) error {
 func offerClient(say func(string, ...any), s *stack.Stack) {
 	say("\n== Your turn: the web client")
 	say("Web client: %s", s.Walkie.WebURL())
-	say("Open it in two browser windows (or two browsers), log in as two of")
+	say("Open it in a browser window and in a private window (or another browser: each")
+	say("keeps its own login), and log in as two of")
 	say("  alice / demo-password-alice")
 	say("  bob   / demo-password-bob")
 	say("  carol / demo-password-carol")
