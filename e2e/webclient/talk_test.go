@@ -61,6 +61,7 @@ func TestTalkQueueAndHandover(t *testing.T) {
 	alice.pressMouse()
 	alice.waitFloorState("talking")
 	alice.waitText("floor-status", "You are talking")
+	alice.waitText("floor-time", "s left")
 	speaker := fmt.Sprintf("%s (%s) is talking", alice.local, alice.device)
 	bob.waitText("floor-status", speaker)
 	carol.waitText("floor-status", speaker)

@@ -12,7 +12,9 @@ export function describeFloor(room, talk, now = Date.now()) {
   }
   if (!room.managed) return off('Walkie is not in this room, so there is no push-to-talk here. Invite Walkie first.');
   if (!f) return off('Waiting for Walkie to publish the floor…');
-  const left = f.expires_ts ? ` ${inTime(f.expires_ts, now)} left.` : '';
+  // The time left goes in a line of its own: the status line is a live
+  // region, and a countdown in it would be read out every second.
+  const left = f.holder && f.expires_ts ? `${inTime(f.expires_ts, now)} left` : '';
   switch (talk.phase) {
     case 'opening':
       return { state: 'pending', label: 'Opening the microphone…', status: 'Opening the microphone…' };
@@ -20,7 +22,7 @@ export function describeFloor(room, talk, now = Date.now()) {
     case 'abandoning':
       return { state: 'pending', label: 'Asking…', status: 'Asking for the floor…' };
     case 'talking':
-      return { state: 'talking', label: 'Release to stop', status: `You are talking.${left}` };
+      return { state: 'talking', label: 'Release to stop', status: 'You are talking.', left };
     case 'ending':
       return { state: 'talking', label: 'Finishing…', status: 'Sending the end of your message…' };
     case 'queued':
@@ -36,7 +38,7 @@ export function describeFloor(room, talk, now = Date.now()) {
     base = { state: 'busy', status: 'This device holds the floor (in another tab?).' };
   } else if (f.holder) {
     const who = `${room.displayName(f.holder.user_id)} (${f.holder.device_id})`;
-    base = { state: 'busy', status: `${who} is talking.${left}`, speaker: who };
+    base = { state: 'busy', status: `${who} is talking.`, speaker: who, left };
   } else {
     base = { state: 'free', status: 'The floor is free. Hold the button, or the Space key, to talk.' };
   }

@@ -6,6 +6,7 @@ import { INFO_TYPES, chunkInfo, referenced } from './protocol.js';
 
 const END_GRACE_MS = 5000; // chunks of a revoked broadcast may still be in flight
 const PAGES = 5; // how far back a catch-up looks: 5 pages of 100 events
+const CATCH_UP_EVERY_MS = 3000; // at most one catch-up per broadcast this often
 
 export class Listen {
   constructor({ client, room, player, onChange }) {
@@ -90,8 +91,9 @@ export class Listen {
   }
 
   async catchUp(b) {
-    if (b.catchingUp) return;
+    if (b.catchingUp || Date.now() - (b.caughtUpAt || 0) < CATCH_UP_EVERY_MS) return;
     b.catchingUp = true;
+    b.caughtUpAt = Date.now();
     try {
       let from;
       for (let page = 0; page < PAGES; page++) {

@@ -101,6 +101,7 @@ export class RoomView {
     button.disabled = !!d.disabled;
     say(button, d.label);
     say($('floor-status'), d.status);
+    say($('floor-time'), d.left || '');
     say($('queue-position'), d.position ? String(d.position) : '');
     show($('queue-position'), !!d.position);
     say($('talk-message'), talk.notice?.text || '');

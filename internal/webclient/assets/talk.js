@@ -13,6 +13,7 @@ import { REQUEST, TERM_KEY, chunkContent, referenced, sameDevice } from './proto
 import { explain, micProblem, reasonOfRedaction } from './reasons.js';
 
 const NOTICE_MS = 12000;
+const ANSWER_MS = 20000; // how long a `started` may wait for the controller's answer
 
 export class Talk {
   constructor({ client, room, mic, onChange }) {
@@ -202,6 +203,11 @@ export class Talk {
     this.set('asking');
     const content = { state: 'started', device_id: this.device, chunk_length: 1 };
     if (term) content[TERM_KEY] = term;
+    setTimeout(() => {
+      if (this.broadcast === b && ['asking', 'abandoning'].includes(this.phase)) {
+        this.endTurn({ text: 'Walkie did not answer. It may be down or not in this room; try again later.' });
+      }
+    }, ANSWER_MS);
     retrying(() => this.client.sendState(this.room.id, this.room.dialect.info, this.me, content), {
       isCancelled: () => this.broadcast !== b,
     }).then(
