@@ -38,11 +38,11 @@ LINT_MODULES ?= $(shell find . \( -name .git -o -path ./.cache -o -path ./bin -o
 LINT_CHECKS := lint-gofmt lint-vet lint-shell lint-staticcheck lint-deadcode \
 	lint-tidy lint-cross
 
-# The test tooling that starts PostgreSQL, Dendrite or a walkie process:
-# `unit` leaves out every package whose test binary imports one of these,
-# directly or not. (The rest of the test kit, such as timers and
+# The test tooling that starts PostgreSQL, Dendrite, a walkie process or
+# Chromium: `unit` leaves out every package whose test binary imports one of
+# these, directly or not. (The rest of the test kit, such as timers and
 # roomevents, starts nothing.)
-TESTKIT_RE := ^$(MODULE)/internal/testkit/(pg|pgtest|dendrite|stack|walkieproc)(/|$$)
+TESTKIT_RE := ^$(MODULE)/internal/testkit/(pg|pgtest|dendrite|stack|walkieproc|browser)(/|$$)
 # The packages that have tests and whose tests import none of that tooling.
 # `go list -test` lists one `<pkg>.test` main per package with tests; its
 # Deps are everything the test binary links, so an import of the tooling
@@ -66,8 +66,8 @@ test: dendrite
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 ## unit: the fast loop: `go test -short` on the packages whose tests start
-## neither PostgreSQL nor Dendrite nor walkie, i.e. whose test binaries do
-## not import internal/testkit/{pg,pgtest,dendrite,stack,walkieproc}. Today
+## neither PostgreSQL nor Dendrite nor walkie nor Chromium, i.e. whose test
+## binaries do not import internal/testkit/{pg,pgtest,dendrite,stack,walkieproc,browser}. Today
 ## among them: internal/floor, internal/matrix, internal/config. Extra go
 ## test flags go in UNIT_FLAGS (make unit UNIT_FLAGS='-run Queue -v').
 unit:

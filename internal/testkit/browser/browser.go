@@ -123,15 +123,17 @@ func Start(ctx context.Context, opts Options) (*Browser, error) {
 }
 
 // chromiumFlags are the flags every test browser gets: headless as root,
-// a fake microphone granted without a prompt that plays mic (looped),
-// audio that plays without a user gesture, and nothing that calls home.
-// Not chromedp's defaults: they mute audio, which the listener must hear.
+// a fake microphone that plays mic (looped), audio that plays without a
+// user gesture, and nothing that calls home. Not chromedp's defaults: they
+// mute audio, which the listener must hear. Not
+// --use-fake-ui-for-media-stream either: it grants the microphone to
+// everyone, whatever the permission says, so no test could deny it; each
+// user is granted it through the DevTools protocol instead (NewUser).
 func chromiumFlags(mic string) map[string]any {
 	return map[string]any{
 		"headless":                               "new",
 		"no-sandbox":                             true,
 		"use-fake-device-for-media-stream":       true,
-		"use-fake-ui-for-media-stream":           true,
 		"use-file-for-fake-audio-capture":        mic,
 		"autoplay-policy":                        "no-user-gesture-required",
 		"disable-gpu":                            true,
@@ -169,9 +171,6 @@ func findChromium(path string) (string, error) {
 // Tone is what the fake microphone plays (with defaults filled in), for
 // detectors that look for it. Zero when Options.MicWAV replaced it.
 func (b *Browser) Tone() Tone { return b.tone }
-
-// Output is the end of Chromium's own output, for failure messages.
-func (b *Browser) Output() string { return b.output.String() }
 
 // Close stops Chromium and removes its profile. Safe to call twice.
 func (b *Browser) Close() {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 )
 
@@ -24,8 +25,9 @@ type User struct {
 	messages []chromedp.ConsoleMessage
 }
 
-// NewUser opens a tab (about:blank) in a new browser context. The user
-// lives until ctx ends, Close is called or the browser closes. Its console
+// NewUser opens a tab (about:blank) in a new browser context, with the
+// (fake) microphone granted to every origin. The user lives until ctx
+// ends, Close is called or the browser closes. Its console
 // messages and uncaught exceptions go to the browser's Logf as
 // "name: type: text (url:line)", and are kept for Console and Exceptions.
 func (b *Browser) NewUser(ctx context.Context, name string) (*User, error) {
@@ -35,6 +37,10 @@ func (b *Browser) NewUser(ctx context.Context, name string) (*User, error) {
 	if err := chromedp.Do(tabCtx); err != nil { // opens the tab
 		u.cancel()
 		return nil, fmt.Errorf("open a tab for %s: %w", name, err)
+	}
+	if err := u.SetPermission("microphone", cdpbrowser.PermissionSettingGranted); err != nil {
+		u.cancel()
+		return nil, err
 	}
 	messages := chromedp.Console(tabCtx) // subscribed now, before any page loads
 	go u.collect(messages)
@@ -94,6 +100,24 @@ func (u *User) Screenshot(path string) error {
 		return fmt.Errorf("screenshot of %s: %w", u.Name, err)
 	}
 	return os.WriteFile(path, png, 0o644)
+}
+
+// SetPermission overrides a permission (such as "microphone") for every
+// origin in the user's browser context, e.g. to see how the client
+// explains a denied microphone ("prompt" counts as denied: headless
+// Chromium dismisses every prompt):
+//
+//	u.SetPermission("microphone", cdpbrowser.PermissionSettingDenied)
+func (u *User) SetPermission(name string, setting cdpbrowser.PermissionSetting) error {
+	_, err := chromedp.CallBrowser(u.ctx, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
+		Permission:       &cdpbrowser.PermissionDescriptor{Name: name},
+		Setting:          setting,
+		BrowserContextID: chromedp.FromContext(u.ctx).BrowserContextID,
+	})
+	if err != nil {
+		return fmt.Errorf("set %s to %s for %s: %w", name, setting, u.Name, err)
+	}
+	return nil
 }
 
 // Close closes the tab and its browser context.
