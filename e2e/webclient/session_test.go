@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"testing"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 	"maunium.net/go/mautrix/event"
 
@@ -73,8 +74,10 @@ func TestTroubleIsExplained(t *testing.T) {
 	erin.screenshot("encrypted")
 
 	// The microphone refused, as a person who clicked "Block" would.
-	refusing := browser.New(t, browser.Options{Flags: map[string]any{"use-fake-ui-for-media-stream": "deny"}})
-	frank := newPerson(t, refusing, "frank")
+	frank := newPerson(t, b, "frank")
+	if err := frank.u.SetPermission("microphone", cdpbrowser.PermissionSettingDenied); err != nil {
+		t.Fatal(err)
+	}
 	open := a.room("Open room", nil, frank)
 	frank.logIn()
 	frank.submitLogin()
