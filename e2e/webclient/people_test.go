@@ -141,11 +141,6 @@ func (p *person) waitFloorState(want string) {
 		fmt.Sprintf(`document.getElementById('talk').dataset.floorState === %q`, want))
 }
 
-func (p *person) text(id string) string {
-	p.t.Helper()
-	return eval[string](p, fmt.Sprintf(`document.getElementById(%q)?.textContent || ''`, id))
-}
-
 // logIn opens the client and logs in through the form, typing the bare
 // name (the client adds the server name from Walkie's config).
 func (p *person) logIn() {
