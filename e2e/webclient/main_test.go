@@ -1,9 +1,7 @@
 package webclient
 
 import (
-	"context"
 	"flag"
-	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -27,31 +25,5 @@ var webFloor = timers.Floor{StartTimeout: 10 * time.Second, InactivityTimeout: 1
 	MaxTalk: 60 * time.Second, QueueTimeout: 60 * time.Second, NoRateLimit: true}
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	logFile, err := os.CreateTemp("", "walkie-webclient-*.log")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer logFile.Close()
-	s, err := stack.Start(ctx, stack.Options{Log: logFile, Floor: webFloor, Web: true})
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "webclient: could not start PostgreSQL + Dendrite + Walkie: %v\n(log: %s)\n", err, logFile.Name())
-		return 1
-	}
-	shared = s
-	code := m.Run()
-	s.Stop()
-	if code != 0 {
-		fmt.Fprintf(os.Stderr, "webclient: Walkie and Dendrite logs are in %s\n", logFile.Name())
-	} else {
-		_ = os.Remove(logFile.Name())
-	}
-	return code
+	os.Exit(stack.Main(m, "webclient", stack.Options{Floor: webFloor, Web: true}, func(s *stack.Stack) { shared = s }))
 }
