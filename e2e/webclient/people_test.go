@@ -200,6 +200,29 @@ func (p *person) releaseMouse() {
 	p.do(chromedp.MouseEvent(chromedp.MouseReleased, x, y, chromedp.ButtonLeft, chromedp.ClickCount(1)))
 }
 
+// touchTalk puts a finger on the talk button (down) or lifts it, on a
+// touch screen: the person's page must emulate one (useTouch).
+func (p *person) touchTalk(down bool) {
+	p.t.Helper()
+	x, y := p.talkCenter()
+	one, id := 1.0, 0.0
+	params := input.DispatchTouchEventParams{Type: input.DispatchTouchEventTypeTouchEnd, TouchPoints: []*input.TouchPoint{}}
+	if down {
+		params = input.DispatchTouchEventParams{Type: input.DispatchTouchEventTypeTouchStart,
+			TouchPoints: []*input.TouchPoint{{X: x, Y: y, RadiusX: &one, RadiusY: &one, Force: &one, ID: &id}}}
+	}
+	p.do(chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, input.DispatchTouchEvent, params)
+		return err
+	}))
+}
+
+// useTouch makes the person's page a touch screen, as on a phone.
+func (p *person) useTouch() {
+	p.t.Helper()
+	p.do(chromedp.EmulateViewport(400, 860, chromedp.EmulateTouch))
+}
+
 // pressSpace and releaseSpace hold the Space key, with the focus on the page.
 func (p *person) pressSpace() {
 	p.t.Helper()

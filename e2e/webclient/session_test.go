@@ -41,6 +41,13 @@ func TestWidgetWithAccessTokenSurvivesReload(t *testing.T) {
 		t.Error("the page does not use the widget layout")
 	}
 
+	// A permit for a chosen number of minutes, then revoked.
+	dave.do(chromedp.SetValue(chromedp.ID("permit-minutes"), "90"))
+	dave.click("permit-custom")
+	dave.waitText("permit-status", "(1 h 30 min left)")
+	dave.click("permit-revoke")
+	dave.waitText("permit-status", "no talk permit")
+
 	dave.do(chromedp.Reload())
 	dave.waitText("whoami", dave.userID)
 	dave.waitFloorState("free")

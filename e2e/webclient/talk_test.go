@@ -16,7 +16,9 @@ import (
 func TestTalkQueueAndHandover(t *testing.T) {
 	b := browser.New(t, browser.Options{})
 	alice, bob, carol := newPerson(t, b, "alice"), newPerson(t, b, "bob"), newPerson(t, b, "carol")
-	room := newAdmin(t).room("Team radio", nil, alice, bob, carol)
+	admin := newAdmin(t)
+	room := admin.room("Team radio", nil, alice, bob, carol)
+	carol.useTouch() // Carol is on a phone
 
 	alice.logIn()
 	alice.screenshot("login")
@@ -50,10 +52,10 @@ func TestTalkQueueAndHandover(t *testing.T) {
 	}
 
 	// Carol holds the button: Walkie refuses, and she is told why.
-	carol.pressMouse()
+	carol.touchTalk(true)
 	carol.waitFloorState("denied")
 	carol.waitText("talk-message", "This device is set to listen only")
-	carol.releaseMouse()
+	carol.touchTalk(false)
 	carol.screenshot("denied-listen-only")
 
 	// Alice holds the button: she talks, the others see her name and
@@ -64,6 +66,7 @@ func TestTalkQueueAndHandover(t *testing.T) {
 	alice.waitText("floor-time", "s left")
 	speaker := fmt.Sprintf("%s (%s) is talking", alice.local, alice.device)
 	bob.waitText("floor-status", speaker)
+	bob.waitFloorState("busy")
 	carol.waitText("floor-status", speaker)
 	carol.waitUntil("Alice's tone through the player", `window.walkieDebug.player.stats().toneOnsets.length > 0`)
 	alice.screenshot("talking")
@@ -112,6 +115,9 @@ func TestTalkQueueAndHandover(t *testing.T) {
 	carol.do(chromedp.Click(chromedp.CSS(`.back a`)))
 	carol.waitText("rooms", "Team radio")
 	carol.waitText("rooms", "free")
+	// What went into the room is Element's voice broadcast, as Walkie
+	// and other clients read it.
+	admin.checkBroadcast(room, alice)
 	for _, p := range []*person{alice, bob, carol} {
 		p.noExceptions()
 	}
