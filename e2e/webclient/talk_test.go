@@ -98,23 +98,30 @@ func TestTalkQueueAndHandover(t *testing.T) {
 	heard := carol.toneOnsets()
 	carol.waitUntil("Bob's tone after the failed uploads", fmt.Sprintf(`window.walkieDebug.player.stats().toneOnsets.length > %d`, heard))
 
+	// Carol reloads the page while Bob talks: she sees him and, from the
+	// chunks she missed on, hears him again.
+	carol.do(chromedp.Reload())
+	carol.waitText("floor-status", bobSpeaks)
+	carol.waitUntil("Bob's tone after reloading", `window.walkieDebug.player.stats().toneOnsets.length > 0`)
+
 	// Bob lets go: the floor is free, and both turns are voice messages.
 	bob.releaseSpace()
 	for _, p := range []*person{alice, bob, carol} {
 		p.waitFloorState("free")
 	}
-	carol.waitUntil("two voice messages", `document.querySelectorAll('#messages li[data-broadcast-id]').length === 2`)
+	alice.waitUntil("two voice messages", `document.querySelectorAll('#messages li[data-broadcast-id]').length === 2`)
 
-	// Carol replays the latest (Bob's) and hears it again.
-	played := eval[int](carol, `window.walkieDebug.player.stats().chunksPlayed`)
-	heard = carol.toneOnsets()
-	carol.do(chromedp.Click(chromedp.CSS(`#messages li[data-broadcast-id] button`)))
-	carol.waitUntil("the replayed message", fmt.Sprintf(`window.walkieDebug.player.stats().chunksPlayed > %d && window.walkieDebug.player.stats().toneOnsets.length > %d`, played, heard))
+	// Alice replays the latest (Bob's) and hears it.
+	played := eval[int](alice, `window.walkieDebug.player.stats().chunksPlayed`)
+	heard = alice.toneOnsets()
+	alice.do(chromedp.Click(chromedp.CSS(`#messages li[data-broadcast-id] button`)))
+	alice.waitUntil("the replayed message", fmt.Sprintf(`window.walkieDebug.player.stats().chunksPlayed > %d && window.walkieDebug.player.stats().toneOnsets.length > %d`, played, heard))
 
 	// The room list shows the room and its floor.
 	carol.do(chromedp.Click(chromedp.CSS(`.back a`)))
 	carol.waitText("rooms", "Team radio")
 	carol.waitText("rooms", "free")
+
 	// What went into the room is Element's voice broadcast, as Walkie
 	// and other clients read it.
 	admin.checkBroadcast(room, alice)
