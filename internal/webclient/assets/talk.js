@@ -75,6 +75,7 @@ export class Talk {
     const b = this.broadcast;
     switch (this.phase) {
       case 'asking':
+        if (!b) return; // between a grant from the queue and its `started`: granted() hands the floor back
         this.stopRecorder(b);
         this.set('abandoning');
         this.evaluate();
@@ -234,8 +235,10 @@ export class Talk {
     this.set('asking');
     if (old) await old.stopping;
     if (this.mic.recorder?.recording) await this.mic.recorder.stop();
-    if (this.pressed && this.phase === 'asking' && !this.broadcast) this.begin(term);
-    else if (!this.pressed) this.set('idle');
+    if (this.phase !== 'asking' || this.broadcast) return; // something else ended or began a turn meanwhile
+    if (this.pressed) return this.begin(term);
+    this.request('release', { term });
+    this.set('idle');
   }
 
   stopRecorder(b) {
