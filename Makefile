@@ -190,9 +190,11 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) "$$pkg"; \
 	done <<< "$$targets"
 
-## demo: the local end-to-end demo
+## demo: the local end-to-end demo: the scripted conversation, then the web
+## client until Ctrl-C (DEMO_FLAGS=-client-only skips the script)
+DEMO_FLAGS ?=
 demo: dendrite
-	$(GO) run ./cmd/walkie-demo
+	$(GO) run ./cmd/walkie-demo $(DEMO_FLAGS)
 
 ## soak: long-running tests, kept behind the `soak` build tag (TestSoak*, SOAK_DURATION each)
 soak: dendrite
