@@ -200,7 +200,7 @@ export class Talk {
       b.chunks.push(chunk);
       this.pump(b);
     };
-    this.mic.recorder.start();
+    if (this.room.floor?.mode !== 'live') this.mic.recorder.start(); // live mode: the audio goes over LiveKit (live.js)
     this.set('asking');
     const content = { state: 'started', device_id: this.device, chunk_length: 1 };
     if (term) content[TERM_KEY] = term;

@@ -1,0 +1,284 @@
+// Live mode (docs/protocol.md, "Live mode"): in a room whose floor state
+// says "mode": "live", the audio runs in real time over a LiveKit SFU
+// instead of voice broadcast chunks. This module joins the room's LiveKit
+// room with a token from Walkie's token service (the floor state's
+// livekit_service_url), plays everyone else as they speak, and publishes
+// this device's microphone while it holds the floor and the button.
+//
+// Asking for the floor is talk.js's business, as in any room (in live
+// mode it records nothing). Walkie holds the floor on the SFU itself:
+// its tokens may not publish, and it lets the holder's device publish
+// right before it announces the grant, so a publish refused for want of
+// that permission is retried for a moment.
+//
+// After a release the track is muted, not unpublished, until the floor
+// state no longer names this device: the SFU reports an unpublished track
+// to Walkie at once, which would end the turn as "inactive" before the
+// `stopped` arrives.
+//
+// livekit-client (vendor/, Apache-2.0) is loaded only when a live room opens.
+
+import { RemoteAudio } from './audio/remote.js';
+import { $, inTime, say, show } from './dom.js';
+import { sameDevice } from './protocol.js';
+
+const SDK_URL = './vendor/livekit-client/livekit-client.esm.js';
+const PERMISSION_WAIT_MS = 5000; // for Walkie's publish permission to reach the SFU and us
+const PERMISSION_POLL_MS = 200;
+const FIRST_RETRY_MS = 1000; // reconnecting after a failure, doubling up to
+const MAX_RETRY_MS = 30000;
+
+let sdk = null;
+const loadSdk = () => (sdk ??= import(SDK_URL).catch((err) => {
+  sdk = null;
+  throw err;
+}));
+
+const remotes = new WeakMap(); // player → RemoteAudio: one per page
+
+export class Live {
+  // isTalking says whether this device's turn is on (talk.js's phase):
+  // the floor alone does not decide, another tab of this device may hold it.
+  constructor({ client, room, player, isTalking, onChange }) {
+    Object.assign(this, { client, room, player, isTalking, onChange });
+    // What tests and walkie-bench read: toneOnsets are live audio heard
+    // (Date.now() ms), accumulated over the page's life.
+    this.stats = window.walkieDebug.live ??= { toneOnsets: [], connected: false, publishing: false, state: 'off' };
+    this.url = ''; // the token service this session uses ('' when not live)
+    this.lk = null; // the connected LiveKit Room
+    this.state = 'off'; // off | connecting | connected | failed
+    this.problem = '';
+    this.retryMs = FIRST_RETRY_MS;
+    this.retryAt = 0;
+    this.retryTimer = null;
+    this.mic = null; // a promise of the LocalAudioTrack, made at the first press
+    this.gaveUp = null; // the term whose publish was refused for good
+    this.busy = false;
+    this.again = false;
+    this.closed = false;
+  }
+
+  get remote() {
+    if (!remotes.has(this.player)) remotes.set(this.player, new RemoteAudio(this.player, { onsets: this.stats.toneOnsets }));
+    return remotes.get(this.player);
+  }
+
+  // update follows the floor state and this device's turn; call it on
+  // every change (it is cheap when nothing changed).
+  update() {
+    this.paint();
+    this.converge();
+  }
+
+  // prepare opens the microphone at a press, so the grant publishes at once.
+  prepare() {
+    if (this.room.floor?.mode === 'live') this.microphone().catch(() => {});
+  }
+
+  close() {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    this.disconnect();
+    this.mic?.then((track) => track.stop(), () => {});
+    this.mic = null;
+    show($('live-status'), false);
+  }
+
+  // --- converging on what the floor says ---
+
+  async converge() {
+    if (this.busy) {
+      this.again = true;
+      return;
+    }
+    this.busy = true;
+    try {
+      do {
+        this.again = false;
+        await this.step();
+      } while (this.again && !this.closed);
+    } catch (err) {
+      console.warn('live mode:', err);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  async step() {
+    const f = this.room.floor || {};
+    const url = f.mode === 'live' ? f.livekit_service_url || '' : '';
+    if (url !== this.url) {
+      this.disconnect();
+      this.url = url;
+      this.retryMs = FIRST_RETRY_MS;
+      this.retryAt = 0;
+    }
+    if (!url || this.closed) return;
+    if (!this.lk) {
+      if (Date.now() < this.retryAt) return;
+      await this.connect(url);
+      if (!this.lk) return;
+    }
+    await this.publishAsFloorSays(f);
+  }
+
+  async connect(serviceURL) {
+    this.set('connecting');
+    try {
+      const { Room, RoomEvent } = await loadSdk();
+      const { url, jwt } = await this.askToken(serviceURL);
+      if (this.closed || this.url !== serviceURL) return;
+      const lk = new Room({ adaptiveStream: false, dynacast: false, stopLocalTrackOnUnpublish: false });
+      lk.on(RoomEvent.TrackSubscribed, (track) => track.kind === 'audio' && this.remote.add(track.sid, track.mediaStreamTrack))
+        .on(RoomEvent.TrackUnsubscribed, (track) => this.remote.remove(track.sid))
+        .on(RoomEvent.ParticipantPermissionsChanged, () => this.converge())
+        .on(RoomEvent.LocalTrackUnpublished, () => this.converge())
+        .on(RoomEvent.Reconnecting, () => this.set('connecting'))
+        .on(RoomEvent.Reconnected, () => this.set('connected'))
+        .on(RoomEvent.Disconnected, (reason) => {
+          if (this.lk !== lk) return;
+          this.lk = null;
+          this.remote.clear();
+          this.fail(`disconnected (${reason ?? 'unknown reason'})`);
+        });
+      await lk.connect(url, jwt, { autoSubscribe: true });
+      if (this.closed || this.url !== serviceURL) {
+        lk.disconnect();
+        return;
+      }
+      this.lk = lk;
+      this.retryMs = FIRST_RETRY_MS;
+      this.set('connected');
+    } catch (err) {
+      this.fail(err.message || String(err));
+    }
+  }
+
+  // askToken: an OpenID token from the homeserver, traded at Walkie's token
+  // service (the MatrixRTC /sfu/get request) for LiveKit's URL and a join
+  // token that may listen but not publish.
+  async askToken(serviceURL) {
+    const enc = encodeURIComponent;
+    const openid = await this.client.call('POST', `/_matrix/client/v3/user/${enc(this.client.userId)}/openid/request_token`, { body: {} });
+    const resp = await fetch(`${serviceURL.replace(/\/+$/, '')}/sfu/get`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ room: this.room.id, openid_token: openid, device_id: this.client.deviceId }),
+    });
+    const body = await resp.json().catch(() => ({}));
+    if (!resp.ok) throw new Error(`the token service said ${body.errcode || resp.status}${body.error ? `: ${body.error}` : ''}`);
+    if (!body.url || !body.jwt) throw new Error('the token service answered without url and jwt');
+    return body;
+  }
+
+  disconnect() {
+    const lk = this.lk;
+    this.lk = null;
+    if (lk) {
+      lk.disconnect();
+      this.remote.clear();
+    }
+    this.set('off');
+  }
+
+  fail(problem) {
+    console.warn('live mode:', problem);
+    this.problem = problem;
+    this.retryAt = Date.now() + this.retryMs;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => this.converge(), this.retryMs);
+    this.retryMs = Math.min(this.retryMs * 2, MAX_RETRY_MS);
+    this.set('failed');
+  }
+
+  // --- the microphone on the air ---
+
+  microphone() {
+    if (!this.mic) {
+      const mic = loadSdk().then(({ createLocalAudioTrack }) =>
+        // Processing off, as for recording: it would eat the test tone,
+        // and push-to-talk has no echo to cancel.
+        createLocalAudioTrack({ channelCount: 1, echoCancellation: false, noiseSuppression: false, autoGainControl: false, voiceIsolation: false }),
+      );
+      mic.catch(() => this.mic === mic && (this.mic = null)); // asked again at the next press
+      this.mic = mic;
+    }
+    return this.mic;
+  }
+
+  publication() {
+    const lp = this.lk?.localParticipant;
+    return lp ? [...lp.audioTrackPublications.values()].find((p) => p.track) : undefined;
+  }
+
+  // publishAsFloorSays: on the air while this device holds the floor and
+  // its turn is on; muted between a release and the floor's end; else off.
+  async publishAsFloorSays(f) {
+    const holds = sameDevice(f.holder, this.client.userId, this.client.deviceId);
+    const pub = this.publication();
+    if (holds && this.isTalking() && this.gaveUp !== f.term) {
+      const track = await this.microphone();
+      if (!this.publication()) await this.publish(track, f.term);
+      if (this.publication() && track.isMuted) await track.unmute();
+    } else if (pub && holds) {
+      if (!pub.track.isMuted) await pub.track.mute();
+    } else if (pub) {
+      await this.lk.localParticipant.unpublishTrack(pub.track, false);
+    }
+    const now = this.publication();
+    this.stats.publishing = !!now && !now.track.isMuted;
+    this.paint();
+  }
+
+  // publish retries while the SFU has not yet been told this device may
+  // publish (the client checks its own permissions first and throws 403).
+  async publish(track, term) {
+    const { Track } = await loadSdk();
+    const until = Date.now() + PERMISSION_WAIT_MS;
+    const stillWanted = () => this.lk && this.room.floor?.term === term && this.isTalking();
+    for (;;) {
+      try {
+        await this.lk.localParticipant.publishTrack(track, { source: Track.Source.Microphone, name: 'microphone' });
+        this.problem = '';
+        return;
+      } catch (err) {
+        if (!stillWanted()) return;
+        if (err?.name !== 'PublishTrackError' || err.status !== 403 || Date.now() > until) {
+          this.gaveUp = term;
+          this.problem = `could not publish the microphone: ${err?.message || err}`;
+          console.warn('live mode:', this.problem);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, PERMISSION_POLL_MS));
+      }
+    }
+  }
+
+  // --- what the page shows ---
+
+  set(state) {
+    this.state = state;
+    this.stats.state = state;
+    this.stats.connected = state === 'connected';
+    if (state === 'connecting' || state === 'off') this.problem = '';
+    this.paint();
+  }
+
+  paint() {
+    const node = $('live-status');
+    const live = !this.closed && this.room.floor?.mode === 'live';
+    show(node, live);
+    if (!live) return;
+    const state = this.stats.publishing ? 'publishing' : this.state;
+    const was = node.dataset.liveState;
+    node.dataset.liveState = state;
+    say(node, {
+      off: 'Live audio: starting…',
+      connecting: 'Live audio: connecting…',
+      connected: this.problem ? `Live audio: connected, but ${this.problem}.` : 'Live audio: connected. You hear whoever holds the floor as they speak.',
+      publishing: 'Live audio: you are on the air.',
+      failed: `Live audio unavailable: ${this.problem}. Trying again in ${inTime(this.retryAt)}.`,
+    }[state]);
+    if (was !== state) this.onChange();
+  }
+}
