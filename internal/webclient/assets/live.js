@@ -29,10 +29,16 @@ const FIRST_RETRY_MS = 1000; // reconnecting after a failure, doubling up to
 const MAX_RETRY_MS = 30000;
 
 let sdk = null;
-const loadSdk = () => (sdk ??= import(SDK_URL).catch((err) => {
-  sdk = null;
-  throw err;
-}));
+const loadSdk = () => (sdk ??= import(SDK_URL).then(
+  (m) => {
+    m.setLogLevel('warn'); // its info lines are many, and one holds the join request
+    return m;
+  },
+  (err) => {
+    sdk = null;
+    throw err;
+  },
+));
 
 const remotes = new WeakMap(); // player → RemoteAudio: one per page
 
@@ -43,7 +49,7 @@ export class Live {
     Object.assign(this, { client, room, player, isTalking, onChange });
     // What tests and walkie-bench read: toneOnsets are live audio heard
     // (Date.now() ms), accumulated over the page's life.
-    this.stats = window.walkieDebug.live ??= { toneOnsets: [], connected: false, publishing: false, state: 'off' };
+    this.stats = window.walkieDebug.live ??= { toneOnsets: [], connected: false, publishing: false, state: 'off', remoteTracks: 0 };
     this.url = ''; // the token service this session uses ('' when not live)
     this.lk = null; // the connected LiveKit Room
     this.state = 'off'; // off | connecting | connected | failed
@@ -129,8 +135,15 @@ export class Live {
       const { url, jwt } = await this.askToken(serviceURL);
       if (this.closed || this.url !== serviceURL) return;
       const lk = new Room({ adaptiveStream: false, dynacast: false, stopLocalTrackOnUnpublish: false });
-      lk.on(RoomEvent.TrackSubscribed, (track) => track.kind === 'audio' && this.remote.add(track.sid, track.mediaStreamTrack))
-        .on(RoomEvent.TrackUnsubscribed, (track) => this.remote.remove(track.sid))
+      const counted = () => (this.stats.remoteTracks = this.remote.size);
+      lk.on(RoomEvent.TrackSubscribed, (track) => {
+        if (track.kind === 'audio') this.remote.add(track.sid, track.mediaStreamTrack);
+        counted();
+      })
+        .on(RoomEvent.TrackUnsubscribed, (track) => {
+          this.remote.remove(track.sid);
+          counted();
+        })
         .on(RoomEvent.ParticipantPermissionsChanged, () => this.converge())
         .on(RoomEvent.LocalTrackUnpublished, () => this.converge())
         .on(RoomEvent.Reconnecting, () => this.set('connecting'))
@@ -139,6 +152,7 @@ export class Live {
           if (this.lk !== lk) return;
           this.lk = null;
           this.remote.clear();
+          this.stats.remoteTracks = 0;
           this.fail(`disconnected (${reason ?? 'unknown reason'})`);
         });
       await lk.connect(url, jwt, { autoSubscribe: true });
@@ -177,6 +191,7 @@ export class Live {
     if (lk) {
       lk.disconnect();
       this.remote.clear();
+      this.stats.remoteTracks = 0;
     }
     this.set('off');
   }

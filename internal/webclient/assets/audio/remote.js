@@ -38,6 +38,10 @@ export class RemoteAudio {
     if (this.#tracks.get(id) === entry) entry.source.connect(probe);
   }
 
+  get size() {
+    return this.#tracks.size;
+  }
+
   remove(id) {
     const entry = this.#tracks.get(id);
     if (!entry) return;
