@@ -45,8 +45,8 @@ const remotes = new WeakMap(); // player → RemoteAudio: one per page
 export class Live {
   // isTalking says whether this device's turn is on (talk.js's phase):
   // the floor alone does not decide, another tab of this device may hold it.
-  constructor({ client, room, player, isTalking, onChange }) {
-    Object.assign(this, { client, room, player, isTalking, onChange });
+  constructor({ client, room, player, mic, isTalking, onChange }) {
+    Object.assign(this, { client, room, player, mic, isTalking, onChange });
     // What tests and walkie-bench read: toneOnsets are live audio heard
     // (Date.now() ms), accumulated over the page's life.
     this.stats = window.walkieDebug.live ??= { toneOnsets: [], connected: false, publishing: false, state: 'off', remoteTracks: 0 };
@@ -57,7 +57,7 @@ export class Live {
     this.retryMs = FIRST_RETRY_MS;
     this.retryAt = 0;
     this.retryTimer = null;
-    this.mic = null; // a promise of the LocalAudioTrack, made at the first press
+    this.track = null; // a promise of the LocalAudioTrack, made at the first press
     this.gaveUp = null; // the term whose publish was refused for good
     this.busy = false;
     this.again = false;
@@ -85,8 +85,8 @@ export class Live {
     this.closed = true;
     clearTimeout(this.retryTimer);
     this.disconnect();
-    this.mic?.then((track) => track.stop(), () => {});
-    this.mic = null;
+    this.track?.then((track) => track.stop(), () => {});
+    this.track = null;
     show($('live-status'), false);
   }
 
@@ -208,17 +208,19 @@ export class Live {
 
   // --- the microphone on the air ---
 
+  // microphone is a LiveKit track of this page's microphone (mic.js, opened
+  // at the press anyway): a clone of its track, so there is one capture,
+  // whose meter and tone detector see what goes on the air, and muting the
+  // clone leaves the meter alone.
   microphone() {
-    if (!this.mic) {
-      const mic = loadSdk().then(({ createLocalAudioTrack }) =>
-        // Processing off, as for recording: it would eat the test tone,
-        // and push-to-talk has no echo to cancel.
-        createLocalAudioTrack({ channelCount: 1, echoCancellation: false, noiseSuppression: false, autoGainControl: false, voiceIsolation: false }),
+    if (!this.track) {
+      const track = Promise.all([loadSdk(), this.mic.open()]).then(
+        ([{ LocalAudioTrack }, recorder]) => new LocalAudioTrack(recorder.track.clone(), undefined, true),
       );
-      mic.catch(() => this.mic === mic && (this.mic = null)); // asked again at the next press
-      this.mic = mic;
+      track.catch(() => this.track === track && (this.track = null)); // tried again at the next press
+      this.track = track;
     }
-    return this.mic;
+    return this.track;
   }
 
   publication() {
