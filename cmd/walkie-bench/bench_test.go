@@ -61,6 +61,8 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"engine", "extra"}, exitUsage, `unexpected argument "extra"`},
 		{[]string{"engine", "-log-level", "loud"}, exitUsage, "-log-level"},
 		{[]string{"engine", "-devices", "1", "-rooms", "1"}, exitError, "devices must be at least 2"},
+		{[]string{"live", "-h"}, exitOK, "-presses"},
+		{[]string{"live", "extra"}, exitUsage, `unexpected argument "extra"`},
 	} {
 		var out bytes.Buffer
 		if code := run(context.Background(), tc.args, &out, &out); code != tc.code || !strings.Contains(out.String(), tc.out) {

@@ -6,6 +6,8 @@
 //	walkie-bench e2e [flags]      grant latency on a real Dendrite against an
 //	                              echo-appservice baseline, floor recovery (part B)
 //	walkie-bench scale [flags]    memory and latency against managed rooms (part C)
+//	walkie-bench live [flags]     mouth to ear through the web client: live
+//	                              mode and broadcast chunks side by side
 package main
 
 import (
@@ -44,6 +46,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runE2E(ctx, args[1:], stdout, stderr)
 	case "scale":
 		return runScale(ctx, args[1:], stdout, stderr)
+	case "live":
+		return runLive(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		usage(stdout)
 		return exitOK
@@ -62,6 +66,8 @@ Commands:
   e2e      grant latency seen by clients on a real Dendrite, compared with
            an echo appservice in the same run; floor recovery time
   scale    memory and decision latency with 10, 1,000 and 100,000 rooms
+  live     mouth to ear and press to first audio through the web client in
+           Chromium: live mode (LiveKit) and broadcast chunks side by side
 
 Run walkie-bench <command> -h for the command's flags.
 `)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/walkie-ptt/walkie/internal/floor"
@@ -16,9 +17,9 @@ import (
 )
 
 // Live mode: the room's admin switches it to live, and the audio goes over
-// LiveKit. Alice holds the button and Bob hears her tone live; she lets go
-// and he hears nothing more; then Bob talks and Alice hears him. No voice
-// broadcast is recorded or sent.
+// LiveKit. Alice holds the button and Bob hears her tone live, also after
+// reloading the page; she lets go and he hears nothing more; then Bob
+// talks and Alice hears him. No voice broadcast is recorded or sent.
 func TestLiveModeTalk(t *testing.T) {
 	b := browser.New(t, browser.Options{})
 	alice, bob := newPerson(t, b, "alice"), newPerson(t, b, "bob")
@@ -46,6 +47,15 @@ func TestLiveModeTalk(t *testing.T) {
 	bob.waitText("floor-status", fmt.Sprintf("%s (%s) is talking", alice.local, alice.device))
 	bob.waitUntil("Alice's tone, live", `window.walkieDebug.live.toneOnsets.length > 0`)
 	bob.waitUntil("Alice's audio at the incoming meter", `document.getElementById('level').value > 0.05`)
+
+	// Bob reloads the page while she talks: he joins again, once, and
+	// hears her again.
+	bob.do(chromedp.Reload())
+	bob.waitLive("connected")
+	bob.waitUntil("Alice's tone after reloading", `window.walkieDebug.live.toneOnsets.length > 0`)
+	if n := eval[int](bob, `window.walkieDebug.live.joins`); n != 1 {
+		t.Errorf("Bob's page joined the LiveKit room %d times after the reload, want once", n)
+	}
 
 	// She lets go: the floor is free, her track is gone from Bob's page,
 	// and no more of her tone reaches him.

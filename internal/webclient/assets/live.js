@@ -49,7 +49,7 @@ export class Live {
     Object.assign(this, { client, room, player, mic, isTalking, onChange });
     // What tests and walkie-bench read: toneOnsets are live audio heard
     // (Date.now() ms), accumulated over the page's life.
-    this.stats = window.walkieDebug.live ??= { toneOnsets: [], connected: false, publishing: false, state: 'off', remoteTracks: 0 };
+    this.stats = window.walkieDebug.live ??= { toneOnsets: [], connected: false, publishing: false, state: 'off', remoteTracks: 0, joins: 0 };
     this.url = ''; // the token service this session uses ('' when not live)
     this.lk = null; // the connected LiveKit Room
     this.state = 'off'; // off | connecting | connected | failed
@@ -161,6 +161,7 @@ export class Live {
         return;
       }
       this.lk = lk;
+      this.stats.joins++;
       this.retryMs = FIRST_RETRY_MS;
       this.set('connected');
     } catch (err) {

@@ -43,6 +43,7 @@ export class RoomView {
   }
 
   attach(room) {
+    if (this.room === room) return; // the first sync attached it while open() waited for it
     this.room = room;
     this.notice('');
     const onChange = () => this.render();
