@@ -123,9 +123,8 @@ func (l *liveMode) webhook(ctx context.Context, ev livekit.Event) error {
 	result := "ignored"
 	defer func() { l.metrics.Webhooks.WithLabelValues(string(ev.Kind), result).Inc() }()
 	kind, ok := mediaKind(ev)
-	p := ev.Participant
-	if !ok || p.UserID == "" || p.DeviceID == "" {
-		return nil // another track, or not a token of Walkie's
+	if !ok {
+		return nil // another track
 	}
 	roomID, known, err := l.store.LiveKitRoomOf(ctx, ev.Room)
 	if err != nil {
@@ -135,6 +134,14 @@ func (l *liveMode) webhook(ctx context.Context, ev livekit.Event) error {
 	if !known {
 		return nil
 	}
+	p, err := l.attributed(ctx, ev)
+	if err != nil {
+		result = "error"
+		return err
+	}
+	if p.UserID == "" || p.DeviceID == "" {
+		return nil // not a token of Walkie's, or gone already
+	}
 	in := floor.MediaEvent{Kind: kind, Device: floor.Device{UserID: p.UserID, DeviceID: p.DeviceID}, ID: ev.ID}
 	if _, err := l.decider.DecideInputs(ctx, roomID, in); err != nil {
 		result = "error"
@@ -142,6 +149,27 @@ func (l *liveMode) webhook(ctx context.Context, ev livekit.Event) error {
 	}
 	result = "decided"
 	return nil
+}
+
+// attributed is the participant an event is about, with the attributes
+// that name its Matrix user and device. LiveKit's track webhooks carry the
+// publisher's identity alone, so it is looked up in the room's listing;
+// one that is gone has no attributes (a published track of a participant
+// that left publishes nothing, and its participant_left tells the rest).
+func (l *liveMode) attributed(ctx context.Context, ev livekit.Event) (livekit.Participant, error) {
+	if ev.Participant.UserID != "" || (ev.Kind != livekit.TrackPublished && ev.Kind != livekit.TrackUnpublished) {
+		return ev.Participant, nil
+	}
+	participants, err := l.rooms.Participants(ctx, ev.Room)
+	if err != nil {
+		return livekit.Participant{}, err
+	}
+	for _, p := range participants {
+		if p.Identity == ev.Participant.Identity {
+			return p, nil
+		}
+	}
+	return livekit.Participant{}, nil
 }
 
 // mediaKind is what a webhook tells the floor: only a microphone counts
