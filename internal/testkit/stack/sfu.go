@@ -21,6 +21,10 @@ import (
 type SFU struct {
 	// Log receives the server's output (discarded when nil).
 	Log io.Writer
+	// Loopback puts the server on 127.0.0.1 instead, with no namespace
+	// (no root needed): browsers on this machine reach it (it offers
+	// loopback candidates), Go participants do not.
+	Loopback bool
 	// NS and Server exist once Start succeeded.
 	NS     *netns.Namespace
 	Server *livekit.Server
@@ -29,11 +33,16 @@ type SFU struct {
 // Start creates the namespace and starts the server, which sends its
 // webhooks to webhookURL.
 func (s *SFU) Start(ctx context.Context, webhookURL string) (walkieproc.LiveKit, error) {
-	var err error
-	if s.NS, err = netns.Create(ctx); err != nil {
-		return walkieproc.LiveKit{}, err
+	opts := livekit.Options{WebhookURLs: []string{webhookURL}, LogWriter: s.Log}
+	if !s.Loopback {
+		var err error
+		if s.NS, err = netns.Create(ctx); err != nil {
+			return walkieproc.LiveKit{}, err
+		}
+		opts.NodeIP = s.NS.HostIP()
 	}
-	s.Server, err = livekit.Start(ctx, livekit.Options{NodeIP: s.NS.HostIP(), WebhookURLs: []string{webhookURL}, LogWriter: s.Log})
+	var err error
+	s.Server, err = livekit.Start(ctx, opts)
 	if err != nil {
 		return walkieproc.LiveKit{}, err
 	}
