@@ -203,7 +203,7 @@ func createRoom(ctx context.Context, admin *mautrix.Client, bot string, live boo
 		_, ok := pl.Events[floor.TypePermit]
 		return ok
 	}); err != nil {
-		return "", fmt.Errorf("Walkie never set up %s: %w", resp.RoomID, err)
+		return "", fmt.Errorf("no permit level set up in %s: %w", resp.RoomID, err)
 	}
 	if !live {
 		return resp.RoomID, nil

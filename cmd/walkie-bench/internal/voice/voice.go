@@ -17,8 +17,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/walkie-ptt/walkie/internal/testkit/browser"
@@ -82,9 +82,9 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	}
 	defer s.Stop()
 	// The browser lives until Close, not until ctx's deadline.
-	pageLog := &lockedWriter{w: logFile}
-	b, err := browser.Start(context.WithoutCancel(ctx), browser.Options{Tone: Tone,
-		Logf: func(format string, args ...any) { fmt.Fprintf(pageLog, "browser: "+format+"\n", args...) }})
+	// The pages' consoles go to the log too (a log.Logger serialises them).
+	pageLog := log.New(logFile, "browser: ", 0)
+	b, err := browser.Start(context.WithoutCancel(ctx), browser.Options{Tone: Tone, Logf: pageLog.Printf})
 	if err != nil {
 		return Result{}, err
 	}
@@ -132,16 +132,4 @@ func pathName(live bool) string {
 		return "live"
 	}
 	return "chunks"
-}
-
-// lockedWriter serialises the pages' log lines.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
