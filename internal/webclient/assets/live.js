@@ -43,8 +43,9 @@ const loadSdk = () => (sdk ??= import(SDK_URL).then(
 const remotes = new WeakMap(); // player → RemoteAudio: one per page
 
 export class Live {
-  // isTalking says whether this device's turn is on (talk.js's phase):
-  // the floor alone does not decide, another tab of this device may hold it.
+  // isTalking says whether the button is held for a turn (talk.js's phase
+  // asking or talking): the floor alone does not decide, another tab of
+  // this device may hold it.
   constructor({ client, room, player, mic, isTalking, onChange }) {
     Object.assign(this, { client, room, player, mic, isTalking, onChange });
     // What tests and walkie-bench read: toneOnsets are live audio heard
@@ -229,16 +230,22 @@ export class Live {
     return lp ? [...lp.audioTrackPublications.values()].find((p) => p.track) : undefined;
   }
 
-  // publishAsFloorSays: on the air while this device holds the floor and
-  // its turn is on; muted between a release and the floor's end; else off.
+  // publishAsFloorSays: on the air while the button is held (the turn is
+  // asked for or on) and the floor is ours: the floor state names this
+  // device, or LiveKit already says it may publish. Walkie allows the
+  // holder before it publishes the grant, and that reaches the client over
+  // LiveKit's signalling in milliseconds, ahead of the floor state's trip
+  // through the homeserver. Muted between a release and the floor's end;
+  // else off.
   async publishAsFloorSays(f) {
     const holds = sameDevice(f.holder, this.client.userId, this.client.deviceId);
+    const ours = holds || !!this.lk.localParticipant.permissions?.canPublish;
     const pub = this.publication();
-    if (holds && this.isTalking() && this.gaveUp !== f.term) {
+    if (ours && this.isTalking() && this.gaveUp !== f.term) {
       const track = await this.microphone();
       if (!this.publication()) await this.publish(track, f.term);
       if (this.publication() && track.isMuted) await track.unmute();
-    } else if (pub && holds) {
+    } else if (pub && ours) {
       if (!pub.track.isMuted) await pub.track.mute();
     } else if (pub) {
       await this.lk.localParticipant.unpublishTrack(pub.track, false);
@@ -253,7 +260,7 @@ export class Live {
   async publish(track, term) {
     const { Track } = await loadSdk();
     const until = Date.now() + PERMISSION_WAIT_MS;
-    const stillWanted = () => this.lk && this.room.floor?.term === term && this.isTalking();
+    const stillWanted = () => this.lk && this.isTalking();
     for (;;) {
       try {
         await this.lk.localParticipant.publishTrack(track, { source: Track.Source.Microphone, name: 'microphone' });

@@ -49,7 +49,7 @@ export class RoomView {
     const onChange = () => this.render();
     this.talk = new Talk({ client: this.client, room, mic: this.mic, onChange });
     this.listen = new Listen({ client: this.client, room, player: this.player, onChange });
-    this.live = new Live({ client: this.client, room, player: this.player, mic: this.mic, isTalking: () => this.talk?.phase === 'talking', onChange });
+    this.live = new Live({ client: this.client, room, player: this.player, mic: this.mic, isTalking: () => ['asking', 'talking'].includes(this.talk?.phase), onChange });
     for (const ev of room.timeline) this.listen.onTimeline(ev);
     this.floorSeen = room.floorEventId;
     this.listen.onFloor();
