@@ -19,7 +19,8 @@ import (
 // Live mode: the room's admin switches it to live, and the audio goes over
 // LiveKit. Alice holds the button and Bob hears her tone live, also after
 // reloading the page; she lets go and he hears nothing more; then Bob
-// talks and Alice hears him. No voice broadcast is recorded or sent.
+// talks and Alice hears him, until the admin revokes his turn. No voice
+// broadcast is recorded or sent.
 func TestLiveModeTalk(t *testing.T) {
 	b := browser.New(t, browser.Options{})
 	alice, bob := newPerson(t, b, "alice"), newPerson(t, b, "bob")
@@ -74,6 +75,13 @@ func TestLiveModeTalk(t *testing.T) {
 	bob.waitFloorState("talking")
 	bob.waitLive("publishing")
 	alice.waitUntil("Bob's tone, live", fmt.Sprintf(`window.walkieDebug.live.toneOnsets.length > %d`, heard))
+
+	// The admin takes the floor from Bob while he still holds the button:
+	// he is told, is off the air, and Alice's page loses his track.
+	admin.revokeFloor(room)
+	bob.waitText("talk-message", "A moderator took the floor from you")
+	bob.waitUntil("Bob off the air", `!window.walkieDebug.live.publishing`)
+	alice.waitUntil("Bob's track gone", `window.walkieDebug.live.remoteTracks === 0`)
 	bob.releaseMouse()
 	for _, p := range []*person{alice, bob} {
 		p.waitFloorState("free")
@@ -107,6 +115,17 @@ func (a *admin) goLive(room id.RoomID) {
 	})
 	if err != nil {
 		a.t.Fatalf("the floor of %s never went live: %v", room, err)
+	}
+}
+
+// revokeFloor takes the floor from its holder, as a room moderator does
+// (a talk_request revoke).
+func (a *admin) revokeFloor(room id.RoomID) {
+	a.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if _, err := a.c.SendMessageEvent(ctx, room, matrix.TypeRequest, map[string]any{"action": "revoke", "device_id": a.c.DeviceID.String()}); err != nil {
+		a.t.Fatal(err)
 	}
 }
 

@@ -60,6 +60,7 @@ export class Live {
     this.retryTimer = null;
     this.track = null; // a promise of the LocalAudioTrack, made at the first press
     this.gaveUp = null; // the term whose publish was refused for good
+    this.pulled = false; // the SFU unpublished the track and withdrew the permission
     this.busy = false;
     this.again = false;
     this.closed = false;
@@ -132,7 +133,7 @@ export class Live {
   async connect(serviceURL) {
     this.set('connecting');
     try {
-      const { Room, RoomEvent } = await loadSdk();
+      const { DisconnectReason, Room, RoomEvent } = await loadSdk();
       const { url, jwt } = await this.askToken(serviceURL);
       if (this.closed || this.url !== serviceURL) return;
       const lk = new Room({ adaptiveStream: false, dynacast: false, stopLocalTrackOnUnpublish: false });
@@ -146,7 +147,11 @@ export class Live {
           counted();
         })
         .on(RoomEvent.ParticipantPermissionsChanged, () => this.converge())
-        .on(RoomEvent.LocalTrackUnpublished, () => this.converge())
+        .on(RoomEvent.LocalTrackUnpublished, () => {
+          // Unpublished by the SFU, the permission gone: the turn was taken.
+          if (!lk.localParticipant.permissions?.canPublish) this.pulled = true;
+          this.converge();
+        })
         .on(RoomEvent.Reconnecting, () => this.set('connecting'))
         .on(RoomEvent.Reconnected, () => this.set('connected'))
         .on(RoomEvent.Disconnected, (reason) => {
@@ -154,7 +159,9 @@ export class Live {
           this.lk = null;
           this.remote.clear();
           this.stats.remoteTracks = 0;
-          this.fail(`disconnected (${reason ?? 'unknown reason'})`);
+          // The SDK leaves by itself when the page goes away (a reload).
+          if (reason === DisconnectReason.CLIENT_INITIATED) return this.set('off');
+          this.fail(`disconnected (${DisconnectReason[reason] ?? 'for no reason given'})`);
         });
       await lk.connect(url, jwt, { autoSubscribe: true });
       if (this.closed || this.url !== serviceURL) {
@@ -239,7 +246,11 @@ export class Live {
   // else off.
   async publishAsFloorSays(f) {
     const holds = sameDevice(f.holder, this.client.userId, this.client.deviceId);
-    const ours = holds || !!this.lk.localParticipant.permissions?.canPublish;
+    const allowed = !!this.lk.localParticipant.permissions?.canPublish;
+    if (allowed || !this.isTalking()) this.pulled = false;
+    // A floor state that still names this device after the SFU took the
+    // track away is old news: the revoke's answer is on its way.
+    const ours = allowed || (holds && !this.pulled);
     const pub = this.publication();
     if (ours && this.isTalking() && this.gaveUp !== f.term) {
       const track = await this.microphone();
