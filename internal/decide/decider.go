@@ -48,6 +48,7 @@ type Decider struct {
 	metrics     *metrics.Metrics
 	log         zerolog.Logger
 	outboxReady chan struct{}
+	commits     *committer // decisions share commits through it (batch.go)
 	// fault, when set, adds calls to an event's translation, or panics:
 	// tests inject the faults a bug or a missed input would cause here
 	// (export_test.go). It is nil in a running service.
@@ -56,10 +57,12 @@ type Decider struct {
 
 // New makes a Decider.
 func New(opts Options) *Decider {
-	return &Decider{
+	d := &Decider{
 		store: opts.Store, controller: opts.Controller, permissions: opts.Permissions, manage: opts.ManagePowerLevels,
 		metrics: opts.Metrics, log: opts.Log, outboxReady: make(chan struct{}, 1),
 	}
+	d.commits = newCommitter(d)
+	return d
 }
 
 // OutboxReady receives a value after a commit that wrote outbox rows: the
@@ -100,19 +103,15 @@ func (d *Decider) DecideInputs(ctx context.Context, roomID string, inputs ...flo
 	return d.decideOne(ctx, roomID, 0, inputs)
 }
 
+// decideOne decides a room in the next commit that has room for it,
+// which other rooms' decisions may share (batch.go).
 func (d *Decider) decideOne(ctx context.Context, roomID string, limit int, inputs []floor.Input) (Outcome, error) {
-	var out Outcome
-	committed, err := d.store.InTx(ctx, func(tx *store.Tx) error {
-		var err error
-		out, err = d.decideRoom(tx, roomID, limit, inputs, nil)
-		return err
-	})
-	if err != nil {
-		return Outcome{}, err
+	j := &job{ctx: ctx, rooms: []string{roomID}, limit: limit, inputs: inputs}
+	d.commits.do(j)
+	if j.err != nil {
+		return Outcome{}, j.err
 	}
-	out.CommittedAt = committed
-	d.committed(out)
-	return out, nil
+	return j.outs[0], nil
 }
 
 // committed tells metrics, the log and the outbox sender about a

@@ -3,9 +3,12 @@ package decide_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/rs/zerolog"
@@ -57,8 +60,9 @@ func (r *roundTrips) reset() (n int, locked []string) {
 
 // A room's decision costs two round trips to PostgreSQL: BEGIN, the lock,
 // the pending events and the clock in one; every write and the commit in
-// the other. Receiving a transaction adds one for storing it, and one per
-// further room; rooms are locked in sorted order.
+// the other. Receiving a transaction costs the same however many rooms it
+// touches: storing it goes with the locks; rooms are locked in sorted
+// order.
 func TestDecisionRoundTripsAndLockOrder(t *testing.T) {
 	f := newFixture(t)
 	rooms := []string{"!c:test", "!a:test", "!b:test"}
@@ -89,8 +93,8 @@ func TestDecisionRoundTripsAndLockOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	n, locked := rt.reset()
-	if n != 1+len(rooms)+1 {
-		t.Fatalf("a transaction touching %d rooms took %d round trips, want %d (store, a lock per room, commit)", len(rooms), n, len(rooms)+2)
+	if n != 2 {
+		t.Fatalf("a transaction touching %d rooms took %d round trips, want 2 (store and lock every room; write and commit)", len(rooms), n)
 	}
 	if strings.Join(locked, " ") != "!a:test !b:test !c:test" {
 		t.Fatalf("rooms locked in the order %v, want sorted", locked)
@@ -98,6 +102,96 @@ func TestDecisionRoundTripsAndLockOrder(t *testing.T) {
 	for _, room := range rooms {
 		if len(f.room(room).Permits) != 1 {
 			t.Fatalf("%s: the permit was not decided", room)
+		}
+	}
+}
+
+// Decisions of different rooms that wait at the same moment share one
+// transaction, and it costs two round trips however many rooms it holds
+// (plus one per cross-room device check, which none of these needs):
+// store the appservice transactions, lock every room and read its
+// pending events in one; every write and the commit in the other.
+func TestABatchOfRoomsCostsTwoRoundTrips(t *testing.T) {
+	f := newFixture(t)
+	const n = 12
+	var rooms []string
+	for i := range n {
+		room := fmt.Sprintf("!r%02d:test", n-1-i) // arrive out of order
+		rooms = append(rooms, room)
+		f.setupRoom(room, alice)
+	}
+	rt := &roundTrips{}
+	st, err := store.Open(f.ctx, store.Options{URI: f.url, MaxConns: 2, Controller: bot, Defaults: testDefaults, Tracer: rt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	d := decide.New(decide.Options{Store: st, Controller: bot, Permissions: permissions{}, Log: zerolog.Nop()})
+
+	// Half the rooms have a pending permit for a room worker to decide;
+	// the other half get theirs in an appservice transaction each.
+	calls := make([]func() error, n)
+	for i, room := range rooms {
+		permit := f.permit(room, alice, "A", nil)
+		if i%2 == 0 {
+			if _, _, err := f.st.SaveTransaction(f.ctx, "pending-"+room, f.inbox(permit)); err != nil {
+				t.Fatal(err)
+			}
+			calls[i] = func() error { _, err := d.Room(f.ctx, room); return err }
+			continue
+		}
+		calls[i] = func() error { _, err := d.Transaction(f.ctx, "txn-"+room, []json.RawMessage{permit}); return err }
+	}
+	for _, err := range inOneBatch(t, d, func() { rt.reset() }, calls...) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, locked := rt.reset()
+	if got != 2 {
+		t.Fatalf("a batch of %d rooms took %d round trips, want 2", n, got)
+	}
+	if !slices.IsSorted(locked) || len(locked) != n {
+		t.Fatalf("rooms locked in the order %v, want all %d sorted", locked, n)
+	}
+	for _, room := range rooms {
+		if len(f.room(room).Permits) != 1 {
+			t.Fatalf("%s: the permit was not decided", room)
+		}
+	}
+}
+
+// inOneBatch makes the calls at once while d holds its batches back,
+// waits until every one of them waits for a batch, runs before, lets the
+// batch go and returns each call's error.
+func inOneBatch(t *testing.T, d *decide.Decider, before func(), calls ...func() error) []error {
+	t.Helper()
+	resume := d.PauseCommits()
+	defer resume()
+	errs := make([]error, len(calls))
+	var wg sync.WaitGroup
+	for i, call := range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = call()
+		}()
+	}
+	waitFor(t, "every decision waits for the batch", func() bool { return d.WaitingDecisions() == len(calls) })
+	if before != nil {
+		before()
+	}
+	resume()
+	wg.Wait()
+	return errs
+}
+
+// waitFor polls cond until it holds, failing the test after a deadline.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting: %s", what)
 		}
 	}
 }

@@ -30,7 +30,13 @@ type Tx struct {
 	ctx    context.Context
 	store  *Store
 	conn   *pgx.Conn
-	queued *pgx.Batch // not yet sent; none of them has a result callback
+	queued *pgx.Batch // not yet sent; a save's callback reads its result when they are
+	// owner names whom statements queued now belong to, and marks where
+	// each owner's statements begin in queued (see SetOwner).
+	owner string
+	marks []ownerMark
+	// prefetched holds rooms LockRooms locked, until LockRoom hands them out.
+	prefetched map[string]lockResult
 }
 
 // LockedRoom is a room as a decision sees it, under its row lock.
@@ -64,18 +70,14 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) (time.Time, err
 			return err
 		}
 		defer conn.Release()
-		tx := &Tx{ctx: ctx, store: s, conn: conn.Conn(), queued: &pgx.Batch{}}
+		tx := &Tx{ctx: ctx, store: s, conn: conn.Conn(), queued: &pgx.Batch{}, marks: []ownerMark{{}}}
 		tx.queued.Queue("BEGIN")
 		err = func() (err error) {
 			defer recoverDecision(&err)
 			return fn(tx)
 		}()
 		if err == nil {
-			tx.queued.Queue(`SELECT clock_timestamp() + $1::interval`, s.clockOffset()).QueryRow(func(row pgx.Row) error {
-				return row.Scan(&written)
-			})
-			tx.queued.Queue("COMMIT")
-			err = tx.conn.SendBatch(ctx, tx.queued).Close()
+			written, err = tx.commit()
 		}
 		if err != nil {
 			// A broken connection is dropped by the pool instead.
@@ -86,86 +88,19 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) (time.Time, err
 	return written, err
 }
 
-// send sends the queued statements followed by b's, and returns b's
-// results (the queued statements' are checked and skipped).
-func (tx *Tx) send(b *pgx.Batch) (pgx.BatchResults, error) {
-	ahead := len(tx.queued.QueuedQueries)
-	all := &pgx.Batch{QueuedQueries: append(tx.queued.QueuedQueries, b.QueuedQueries...)}
-	tx.queued = &pgx.Batch{}
-	br := tx.conn.SendBatch(tx.ctx, all)
-	for range ahead {
-		if _, err := br.Exec(); err != nil {
-			_ = br.Close()
-			return nil, err
+// SaveTransaction queues the statement that makes an appservice
+// transaction's events durable (see Store.SaveTransaction); it goes out
+// with the next round trip, which calls saved with its result.
+func (tx *Tx) SaveTransaction(txnID string, events []InboxEvent, saved func(replay bool, rooms []string)) {
+	queueSaveTransaction(tx.queued, txnID, events, tx.store.clockOffset()).QueryRow(func(row pgx.Row) error {
+		var replay bool
+		var rooms []string
+		if err := row.Scan(&replay, &rooms); err != nil {
+			return err
 		}
-	}
-	return br, nil
-}
-
-// SaveTransaction makes an appservice transaction's events durable in this
-// transaction: see Store.SaveTransaction.
-func (tx *Tx) SaveTransaction(txnID string, events []InboxEvent) (replay bool, rooms []string, err error) {
-	b := &pgx.Batch{}
-	queueSaveTransaction(b, txnID, events, tx.store.clockOffset())
-	br, err := tx.send(b)
-	if err != nil {
-		return false, nil, err
-	}
-	err = br.QueryRow().Scan(&replay, &rooms)
-	return replay, rooms, errors.Join(err, br.Close())
-}
-
-// LockRoom takes the room's row lock (creating the row on first sight),
-// reads the database clock and up to limit undecided events, in one round
-// trip behind the queued writes. Lock rooms in sorted order: two
-// transactions locking the same rooms then cannot deadlock on them.
-func (tx *Tx) LockRoom(roomID string, limit int) (LockedRoom, error) {
-	var (
-		state  []byte
-		locked LockedRoom
-	)
-	b := &pgx.Batch{}
-	b.Queue(`SELECT state, joined, clock_timestamp() + $2::interval FROM room WHERE room_id = $1 FOR UPDATE`, roomID, tx.store.clockOffset())
-	b.Queue(pendingEventsSQL, roomID, limit)
-	br, err := tx.send(b)
-	if err != nil {
-		return locked, err
-	}
-	defer br.Close()
-	lockErr := br.QueryRow().Scan(&state, &locked.Joined, &locked.Now)
-	if lockErr != nil && !errors.Is(lockErr, pgx.ErrNoRows) {
-		return locked, lockErr
-	}
-	rows, err := br.Query()
-	if err != nil {
-		return locked, err
-	}
-	if locked.Events, err = pgx.CollectRows(rows, scanInboxEvent); err != nil {
-		return locked, err
-	}
-	if err := br.Close(); err != nil {
-		return locked, err
-	}
-	opts := tx.store.opts
-	if errors.Is(lockErr, pgx.ErrNoRows) {
-		locked.Room = floor.NewRoom(roomID, opts.Controller, opts.Defaults)
-		state, err := json.Marshal(locked.Room)
-		if err != nil {
-			return locked, err
-		}
-		// Our uncommitted insert is our lock; a racing replica's insert
-		// fails with a unique violation and InTx runs it again.
-		err = tx.conn.QueryRow(tx.ctx, `INSERT INTO room (room_id, state) VALUES ($1, $2) RETURNING clock_timestamp() + $3::interval`,
-			roomID, state, tx.store.clockOffset()).Scan(&locked.Now)
-		return locked, err
-	}
-	locked.Room = new(floor.Room)
-	if err := json.Unmarshal(state, locked.Room); err != nil {
-		return locked, fmt.Errorf("decode room state: %w", err)
-	}
-	locked.Room.Controller = opts.Controller
-	locked.Room.ApplyDefaults(opts.Defaults)
-	return locked, nil
+		saved(replay, rooms)
+		return nil
+	})
 }
 
 const pendingEventsSQL = `SELECT seq, event_id, room_id, event::text, received_at FROM inbox
@@ -199,7 +134,7 @@ func (tx *Tx) BusyElsewhere(roomID string, d floor.Device) (bool, error) {
 	if err == nil {
 		err = br.QueryRow().Scan(&busy)
 	}
-	return busy, errors.Join(err, br.Close())
+	return busy, tx.owned(errors.Join(err, br.Close()), tx.owner)
 }
 
 // SaveRoom queues the room's new state and the columns copied from it for
