@@ -45,7 +45,8 @@ func engineReport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	flags.SetOutput(stderr)
 	rooms := flags.Int("rooms", 1000, "rooms, all managed by Walkie")
 	devices := flags.Int("devices", 4, "devices per room (one user each, at least 2)")
-	senders := flags.Int("senders", 16, "concurrent transaction senders, and pgbench's client count")
+	senders := flags.Int("senders", 16, "concurrent transaction senders (or channel clients), and pgbench's client count")
+	load := flags.String("load", string(engine.LoadAppservice), "how the load reaches Walkie: `appservice` (one-event transactions over HTTP) or channel (talk requests from many clients at once, each decided synchronously)")
 	duration := flags.Duration("duration", 30*time.Second, "length of the measured phase")
 	requests := flags.Int64("requests", 0, "end the measured phase after this many transactions instead of -duration")
 	pgbenchDuration := flags.Duration("pgbench-duration", 0, "length of the pgbench run (default: the measured window)")
@@ -59,9 +60,11 @@ func engineReport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 Runs the real Walkie service in-process against a throwaway PostgreSQL
 (fsync on) and a homeserver stand-in, pushes protocol-correct appservice
-transactions over HTTP, and reports decisions per second, grant latency
-and allocations per decision; then runs pgbench on the same server and
-prints the throughput ratio. The report goes to stdout, progress to stderr.
+transactions over HTTP (or, with -load channel, makes talk requests from
+many clients at once, as the floor channel does), and reports decisions
+per second, grant latency and allocations per decision; then runs pgbench
+on the same server and prints the throughput ratio. The report goes to
+stdout, progress to stderr.
 
 `)
 		flags.PrintDefaults()
@@ -92,7 +95,7 @@ prints the throughput ratio. The report goes to stdout, progress to stderr.
 	}
 
 	opts := engine.Options{
-		Rooms: *rooms, Devices: *devices, Senders: *senders, Duration: *duration, Transactions: *requests,
+		Rooms: *rooms, Devices: *devices, Senders: *senders, Load: engine.Load(*load), Duration: *duration, Transactions: *requests,
 		PgbenchDuration: *pgbenchDuration, MaxConns: *maxConns, Progress: stderr,
 		Log: zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: true}).Level(level).With().Timestamp().Logger(),
 	}

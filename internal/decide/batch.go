@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -75,6 +76,17 @@ type txnJob struct {
 	events []store.InboxEvent
 	parsed map[string]matrix.Envelope
 	replay bool
+}
+
+// envelopes are the transaction's events in room, in order.
+func (t *txnJob) envelopes(room string) []matrix.Envelope {
+	var envs []matrix.Envelope
+	for _, ev := range t.events {
+		if ev.RoomID == room {
+			envs = append(envs, t.parsed[ev.EventID])
+		}
+	}
+	return envs
 }
 
 // owner names the transaction's statements (store.Tx.SetOwner); room IDs
@@ -215,6 +227,9 @@ func (c *committer) run(batch []*job) {
 func (c *committer) decide(ctx context.Context, jobs []*job) {
 	outs, committed, err := c.attempt(ctx, jobs)
 	if err == nil {
+		if c.d.metrics != nil {
+			c.d.metrics.DecisionCommits.Inc()
+		}
 		for _, j := range jobs {
 			j.outs = outs[j]
 			for i := range j.outs {
@@ -250,13 +265,21 @@ func (c *committer) attempt(ctx context.Context, jobs []*job) (map[*job][]Outcom
 		outs = make(map[*job][]Outcome, len(jobs))
 		var locks []store.RoomLock
 		byRoom := map[string]*job{}
+		// Envelopes by event ID: the transactions' now, pending events'
+		// once read, so each event is parsed once.
+		parsed := map[string]matrix.Envelope{}
 		for _, j := range jobs {
 			if t := j.txn; t != nil {
 				tx.SetOwner(t.owner())
 				tx.SaveTransaction(t.id, t.events, func(replay bool, _ []string) { t.replay = replay })
+				maps.Copy(parsed, t.parsed)
 			}
 			for _, r := range j.rooms {
-				locks = append(locks, store.RoomLock{RoomID: r, Limit: j.limit})
+				devices := requesters(j.inputs)
+				if t := j.txn; t != nil {
+					devices = requesters(eventInputs(t.envelopes(r)))
+				}
+				locks = append(locks, store.RoomLock{RoomID: r, Limit: j.limit, Devices: devices})
 				byRoom[r] = j
 			}
 		}
@@ -264,13 +287,18 @@ func (c *committer) attempt(ctx context.Context, jobs []*job) (map[*job][]Outcom
 		if len(locks) == 0 {
 			return nil // transactions without events: stored with the commit
 		}
-		if err := tx.LockRooms(locks); err != nil {
+		slices.SortFunc(locks, func(a, b store.RoomLock) int { return strings.Compare(a.RoomID, b.RoomID) })
+		locked, err := tx.LockRooms(locks)
+		if err != nil {
 			return err
 		}
-		for _, l := range slices.SortedFunc(slices.Values(locks), func(a, b store.RoomLock) int { return strings.Compare(a.RoomID, b.RoomID) }) {
+		if err := tx.LockDevices(c.d.devicesAhead(locks, locked, byRoom, parsed)); err != nil {
+			return err
+		}
+		for _, l := range locks {
 			j := byRoom[l.RoomID]
 			tx.SetOwner(l.RoomID)
-			out, err := c.d.decideGuarded(tx, l.RoomID, j)
+			out, err := c.d.decideGuarded(tx, l.RoomID, j, parsed)
 			if err != nil {
 				return &jobError{job: j, err: err}
 			}
@@ -281,18 +309,39 @@ func (c *committer) attempt(ctx context.Context, jobs []*job) (map[*job][]Outcom
 	return outs, committed, err
 }
 
+// devicesAhead are the devices the locked rooms' decisions will most
+// likely check (devices.go), now that their pending events are read; it
+// parses those events into parsed.
+func (d *Decider) devicesAhead(locks []store.RoomLock, locked []store.LockedRoom, byRoom map[string]*job, parsed map[string]matrix.Envelope) []floor.Device {
+	var devices []floor.Device
+	for i, l := range locks {
+		var envs []matrix.Envelope
+		for _, ev := range locked[i].Events {
+			env, ok := parsed[ev.EventID]
+			if !ok {
+				var err error
+				if env, err = matrix.ParseEnvelope(ev.Raw); err != nil {
+					continue // the decision logs it
+				}
+				parsed[ev.EventID] = env
+			}
+			envs = append(envs, env)
+		}
+		inputs := append(slices.Clone(byRoom[l.RoomID].inputs), eventInputs(envs)...)
+		devices = append(devices, requesters(inputs)...)
+		devices = append(devices, nextInQueue(locked[i], inputs)...)
+	}
+	return devices
+}
+
 // decideGuarded decides one room of a batch; a panic fails this room's
 // job only (store.InTx would blame the whole batch).
-func (d *Decider) decideGuarded(tx *store.Tx, roomID string, j *job) (out Outcome, err error) {
+func (d *Decider) decideGuarded(tx *store.Tx, roomID string, j *job, parsed map[string]matrix.Envelope) (out Outcome, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = panicked(p)
 		}
 	}()
-	var parsed map[string]matrix.Envelope
-	if j.txn != nil {
-		parsed = j.txn.parsed
-	}
 	return d.decideRoom(tx, roomID, j.limit, j.inputs, parsed)
 }
 

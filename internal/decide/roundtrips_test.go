@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/walkie-ptt/walkie/internal/decide"
+	"github.com/walkie-ptt/walkie/internal/floor"
 	"github.com/walkie-ptt/walkie/internal/store"
 )
 
@@ -192,6 +193,65 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("gave up waiting: %s", what)
+		}
+	}
+}
+
+// The one-floor-per-device checks of a batch cost no round trip of their
+// own: the requesters' devices are locked with the rooms, and the next in
+// a queue about to be freed in one more round trip for the whole batch.
+func TestABatchChecksItsDevicesTogether(t *testing.T) {
+	f := newFixture(t)
+	const n = 8
+	var rooms []string
+	for i := range n {
+		room := fmt.Sprintf("!r%d:test", i)
+		rooms = append(rooms, room)
+		a, b := fmt.Sprintf("@a%d:test", i), fmt.Sprintf("@b%d:test", i)
+		f.setupRoom(room, a, b)
+		f.deliver(f.permit(room, a, "A", nil), f.permit(room, b, "B", nil))
+	}
+	rt := &roundTrips{}
+	st, err := store.Open(f.ctx, store.Options{URI: f.url, MaxConns: 2, Controller: bot, Defaults: testDefaults, Tracer: rt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	d := decide.New(decide.Options{Store: st, Controller: bot, Permissions: permissions{}, Log: zerolog.Nop()})
+
+	for _, step := range []struct {
+		user, device, action string
+		want                 floor.LogAction
+		roundTrips           int
+	}{
+		{"a", "A", floor.ActionRequest, floor.LogGrant, 2},
+		{"b", "B", floor.ActionRequest, floor.LogQueue, 2},
+		{"a", "A", floor.ActionRelease, floor.LogRelease, 3}, // and B is granted from the queue
+	} {
+		calls := make([]func() error, n)
+		outs := make([]decide.Outcome, n)
+		for i, room := range rooms {
+			in := floor.TalkRequest{EventID: fmt.Sprintf("$%s%s%d", step.action, step.device, i),
+				Sender: fmt.Sprintf("@%s%d:test", step.user, i), Action: step.action, DeviceID: step.device}
+			calls[i] = func() (err error) { outs[i], err = d.DecideInputs(f.ctx, room, in); return err }
+		}
+		for _, err := range inOneBatch(t, d, func() { rt.reset() }, calls...) {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, _ := rt.reset(); got != step.roundTrips {
+			t.Errorf("a batch of %d %ss took %d round trips, want %d", n, step.action, got, step.roundTrips)
+		}
+		for i, out := range outs {
+			if len(out.Log) == 0 || out.Log[0].Action != step.want {
+				t.Fatalf("%s: %s %s: %+v, want %s", rooms[i], step.user, step.action, out.Log, step.want)
+			}
+		}
+	}
+	for _, room := range rooms {
+		if r := f.room(room); r.Holder == nil || r.Holder.DeviceID != "B" || r.Term != 2 {
+			t.Fatalf("%s: holder %+v term %d, want B in term 2", room, r.Holder, r.Term)
 		}
 	}
 }

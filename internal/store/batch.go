@@ -124,6 +124,10 @@ func (tx *Tx) commit() (time.Time, error) {
 type RoomLock struct {
 	RoomID string
 	Limit  int
+	// Devices are devices the room's decision is expected to check
+	// (BusyElsewhere): they are locked after every room, in the same
+	// round trip (see LockDevices).
+	Devices []floor.Device
 }
 
 type lockResult struct {
@@ -141,7 +145,7 @@ func (tx *Tx) LockRoom(roomID string, limit int) (LockedRoom, error) {
 		delete(tx.prefetched, roomID)
 		return r.locked, r.err
 	}
-	if err := tx.LockRooms([]RoomLock{{RoomID: roomID, Limit: limit}}); err != nil {
+	if _, err := tx.LockRooms([]RoomLock{{RoomID: roomID, Limit: limit}}); err != nil {
 		return LockedRoom{}, err
 	}
 	r := tx.prefetched[roomID]
@@ -150,21 +154,25 @@ func (tx *Tx) LockRoom(roomID string, limit int) (LockedRoom, error) {
 }
 
 // LockRooms takes the row locks of several rooms in sorted order, with
-// their pending events and the database clock, in one round trip behind
-// the queued writes (rooms seen for the first time cost one more, all
-// together); LockRoom then hands each room out. A room whose state cannot
-// be decoded gets its error from LockRoom; an error here is the
-// transaction's, attributed to the room whose statement failed.
-func (tx *Tx) LockRooms(locks []RoomLock) error {
+// their pending events and the database clock, then the locks of their
+// devices, in one round trip behind the queued writes (rooms seen for the
+// first time cost one more, all together). It returns the rooms in sorted
+// order for a look; LockRoom hands each out for its decision. A room whose
+// state cannot be decoded gets its error from LockRoom; an error here is
+// the transaction's, attributed to the room whose statement failed.
+func (tx *Tx) LockRooms(locks []RoomLock) ([]LockedRoom, error) {
 	locks = slices.SortedFunc(slices.Values(locks), func(a, b RoomLock) int { return strings.Compare(a.RoomID, b.RoomID) })
 	b := &pgx.Batch{}
+	var devices []floor.Device
 	for _, l := range locks {
 		b.Queue(`SELECT state, joined, clock_timestamp() + $2::interval FROM room WHERE room_id = $1 FOR UPDATE`, l.RoomID, tx.store.clockOffset())
 		b.Queue(pendingEventsSQL, l.RoomID, l.Limit)
+		devices = append(devices, l.Devices...)
 	}
+	readDevices := tx.queueDeviceLocks(b, devices)
 	br, err := tx.send(b)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if tx.prefetched == nil {
 		tx.prefetched = make(map[string]lockResult, len(locks))
@@ -178,7 +186,7 @@ func (tx *Tx) LockRooms(locks []RoomLock) error {
 			missing = append(missing, i)
 		} else if lockErr != nil {
 			_ = br.Close()
-			return tx.owned(lockErr, l.RoomID)
+			return nil, tx.owned(lockErr, l.RoomID)
 		}
 		rows, err := br.Query()
 		if err == nil {
@@ -186,12 +194,18 @@ func (tx *Tx) LockRooms(locks []RoomLock) error {
 		}
 		if err != nil {
 			_ = br.Close()
-			return tx.owned(err, l.RoomID)
+			return nil, tx.owned(err, l.RoomID)
 		}
 		tx.prefetched[l.RoomID] = lockResult{locked: locked}
 	}
+	if readDevices != nil {
+		if err := readDevices(br); err != nil {
+			_ = br.Close()
+			return nil, tx.owned(err, tx.owner)
+		}
+	}
 	if err := br.Close(); err != nil {
-		return err
+		return nil, err
 	}
 	for i, l := range locks {
 		if !slices.Contains(missing, i) {
@@ -200,7 +214,14 @@ func (tx *Tx) LockRooms(locks []RoomLock) error {
 			tx.prefetched[l.RoomID] = r
 		}
 	}
-	return tx.createRooms(locks, missing)
+	if err := tx.createRooms(locks, missing); err != nil {
+		return nil, err
+	}
+	out := make([]LockedRoom, len(locks))
+	for i, l := range locks {
+		out[i] = tx.prefetched[l.RoomID].locked
+	}
+	return out, nil
 }
 
 // decodeRoom fills in a locked room from its stored state.

@@ -37,6 +37,10 @@ type Tx struct {
 	marks []ownerMark
 	// prefetched holds rooms LockRooms locked, until LockRoom hands them out.
 	prefetched map[string]lockResult
+	// devices are the devices locked ahead, with the rooms they held then;
+	// saved the holders of the rooms this transaction wrote (devices.go).
+	devices map[floor.Device][]string
+	saved   map[string]holding
 }
 
 // LockedRoom is a room as a decision sees it, under its row lock.
@@ -121,6 +125,9 @@ func scanInboxEvent(row pgx.CollectableRow) (InboxEvent, error) {
 // each other's grant (the second waits for the first to commit). Holding
 // it while locking another room can deadlock; InTx retries that.
 func (tx *Tx) BusyElsewhere(roomID string, d floor.Device) (bool, error) {
+	if busy, known := tx.busyKnown(roomID, d); known {
+		return busy, nil
+	}
 	b := &pgx.Batch{}
 	b.Queue(`SELECT pg_advisory_xact_lock(hashtext($1))`, d.UserID+"|"+d.DeviceID)
 	b.Queue(`SELECT EXISTS (SELECT 1 FROM room
@@ -152,6 +159,7 @@ func (tx *Tx) SaveRoom(room *floor.Room, joined bool, now time.Time) error {
 	if d := room.NextDeadline(); !d.IsZero() {
 		deadline = &d
 	}
+	tx.noteSaved(room, joined)
 	tx.queued.Queue(`UPDATE room SET state = $2, joined = $3, managed = $4, passive = $5, term = $6,
 		holder_user = $7, holder_device = $8, queue_length = $9, next_deadline = $10, valid_permits = $11,
 		updated_at = clock_timestamp()

@@ -57,6 +57,7 @@ func (c counters) int(name string) int64 { return int64(c[name]) }
 // Names of the Walkie metrics the report uses.
 const (
 	metricDecisions       = "walkie_decision_transactions_total"
+	metricCommits         = "walkie_decision_commits_total"
 	metricDecisionErrors  = "walkie_decision_errors_total"
 	metricEvents          = "walkie_events_received_total"
 	metricGrants          = "walkie_floor_grants_total"
