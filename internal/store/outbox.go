@@ -201,10 +201,22 @@ type RetryRow struct {
 // after the room was claimed again, which only costs that holder a
 // re-send the homeserver deduplicates.)
 func (s *Store) FinishRoom(ctx context.Context, owner string, room RoomBatch, res RoomResult) error {
-	b := &pgx.Batch{}
-	for _, r := range res.Sent {
-		b.Queue(`UPDATE outbox SET sent_at = clock_timestamp(), sent_event_id = NULLIF($2, ''), last_error = NULL
-			WHERE id = $1`, r.ID, r.EventID)
+	return s.FinishRooms(ctx, owner, []Finished{{Room: room, Result: res}})
+}
+
+// queueFinish queues what FinishRoom does for one room.
+func queueFinish(b *pgx.Batch, owner string, room RoomBatch, res RoomResult) {
+	if len(res.Sent) > 0 {
+		ids, eventIDs := make([]int64, len(res.Sent)), make([]string, len(res.Sent))
+		for i, r := range res.Sent {
+			ids[i], eventIDs[i] = r.ID, r.EventID
+		}
+		// id = ANY($1) keeps the plan on the primary key whatever the
+		// planner thinks unnest returns (a join alone was once planned as
+		// a scan of the whole outbox).
+		b.Queue(`UPDATE outbox SET sent_at = clock_timestamp(), sent_event_id = NULLIF(x.e, ''), last_error = NULL
+			FROM unnest($1::bigint[], $2::text[]) AS x(id, e)
+			WHERE outbox.id = x.id AND outbox.id = ANY($1)`, ids, eventIDs)
 	}
 	for _, f := range res.Failed {
 		b.Queue(`UPDATE outbox SET failed = true, attempts = attempts + 1, last_error = $2
@@ -226,10 +238,6 @@ func (s *Store) FinishRoom(ctx context.Context, owner string, room RoomBatch, re
 		           WHEN $4 AND gen = $5 THEN 'infinity'::timestamptz
 		           ELSE clock_timestamp() END
 		WHERE room_id = $1 AND owner = $2 AND until = $6`, room.RoomID, owner, backoff, drained, room.gen, room.until)
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("finish outbox room %s: %w", room.RoomID, err)
-	}
-	return nil
 }
 
 // Enqueue adds outbox rows for a room outside a floor decision (state
