@@ -69,6 +69,7 @@ func (tx *Tx) owned(err error, owner string) error {
 // skipped; an error of one of them names its owner). The caller
 // attributes the errors of b's statements.
 func (tx *Tx) send(b *pgx.Batch) (pgx.BatchResults, error) {
+	tx.queueWrites()
 	ahead := len(tx.queued.QueuedQueries)
 	all := &pgx.Batch{QueuedQueries: append(tx.queued.QueuedQueries, b.QueuedQueries...)}
 	marks := tx.marks

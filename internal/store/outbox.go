@@ -211,12 +211,11 @@ func queueFinish(b *pgx.Batch, owner string, room RoomBatch, res RoomResult) {
 		for i, r := range res.Sent {
 			ids[i], eventIDs[i] = r.ID, r.EventID
 		}
-		// id = ANY($1) keeps the plan on the primary key whatever the
-		// planner thinks unnest returns (a join alone was once planned as
-		// a scan of the whole outbox).
-		b.Queue(`UPDATE outbox SET sent_at = clock_timestamp(), sent_event_id = NULLIF(x.e, ''), last_error = NULL
-			FROM unnest($1::bigint[], $2::text[]) AS x(id, e)
-			WHERE outbox.id = x.id AND outbox.id = ANY($1)`, ids, eventIDs)
+		// No join: a join with unnest costs more than the rows it updates
+		// here, and was once planned as a scan of the whole outbox.
+		b.Queue(`UPDATE outbox SET sent_at = clock_timestamp(), last_error = NULL,
+			sent_event_id = NULLIF(($2::text[])[array_position($1::bigint[], id)], '')
+			WHERE id = ANY($1)`, ids, eventIDs)
 	}
 	for _, f := range res.Failed {
 		b.Queue(`UPDATE outbox SET failed = true, attempts = attempts + 1, last_error = $2
@@ -256,27 +255,22 @@ func (s *Store) Enqueue(ctx context.Context, roomID string, rows ...OutboxRow) e
 
 // queueOutboxRows appends outbox rows in order and marks the room due.
 func queueOutboxRows(b *pgx.Batch, roomID string, rows []OutboxRow) {
-	if len(rows) == 0 {
-		return
-	}
-	kinds := make([]string, len(rows))
-	payloads := make([]string, len(rows))
+	lines := make([]outboxLine, len(rows))
 	for i, r := range rows {
-		kinds[i], payloads[i] = r.Kind, string(r.Payload)
+		lines[i] = outboxLine{roomID, r}
 	}
-	b.Queue(`INSERT INTO outbox (room_id, kind, payload)
-		SELECT $1, k, p::jsonb FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS x(k, p, ord) ORDER BY ord`,
-		roomID, kinds, payloads)
-	queueRoomDue(b, roomID)
+	queueOutbox(b, lines, []string{roomID})
 }
 
-// queueRoomDue tells the senders: the room is due now, unless it already
-// waits (for a retry's backoff, or in a sender's hands), and its
-// generation moves on so a sender finishing an older batch keeps it due.
-func queueRoomDue(b *pgx.Batch, roomID string) {
-	b.Queue(`INSERT INTO outbox_room (room_id, due, gen) VALUES ($1, clock_timestamp(), 1)
+// queueRoomsDue tells the senders: the rooms are due now, unless one
+// already waits (for a retry's backoff, or in a sender's hands), and
+// their generation moves on so a sender finishing an older batch keeps
+// them due. Each room once, in the order given (row locks are taken so).
+func queueRoomsDue(b *pgx.Batch, rooms []string) {
+	b.Queue(`INSERT INTO outbox_room (room_id, due, gen)
+		SELECT m, clock_timestamp(), 1 FROM unnest($1::text[]) WITH ORDINALITY AS x(m, ord) ORDER BY ord
 		ON CONFLICT (room_id) DO UPDATE SET gen = outbox_room.gen + 1,
-			due = CASE WHEN outbox_room.due = 'infinity' THEN clock_timestamp() ELSE outbox_room.due END`, roomID)
+			due = CASE WHEN outbox_room.due = 'infinity' THEN clock_timestamp() ELSE outbox_room.due END`, rooms)
 }
 
 // OutboxDepth counts rows not yet sent (failed ones excluded).
@@ -337,7 +331,7 @@ func (s *Store) Requeue(ctx context.Context, roomID string, ids []int64) (int64,
 		n = tag.RowsAffected()
 		return nil
 	})
-	queueRoomDue(b, roomID)
+	queueRoomsDue(b, []string{roomID})
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return 0, fmt.Errorf("requeue outbox rows of %s: %w", roomID, err)
 	}

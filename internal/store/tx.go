@@ -41,6 +41,9 @@ type Tx struct {
 	// saved the holders of the rooms this transaction wrote (devices.go).
 	devices map[floor.Device][]string
 	saved   map[string]holding
+	// writes are the rows decisions appended, written with the next
+	// round trip, one statement per table for all rooms (writes.go).
+	writes writes
 }
 
 // LockedRoom is a room as a decision sees it, under its row lock.
@@ -171,34 +174,25 @@ func (tx *Tx) SaveRoom(room *floor.Room, joined bool, now time.Time) error {
 
 // AppendLog queues floor-log lines.
 func (tx *Tx) AppendLog(roomID string, log []floor.LogEntry) {
-	if len(log) == 0 {
-		return
+	for _, e := range log {
+		tx.writes.log = append(tx.writes.log, logLine{roomID, e})
 	}
-	n := len(log)
-	actions, users, devices, reasons, eventIDs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	terms := make([]int64, n)
-	for i, e := range log {
-		actions[i], users[i], devices[i], terms[i], reasons[i], eventIDs[i] = string(e.Action), e.Device.UserID, e.Device.DeviceID, e.Term, string(e.Reason), e.EventID
-	}
-	tx.queued.Queue(`INSERT INTO floor_log (room_id, action, user_id, device_id, term, reason, event_id)
-		SELECT $1, a, u, d, t, r, e FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[])
-		WITH ORDINALITY AS x(a, u, d, t, r, e, ord) ORDER BY ord`,
-		roomID, actions, users, devices, terms, reasons, eventIDs)
 }
 
 // AppendOutbox queues outbox rows, in order.
 func (tx *Tx) AppendOutbox(roomID string, rows []OutboxRow) {
-	queueOutboxRows(tx.queued, roomID, rows)
+	if len(rows) == 0 {
+		return
+	}
+	for _, r := range rows {
+		tx.writes.outbox = append(tx.writes.outbox, outboxLine{roomID, r})
+	}
+	tx.writes.due = append(tx.writes.due, roomID)
 }
 
 // MarkDecided queues the inbox marks of the events a decision handled.
 func (tx *Tx) MarkDecided(events []InboxEvent) {
-	if len(events) == 0 {
-		return
+	for _, ev := range events {
+		tx.writes.decided = append(tx.writes.decided, ev.Seq)
 	}
-	seqs := make([]int64, len(events))
-	for i, ev := range events {
-		seqs[i] = ev.Seq
-	}
-	tx.queued.Queue(`UPDATE inbox SET processed_at = clock_timestamp() WHERE seq = ANY($1)`, seqs)
 }

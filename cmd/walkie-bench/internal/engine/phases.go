@@ -296,14 +296,15 @@ func (b *engineRun) progress(elapsed time.Duration, sent int64, before counters)
 func (b *engineRun) drain(ctx context.Context) error {
 	deadline := time.Now().Add(time.Minute)
 	for {
-		bl, err := readBacklog(ctx, b.db)
-		if err != nil {
+		pending, err := busy(ctx, b.db)
+		if err != nil || !pending {
 			return err
 		}
-		if bl.idle() {
-			return nil
-		}
 		if time.Now().After(deadline) {
+			bl, err := readBacklog(ctx, b.db)
+			if err != nil {
+				return err
+			}
 			return fmt.Errorf("walkie did not catch up within a minute after the load stopped: %d events undecided, %d sends pending",
 				bl.Unprocessed, bl.Unsent)
 		}
