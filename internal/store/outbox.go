@@ -204,30 +204,43 @@ func (s *Store) FinishRoom(ctx context.Context, owner string, room RoomBatch, re
 	return s.FinishRooms(ctx, owner, []Finished{{Room: room, Result: res}})
 }
 
-// queueFinish queues what FinishRoom does for one room.
-func queueFinish(b *pgx.Batch, owner string, room RoomBatch, res RoomResult) {
-	if len(res.Sent) > 0 {
-		ids, eventIDs := make([]int64, len(res.Sent)), make([]string, len(res.Sent))
-		for i, r := range res.Sent {
-			ids[i], eventIDs[i] = r.ID, r.EventID
-		}
-		// No join: a join with unnest costs more than the rows it updates
-		// here, and was once planned as a scan of the whole outbox.
-		b.Queue(`UPDATE outbox SET sent_at = clock_timestamp(), last_error = NULL,
-			sent_event_id = NULLIF(($2::text[])[array_position($1::bigint[], id)], '')
-			WHERE id = ANY($1)`, ids, eventIDs)
+// queueSent marks rows sent, with the event IDs the homeserver answered.
+func queueSent(b *pgx.Batch, sent []SentRow) {
+	if len(sent) == 0 {
+		return
 	}
+	ids, eventIDs := make([]int64, len(sent)), make([]string, len(sent))
+	for i, r := range sent {
+		ids[i], eventIDs[i] = r.ID, r.EventID
+	}
+	// No join: a join with unnest costs more than the rows it updates
+	// here, and was once planned as a scan of the whole outbox.
+	b.Queue(`UPDATE outbox SET sent_at = clock_timestamp(), last_error = NULL,
+		sent_event_id = NULLIF(($2::text[])[array_position($1::bigint[], id)], '')
+		WHERE id = ANY($1)`, ids, eventIDs)
+}
+
+// queueGivenUp records a room's failed rows and the row to retry, if the
+// lease is still the one the rows were read under.
+func queueGivenUp(b *pgx.Batch, owner string, room RoomBatch, res RoomResult) {
 	for _, f := range res.Failed {
 		b.Queue(`UPDATE outbox SET failed = true, attempts = attempts + 1, last_error = $2
 			WHERE id = $1 AND EXISTS (SELECT 1 FROM outbox_room WHERE room_id = $3 AND owner = $4 AND until = $5)`,
 			f.ID, f.Cause, room.RoomID, owner, room.until)
 	}
-	var backoff *time.Duration
 	if r := res.Retry; r != nil {
-		backoff = &r.Backoff
 		b.Queue(`UPDATE outbox SET attempts = attempts + CASE WHEN $6 THEN 0 ELSE 1 END, last_error = $2
 			WHERE id = $1 AND EXISTS (SELECT 1 FROM outbox_room WHERE room_id = $3 AND owner = $4 AND until = $5)`,
 			r.ID, r.Cause, room.RoomID, owner, room.until, r.Uncounted)
+	}
+}
+
+// queueRelease releases a room's lease: idle when drained, due again at
+// once or after a retry's backoff otherwise.
+func queueRelease(b *pgx.Batch, owner string, room RoomBatch, res RoomResult) {
+	var backoff *time.Duration
+	if r := res.Retry; r != nil {
+		backoff = &r.Backoff
 	}
 	drained := res.Retry == nil && len(res.Sent)+len(res.Failed) == len(room.Items) && len(room.Items) < maxRowsPerClaim
 	// gen in the SET clause is the latest row version's: a decision that
