@@ -17,14 +17,15 @@ import (
 // short.
 const BatchSize = 256
 
-// Tx is one decision transaction on one connection. It never decides
-// anything itself: the decision package locks rooms, runs the engine and
-// queues the writes here.
+// Tx is one decision transaction on one connection, for one room or for
+// several decided together (the decision package's group commit). It
+// never decides anything itself: the decision package locks rooms, runs
+// the engine and queues the writes here.
 //
 // Round trips are the cost of a decision, so statements are pipelined:
-// writes are queued, and go to PostgreSQL ahead of the next read (the
-// next room's lock) or with the commit. A decision of one room thus takes
-// two round trips: BEGIN + lock + pending events + clock in the first,
+// writes are queued, and go to PostgreSQL ahead of the next read or with
+// the commit. A decision of one room or many thus takes two round trips:
+// BEGIN + the locks + pending events + clock in the first (LockRooms),
 // every write + COMMIT in the second.
 type Tx struct {
 	ctx    context.Context
