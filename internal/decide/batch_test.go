@@ -266,35 +266,33 @@ func TestTwoReplicasBatchingNeverGrantTwoHolders(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Each worker makes random requests and releases in random rooms
+	// through its replica.
 	var seq atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, 2*workers)
-	for _, replica := range []*fixture{f, g} {
-		for w := range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				rnd := rand.New(rand.NewPCG(uint64(w), uint64(seq.Add(1))))
-				for range ops {
-					room := roomIDs[rnd.IntN(rooms)]
-					dev := devices[room][rnd.IntN(2)]
-					action := floor.ActionRequest
-					if rnd.IntN(2) == 0 {
-						action = floor.ActionRelease
-					}
-					in := floor.TalkRequest{EventID: fmt.Sprintf("$op%d", seq.Add(1)), Sender: dev.user, Action: action, DeviceID: dev.id}
-					if _, err := replica.d.DecideInputs(replica.ctx, room, in); err != nil {
-						errs <- err
-						return
-					}
-				}
-			}()
+	work := func(replica *fixture, rnd *rand.Rand) error {
+		for range ops {
+			room := roomIDs[rnd.IntN(rooms)]
+			dev := devices[room][rnd.IntN(2)]
+			action := floor.ActionRequest
+			if rnd.IntN(2) == 0 {
+				action = floor.ActionRelease
+			}
+			in := floor.TalkRequest{EventID: fmt.Sprintf("$op%d", seq.Add(1)), Sender: dev.user, Action: action, DeviceID: dev.id}
+			if _, err := replica.d.DecideInputs(replica.ctx, room, in); err != nil {
+				return err
+			}
 		}
+		return nil
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
+	var calls []func() error
+	for i := range 2 * workers {
+		replica, rnd := []*fixture{f, g}[i%2], rand.New(rand.NewPCG(uint64(i), 7))
+		calls = append(calls, func() error { return work(replica, rnd) })
+	}
+	for _, err := range all(calls...) {
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	rows, err := f.st.Pool().Query(f.ctx, `SELECT id, room_id, action, user_id, device_id, term FROM floor_log WHERE id > $1 ORDER BY id`, from)
@@ -345,6 +343,21 @@ func TestTwoReplicasBatchingNeverGrantTwoHolders(t *testing.T) {
 			t.Fatalf("%s: holder %q, the floor log says %q", room, got, holder[room])
 		}
 	}
+}
+
+// all runs the calls at once and returns their errors.
+func all(calls ...func() error) []error {
+	errs := make([]error, len(calls))
+	var wg sync.WaitGroup
+	for i, call := range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = call()
+		}()
+	}
+	wg.Wait()
+	return errs
 }
 
 // lastLogID is the newest floor-log line of a room (0: none).

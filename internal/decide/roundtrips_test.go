@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/rs/zerolog"
 
 	"github.com/walkie-ptt/walkie/internal/decide"
 	"github.com/walkie-ptt/walkie/internal/floor"
 	"github.com/walkie-ptt/walkie/internal/store"
+	"github.com/walkie-ptt/walkie/internal/testkit/pgtest"
 )
 
 // roundTrips counts the statements pgx sends in one go (a Query, an Exec
@@ -51,6 +51,14 @@ func (r *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, data pgx.
 func (r *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
 func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
 
+// traced is a Decider on the fixture's database, on a pool of maxConns
+// connections whose round trips rt counts.
+func (f *fixture) traced(maxConns int32) (*decide.Decider, *roundTrips) {
+	rt := &roundTrips{}
+	st := pgtest.NewStore(f.t, store.Options{URI: f.url, MaxConns: maxConns, Controller: bot, Defaults: testDefaults, Tracer: rt})
+	return f.decider(st), rt
+}
+
 func (r *roundTrips) reset() (n int, locked []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -70,13 +78,7 @@ func TestDecisionRoundTripsAndLockOrder(t *testing.T) {
 	for _, room := range rooms {
 		f.setupRoom(room, alice)
 	}
-	rt := &roundTrips{}
-	st, err := store.Open(f.ctx, store.Options{URI: f.url, MaxConns: 1, Controller: bot, Defaults: testDefaults, Tracer: rt})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	d := decide.New(decide.Options{Store: st, Controller: bot, Permissions: permissions{}, Log: zerolog.Nop()})
+	d, rt := f.traced(1)
 
 	rt.reset()
 	if _, _, err := d.Decide(f.ctx, "!a:test"); err != nil {
@@ -115,19 +117,10 @@ func TestDecisionRoundTripsAndLockOrder(t *testing.T) {
 func TestABatchOfRoomsCostsTwoRoundTrips(t *testing.T) {
 	f := newFixture(t)
 	const n = 12
-	var rooms []string
-	for i := range n {
-		room := fmt.Sprintf("!r%02d:test", n-1-i) // arrive out of order
-		rooms = append(rooms, room)
-		f.setupRoom(room, alice)
-	}
-	rt := &roundTrips{}
-	st, err := store.Open(f.ctx, store.Options{URI: f.url, MaxConns: 2, Controller: bot, Defaults: testDefaults, Tracer: rt})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	d := decide.New(decide.Options{Store: st, Controller: bot, Permissions: permissions{}, Log: zerolog.Nop()})
+	rooms := f.managedRooms(n, func(i int) (string, []string) {
+		return fmt.Sprintf("!r%02d:test", n-1-i), []string{alice} // out of order
+	})
+	d, rt := f.traced(2)
 
 	// Half the rooms have a pending permit for a room worker to decide;
 	// the other half get theirs in an appservice transaction each.
@@ -169,22 +162,27 @@ func inOneBatch(t *testing.T, d *decide.Decider, before func(), calls ...func() 
 	t.Helper()
 	resume := d.PauseCommits()
 	defer resume()
-	errs := make([]error, len(calls))
-	var wg sync.WaitGroup
-	for i, call := range calls {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = call()
-		}()
-	}
+	done := make(chan []error)
+	go func() { done <- all(calls...) }()
 	waitFor(t, "every decision waits for the batch", func() bool { return d.WaitingDecisions() == len(calls) })
 	if before != nil {
 		before()
 	}
 	resume()
-	wg.Wait()
-	return errs
+	return <-done
+}
+
+// managedRooms sets up n managed rooms, room i named and peopled by
+// room(i), and returns their IDs.
+func (f *fixture) managedRooms(n int, room func(i int) (id string, users []string)) []string {
+	f.t.Helper()
+	ids := make([]string, n)
+	for i := range n {
+		var users []string
+		ids[i], users = room(i)
+		f.setupRoom(ids[i], users...)
+	}
+	return ids
 }
 
 // waitFor polls cond until it holds, failing the test after a deadline.
@@ -203,21 +201,13 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestABatchChecksItsDevicesTogether(t *testing.T) {
 	f := newFixture(t)
 	const n = 8
-	var rooms []string
-	for i := range n {
-		room := fmt.Sprintf("!r%d:test", i)
-		rooms = append(rooms, room)
-		a, b := fmt.Sprintf("@a%d:test", i), fmt.Sprintf("@b%d:test", i)
-		f.setupRoom(room, a, b)
-		f.deliver(f.permit(room, a, "A", nil), f.permit(room, b, "B", nil))
+	rooms := f.managedRooms(n, func(i int) (string, []string) {
+		return fmt.Sprintf("!r%d:test", i), []string{fmt.Sprintf("@a%d:test", i), fmt.Sprintf("@b%d:test", i)}
+	})
+	for i, room := range rooms {
+		f.deliver(f.permit(room, fmt.Sprintf("@a%d:test", i), "A", nil), f.permit(room, fmt.Sprintf("@b%d:test", i), "B", nil))
 	}
-	rt := &roundTrips{}
-	st, err := store.Open(f.ctx, store.Options{URI: f.url, MaxConns: 2, Controller: bot, Defaults: testDefaults, Tracer: rt})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	d := decide.New(decide.Options{Store: st, Controller: bot, Permissions: permissions{}, Log: zerolog.Nop()})
+	d, rt := f.traced(2)
 
 	for _, step := range []struct {
 		user, device, action string
