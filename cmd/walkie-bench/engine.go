@@ -18,6 +18,10 @@ import (
 // smoke tests: the figures say nothing about capacity.
 var quickDefaults = map[string]string{"rooms": "20", "senders": "4", "duration": "4s"}
 
+// quickChannelDefaults: over the channel rooms move faster, and 20 of
+// them would run into the request rate limit.
+var quickChannelDefaults = map[string]string{"rooms": "200", "senders": "4", "duration": "4s"}
+
 // runEngine is `walkie-bench engine`.
 func runEngine(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	rep, err := engineReport(ctx, args, stdout, stderr)
@@ -51,7 +55,7 @@ func engineReport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	requests := flags.Int64("requests", 0, "end the measured phase after this many transactions instead of -duration")
 	pgbenchDuration := flags.Duration("pgbench-duration", 0, "length of the pgbench run (default: the measured window)")
 	maxConns := flags.Int("max-conns", 0, "override Walkie's database.max_conns (default: Walkie's own default)")
-	quick := flags.Bool("quick", false, "small run finishing within a minute, for CI (20 rooms, 4 senders, 4s unless set)")
+	quick := flags.Bool("quick", false, "small run finishing within a minute, for CI (20 rooms (200 over the channel), 4 senders, 4s unless set)")
 	cpuProfile := flags.String("cpuprofile", "", "write a CPU profile of the measured phase to `file`")
 	logLevel := flags.String("log-level", "warn", "Walkie's log level (to stderr)")
 	pgStats := flags.Bool("pg-stats", false, "load pg_stat_statements and print PostgreSQL's costliest statements (to stderr)")
@@ -82,7 +86,11 @@ stdout, progress to stderr.
 	if *quick {
 		set := map[string]bool{}
 		flags.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		for name, value := range quickDefaults {
+		defaults := quickDefaults
+		if *load == string(engine.LoadChannel) {
+			defaults = quickChannelDefaults
+		}
+		for name, value := range defaults {
 			if !set[name] {
 				_ = flags.Set(name, value) // known flags, valid values
 			}
