@@ -60,7 +60,7 @@ func newChannelRoom(ctx context.Context, s *stack.Stack, name string, sockets in
 		return nil, fmt.Errorf("the requester's OpenID token: %w", err)
 	}
 	for range sockets {
-		sock, err := r.connect(ctx, s.Walkie.WebURL(), tok, "TALK", r.answers)
+		sock, err := r.connect(ctx, s.Walkie.WebURL(), tok, "TALK", false, r.answers)
 		if err != nil {
 			r.close()
 			return nil, err
@@ -71,13 +71,7 @@ func newChannelRoom(ctx context.Context, s *stack.Stack, name string, sockets in
 		r.close()
 		return nil, fmt.Errorf("the listener's OpenID token: %w", err)
 	}
-	listener, err := r.connect(ctx, s.Walkie.WebURL(), tok, "LISTEN", r.pushes)
-	if err == nil {
-		err = listener.send(ctx, map[string]any{"type": "subscribe", "room_id": r.room})
-	}
-	if err == nil {
-		_, err = r.wait(ctx, r.pushes, "the listener's first push", r.isFloor(func(floor.FloorState) bool { return true }))
-	}
+	_, err = r.connect(ctx, s.Walkie.WebURL(), tok, "LISTEN", true, r.pushes)
 	if err == nil {
 		err = p.permitRequester(ctx)
 	}
@@ -92,8 +86,10 @@ func newChannelRoom(ctx context.Context, s *stack.Stack, name string, sockets in
 	return r, nil
 }
 
-// connect opens and authenticates a socket whose messages go to out.
-func (r *channelRoom) connect(ctx context.Context, webURL string, tok *mautrix.RespOpenIDToken, device string, out chan<- received) (*floorSocket, error) {
+// connect opens and authenticates a socket, has it follow the room if
+// asked, and sends its messages to out.
+func (r *channelRoom) connect(ctx context.Context, webURL string, tok *mautrix.RespOpenIDToken, device string,
+	following bool, out chan<- received) (*floorSocket, error) {
 	sock, err := dialChannel(ctx, webURL)
 	if err != nil {
 		return nil, err
@@ -101,6 +97,12 @@ func (r *channelRoom) connect(ctx context.Context, webURL string, tok *mautrix.R
 	r.all = append(r.all, sock)
 	if err := sock.auth(ctx, tok, device); err != nil {
 		return nil, err
+	}
+	if following {
+		// Walkie may learn of the listener's join after the bot's own.
+		if err := follow(ctx, sock, r.room, true); err != nil {
+			return nil, err
+		}
 	}
 	go func() {
 		_ = sock.listen(ctx, func(m received) {
