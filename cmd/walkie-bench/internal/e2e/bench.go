@@ -3,6 +3,11 @@
 // request leaving a client to that client's /sync showing the grant, on a
 // real Dendrite, for Walkie and — in the same run, on the same homeserver —
 // for an echo appservice that answers without any database or rules.
+//
+// It also measures Walkie's floor channel (part D): press to grant over the
+// channel against room events in one run (`walkie-bench e2e -channel`),
+// and the walkie binary's memory per socket and CPU at rest with thousands
+// of idle sockets (`walkie-bench channel-idle`).
 package e2e
 
 import (

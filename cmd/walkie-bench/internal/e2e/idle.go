@@ -359,7 +359,7 @@ func waitSockets(ctx context.Context, metrics string, n float64) error {
 			return err
 		}
 	}
-	return fmt.Errorf("Walkie counts %.0f floor-channel sockets, want %.0f", st.sockets, n)
+	return fmt.Errorf("walkie counts %.0f floor-channel sockets, want %.0f", st.sockets, n)
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
