@@ -17,17 +17,8 @@ func TestChannelQuickRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, ds := range map[string][]time.Duration{"channel requester": res.Channel.Requester, "channel listener": res.Channel.Listener,
-		"room requester": res.Room.Requester, "room listener": res.Room.Listener} {
-		if len(ds) != 3 {
-			t.Fatalf("%s: %d samples, want 3", name, len(ds))
-		}
-		for _, d := range ds {
-			if d <= 0 {
-				t.Fatalf("%s: non-positive latency %s", name, d)
-			}
-		}
-	}
+	wantSamples(t, 3, map[string][]time.Duration{"channel requester": res.Channel.Requester, "channel listener": res.Channel.Listener,
+		"room requester": res.Room.Requester, "room listener": res.Room.Listener})
 	var out bytes.Buffer
 	res.Report(&out)
 	if !strings.Contains(out.String(), "ratio channel/room p95: requester = ") || !strings.Contains(out.String(), "MCPTT KPI 1") {
