@@ -24,6 +24,13 @@ SOAK_TIMEOUT ?= 60m
 # reads this variable; the `dendrite` target fills the directory).
 export WALKIE_DENDRITE_BIN_DIR ?= $(CURDIR)/.cache/bin
 
+# The LiveKit SFU the live-mode tests run (internal/testkit/livekit reads
+# this variable; the `livekit` target builds the binary there), and the
+# release tools/livekit/go.mod pins.
+export WALKIE_LIVEKIT_BIN_DIR ?= $(CURDIR)/.cache/bin
+LIVEKIT_VERSION := 1.13.5
+LIVEKIT_BIN := $(WALKIE_LIVEKIT_BIN_DIR)/livekit-server
+
 # The lint tools (staticcheck, deadcode), pinned by tools/lint/go.mod and
 # installed here by the `lint-tools` target.
 LINT_BIN_DIR ?= $(CURDIR)/.cache/bin
@@ -31,18 +38,18 @@ LINT_BIN_DIR ?= $(CURDIR)/.cache/bin
 # is excluded by it, so vet, staticcheck and deadcode see every file.
 LINT_TAGS ?= soak
 # The modules whose go.mod and go.sum must be tidy: every go.mod in the tree
-# (today ., e2e/tools and tools/lint), testdata aside.
+# (today ., e2e/tools, tools/lint and tools/livekit), testdata aside.
 LINT_MODULES ?= $(shell find . \( -name .git -o -path ./.cache -o -path ./bin -o -name testdata \) \
 	-prune -o -name go.mod -printf '%h\n' | sort)
 # Every check `lint` runs; each is a target of its own (`make lint-vet`).
 LINT_CHECKS := lint-gofmt lint-vet lint-shell lint-staticcheck lint-deadcode \
 	lint-tidy lint-cross
 
-# The test tooling that starts PostgreSQL, Dendrite or a walkie process:
-# `unit` leaves out every package whose test binary imports one of these,
-# directly or not. (The rest of the test kit, such as timers and
-# roomevents, starts nothing.)
-TESTKIT_RE := ^$(MODULE)/internal/testkit/(pg|pgtest|dendrite|stack|walkieproc)(/|$$)
+# The test tooling that starts PostgreSQL, Dendrite, LiveKit, a network
+# namespace, a walkie process or Chromium: `unit` leaves out every package
+# whose test binary imports one of these, directly or not. (The rest of the
+# test kit, such as timers and roomevents, starts nothing.)
+TESTKIT_RE := ^$(MODULE)/internal/testkit/(pg|pgtest|dendrite|stack|walkieproc|browser|livekit|netns|lkpeer)(/|$$)
 # The packages that have tests and whose tests import none of that tooling.
 # `go list -test` lists one `<pkg>.test` main per package with tests; its
 # Deps are everything the test binary links, so an import of the tooling
@@ -54,20 +61,20 @@ UNIT_PKGS_CMD = $(GO) list -test -f '{{.ImportPath}} {{join .Deps " "}}' ./... |
 		print $$1 }'
 UNIT_FLAGS ?=
 
-.PHONY: build test unit dendrite lint lint-tools $(LINT_CHECKS) fuzz demo soak clean
+.PHONY: build test unit dendrite livekit lint lint-tools $(LINT_CHECKS) fuzz demo soak clean
 
 ## build: every command under cmd/ into bin/ (bin/walkie, bin/walkie-bench, ...)
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/ ./cmd/...
 
 ## test: vet and the whole test suite (needs PostgreSQL; see internal/testkit/pgtest)
-test: dendrite
+test: dendrite livekit
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 ## unit: the fast loop: `go test -short` on the packages whose tests start
-## neither PostgreSQL nor Dendrite nor walkie, i.e. whose test binaries do
-## not import internal/testkit/{pg,pgtest,dendrite,stack,walkieproc}. Today
+## neither PostgreSQL nor Dendrite nor walkie nor Chromium, i.e. whose test
+## binaries do not import internal/testkit/{pg,pgtest,dendrite,stack,walkieproc,browser}. Today
 ## among them: internal/floor, internal/matrix, internal/config. Extra go
 ## test flags go in UNIT_FLAGS (make unit UNIT_FLAGS='-run Queue -v').
 unit:
@@ -87,6 +94,22 @@ dendrite:
 		github.com/matrix-org/dendrite/cmd/dendrite \
 		github.com/matrix-org/dendrite/cmd/generate-keys \
 		github.com/matrix-org/dendrite/cmd/create-account
+
+## livekit: the LiveKit SFU for the live-mode tests, pinned by tools/livekit/go.mod.
+## Built only when missing or not the pinned release (a cold build takes
+## minutes and about 1 GB of memory); pure Go, so CGO_ENABLED=0.
+livekit:
+	@if [ -x "$(LIVEKIT_BIN)" ] && \
+		[ "$$("$(LIVEKIT_BIN)" --version 2>/dev/null)" = "livekit-server version $(LIVEKIT_VERSION)" ]; then \
+		exit 0; \
+	fi; \
+	echo "livekit: building livekit-server $(LIVEKIT_VERSION) into $(LIVEKIT_BIN)"; \
+	mkdir -p "$(WALKIE_LIVEKIT_BIN_DIR)"; \
+	tmp="$(LIVEKIT_BIN).tmp-$$$$"; \
+	trap 'rm -f "$$tmp"' EXIT; \
+	cd tools/livekit && CGO_ENABLED=0 GOWORK=off $(GO) build -trimpath -o "$$tmp" \
+		github.com/livekit/livekit-server/cmd/server; \
+	mv "$$tmp" "$(LIVEKIT_BIN)"
 
 ## lint: every check below, all of them even when one fails; then fails if any did.
 ## Installs staticcheck and deadcode first (pinned by tools/lint/go.mod).
@@ -167,9 +190,11 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) "$$pkg"; \
 	done <<< "$$targets"
 
-## demo: the local end-to-end demo
+## demo: the local end-to-end demo: the scripted conversation, then the web
+## client until Ctrl-C (DEMO_FLAGS=-client-only skips the script)
+DEMO_FLAGS ?=
 demo: dendrite
-	$(GO) run ./cmd/walkie-demo
+	$(GO) run ./cmd/walkie-demo $(DEMO_FLAGS)
 
 ## soak: long-running tests, kept behind the `soak` build tag (TestSoak*, SOAK_DURATION each)
 soak: dendrite

@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"context"
-	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -26,30 +24,5 @@ var e2eFloor = func() timers.Floor {
 }()
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	logFile, err := os.CreateTemp("", "walkie-e2e-*.log")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer logFile.Close()
-	s, err := stack.Start(ctx, stack.Options{Log: logFile, Floor: e2eFloor})
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: could not start PostgreSQL + Dendrite + Walkie: %v\n(log: %s)\n", err, logFile.Name())
-		return 1
-	}
-	shared = s
-	code := m.Run()
-	s.Stop()
-	if code != 0 {
-		fmt.Fprintf(os.Stderr, "e2e: Walkie and Dendrite logs are in %s\n", logFile.Name())
-	} else {
-		_ = os.Remove(logFile.Name())
-	}
-	return code
+	os.Exit(stack.Main(m, "e2e", stack.Options{Floor: e2eFloor, Web: true}, func(s *stack.Stack) { shared = s }))
 }

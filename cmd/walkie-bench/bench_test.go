@@ -90,6 +90,11 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"engine", "-log-level", "loud"}, exitUsage, "-log-level"},
 		{[]string{"engine", "-devices", "1", "-rooms", "1"}, exitError, "devices must be at least 2"},
 		{[]string{"engine", "-load", "smoke"}, exitError, `load "smoke"`},
+		{[]string{"e2e", "-h"}, exitOK, "-channel"},
+		{[]string{"e2e", "-channel", "-sequential"}, exitUsage, "choose one"},
+		{[]string{"channel-idle", "-h"}, exitOK, "-sockets"},
+		{[]string{"channel-idle", "extra"}, exitUsage, `unexpected argument "extra"`},
+		{[]string{"channel-idle", "-sockets", "5", "-users", "5"}, exitUsage, "more sockets than users"},
 	} {
 		var out bytes.Buffer
 		if code := run(context.Background(), tc.args, &out, &out); code != tc.code || !strings.Contains(out.String(), tc.out) {

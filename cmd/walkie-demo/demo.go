@@ -33,7 +33,20 @@ type person struct {
 	device string
 }
 
-func demo(ctx context.Context, out io.Writer, wait bool) error {
+// options say what `make demo` does once the stack is up.
+type options struct {
+	// script plays the scripted conversation (printed as carol's client
+	// sees it); without it the demo goes straight to the web client.
+	script bool
+	// wait keeps everything running, with the web client offered, until
+	// ctx ends (Ctrl-C); without it the demo tears down at once.
+	wait bool
+}
+
+// demoPeople are the demo's accounts, all with password "demo-password-<name>".
+var demoPeople = []struct{ name, device string }{{"admin", "LAPTOP"}, {"alice", "PHONE"}, {"bob", "RADIO"}, {"carol", "TABLET"}}
+
+func demo(ctx context.Context, out io.Writer, opts options) error {
 	say := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
 	logFile, err := os.CreateTemp("", "walkie-demo-*.log")
 	if err != nil {
@@ -41,7 +54,7 @@ func demo(ctx context.Context, out io.Writer, wait bool) error {
 	}
 	defer logFile.Close()
 	say("Starting PostgreSQL, Dendrite %s and Walkie (first run builds Dendrite: about 2 minutes)…", dendrite.Version)
-	s, err := stack.Start(ctx, stack.Options{Log: logFile, Floor: demoFloor, LogLevel: "info"})
+	s, err := stack.Start(ctx, stack.Options{Log: logFile, Floor: demoFloor, LogLevel: "info", Web: true})
 	if err != nil {
 		return fmt.Errorf("%w (logs: %s)", err, logFile.Name())
 	}
@@ -49,7 +62,7 @@ func demo(ctx context.Context, out io.Writer, wait bool) error {
 	say("Homeserver %s, Walkie logs in %s\n", s.HS.URL(), logFile.Name())
 
 	people := map[string]*person{}
-	for _, p := range []struct{ name, device string }{{"admin", "LAPTOP"}, {"alice", "PHONE"}, {"bob", "RADIO"}, {"carol", "TABLET"}} {
+	for _, p := range demoPeople {
 		if _, err := s.HS.RegisterUser(ctx, p.name, "demo-password-"+p.name, false); err != nil {
 			return err
 		}
@@ -76,6 +89,38 @@ func demo(ctx context.Context, out io.Writer, wait bool) error {
 			return err
 		}
 	}
+	if opts.script {
+		if err := story(ctx, out, s, room, people); err != nil {
+			return err
+		}
+	}
+	if opts.wait {
+		offerClient(say, s)
+		<-ctx.Done()
+	}
+	say("Tearing down.")
+	return nil
+}
+
+// offerClient prints how a person joins in through the web client.
+func offerClient(say func(string, ...any), s *stack.Stack) {
+	say("\n== Your turn: the web client")
+	say("Web client: %s", s.Walkie.WebURL())
+	say("Open it in a browser window and in a private window (or another browser: each")
+	say("keeps its own login), and log in as two of")
+	say("  alice / demo-password-alice")
+	say("  bob   / demo-password-bob")
+	say("  carol / demo-password-carol")
+	say("open the room \"Walkie demo\", press \"Allow talking\", and hold the big button")
+	say("(or Space) in one window to hear yourself in the other.")
+	say("Metrics: %s", s.Walkie.MetricsURL())
+	say("Everything keeps running until Ctrl-C, which tears it all down.")
+}
+
+// story is the scripted conversation, printed as carol's client sees it.
+func story(ctx context.Context, out io.Writer, s *stack.Stack, room id.RoomID, people map[string]*person) error {
+	say := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
+	alice, bob, carol := people["alice"], people["bob"], people["carol"]
 	w := &watcher{out: out, room: room, viewer: carol, names: map[string]string{},
 		redacted: map[id.EventID]bool{}, answers: map[string]bool{}}
 	for _, p := range people {
@@ -153,11 +198,6 @@ func demo(ctx context.Context, out io.Writer, wait bool) error {
 
 	say("\nThe script is done. Metrics: %s", s.Walkie.MetricsURL())
 	say("Admin API token and settings: %s", s.Walkie.ConfigPath())
-	if wait {
-		say("Everything keeps running: log in at %s as alice/bob/carol (password demo-password-<name>). Ctrl-C tears it all down.", s.HS.URL())
-		<-ctx.Done()
-	}
-	say("Tearing down.")
 	return nil
 }
 

@@ -3,21 +3,76 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"net/http"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
-// TestDemoScript runs `make demo`'s script to the end on the real stack and
-// checks the transcript tells the story it promises.
-func TestDemoScript(t *testing.T) {
+// transcript is the demo's output, read while the demo still writes it.
+type transcript struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (t *transcript) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.buf.Write(p)
+}
+
+func (t *transcript) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.buf.String()
+}
+
+// TestDemo runs `make demo` on the real stack: the script to the end,
+// checking the transcript tells the story it promises, then the web
+// client it offers, whose printed URL must answer with the client's
+// configuration, until the demo is interrupted.
+func TestDemo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	var out bytes.Buffer
-	if err := demo(ctx, &out, false); err != nil {
-		t.Fatalf("demo: %v\n%s", err, out.String())
+	interrupt, stop := context.WithCancel(ctx)
+	defer stop()
+	out := &transcript{}
+	done := make(chan error, 1)
+	go func() { done <- demo(interrupt, out, options{script: true, wait: true}) }()
+
+	var clientURL string
+	for clientURL == "" {
+		if m := regexp.MustCompile(`Web client: (http://\S+)`).FindStringSubmatch(out.String()); m != nil && strings.Contains(out.String(), "Ctrl-C") {
+			clientURL = m[1]
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the demo ended before offering the web client: %v\n%s", err, out)
+		case <-ctx.Done():
+			t.Fatalf("the demo never offered the web client\n%s", out)
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
-	transcript := out.String()
+	resp, err := http.Get(clientURL + "/_walkie/client/v1/config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Controller    string `json:"controller"`
+		HomeserverURL string `json:"homeserver_url"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&cfg)
+	resp.Body.Close()
+	if err != nil || cfg.Controller == "" || cfg.HomeserverURL == "" {
+		t.Errorf("the web client's config at %s: %+v, %v", clientURL, cfg, err)
+	}
+	stop() // Ctrl-C
+	if err := <-done; err != nil {
+		t.Fatalf("demo: %v\n%s", err, out)
+	}
 	for _, want := range []string{
 		"Walkie answers alice: granted",
 		"Walkie answers bob: queued (floor_taken), position 1",
@@ -27,9 +82,11 @@ func TestDemoScript(t *testing.T) {
 		"Walkie redacted an event",
 		"Walkie answers bob: revoked (no_media)",
 		"/metrics",
+		"alice / demo-password-alice",
+		"Tearing down.",
 	} {
-		if !strings.Contains(transcript, want) {
-			t.Errorf("transcript lacks %q:\n%s", want, transcript)
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("transcript lacks %q:\n%s", want, out)
 		}
 	}
 }

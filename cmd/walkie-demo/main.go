@@ -1,6 +1,8 @@
 // Command walkie-demo is `make demo`: it starts a local PostgreSQL, Dendrite
-// and Walkie, then plays a scripted push-to-talk conversation between three
-// users and prints what their clients see. Ctrl-C tears everything down.
+// and Walkie, plays a scripted push-to-talk conversation between three
+// users and prints what their clients see, then offers Walkie's web client
+// (its URL and the demo accounts) so a person can talk through it. Ctrl-C
+// tears everything down.
 package main
 
 import (
@@ -15,11 +17,12 @@ import (
 func main() { os.Exit(run()) }
 
 func run() int {
-	exit := flag.Bool("exit", false, "tear down after the script instead of waiting for Ctrl-C")
+	exit := flag.Bool("exit", false, "tear down after the script instead of offering the web client until Ctrl-C")
+	clientOnly := flag.Bool("client-only", false, "skip the script: straight to the web client")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := demo(ctx, os.Stdout, !*exit); err != nil {
+	if err := demo(ctx, os.Stdout, options{script: !*clientOnly, wait: !*exit}); err != nil {
 		fmt.Fprintf(os.Stderr, "demo failed: %v\n", err)
 		return 1
 	}

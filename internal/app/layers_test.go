@@ -23,10 +23,15 @@ var layers = map[string][]string{
 	"internal/outbox":     {"internal/floor", "internal/matrix", "internal/store", "internal/metrics", "internal/decide"},
 	"internal/appservice": {"internal/floor", "internal/store", "internal/metrics", "internal/decide", "internal/outbox"},
 	"internal/homeserver": {},
+	"internal/livekit":    {},
+	"internal/openid":     {},
+	"internal/rtcauth":    {"internal/livekit", "internal/openid"},
 	"internal/webclient":  {},
 	"internal/app": {"internal/floor", "internal/matrix", "internal/store", "internal/metrics", "internal/decide",
-		"internal/config", "internal/outbox", "internal/appservice", "internal/homeserver", "internal/webclient"},
-	"cmd/walkie": {"internal/app", "internal/config"},
+		"internal/config", "internal/outbox", "internal/appservice", "internal/homeserver", "internal/webclient",
+		"internal/floorchannel", "internal/openid"},
+	"internal/floorchannel": {"internal/floor", "internal/store", "internal/metrics", "internal/decide", "internal/openid"},
+	"cmd/walkie":            {"internal/app", "internal/config"},
 }
 
 // foreign are imports the engine must never have.

@@ -20,6 +20,7 @@ import (
 	"github.com/walkie-ptt/walkie/internal/appservice"
 	"github.com/walkie-ptt/walkie/internal/config"
 	"github.com/walkie-ptt/walkie/internal/decide"
+	"github.com/walkie-ptt/walkie/internal/floorchannel"
 	"github.com/walkie-ptt/walkie/internal/homeserver"
 	"github.com/walkie-ptt/walkie/internal/matrix"
 	"github.com/walkie-ptt/walkie/internal/metrics"
@@ -56,8 +57,11 @@ type Service struct {
 	sender   *outbox.Sender
 	server   *appservice.Server
 	workers  *roomScheduler
-	ready    atomic.Bool
-	build    Build
+	// channel is the floor channel, nil when it is not served.
+	channel        *floorchannel.Server
+	channelMetrics *metrics.Channel
+	ready          atomic.Bool
+	build          Build
 }
 
 // NewService connects to the database, migrates it and wires the parts.
@@ -86,6 +90,9 @@ func NewService(ctx context.Context, cfg *config.Config, log zerolog.Logger, reg
 	s := &Service{cfg: cfg, log: log, store: st, registry: reg, client: client, build: build}
 	s.metrics = metrics.New(reg, build.Version, build.Commit)
 	metrics.RegisterState(reg, st)
+	if cfg.Web.Enabled() && cfg.Web.FloorChannel.Enabled {
+		s.channelMetrics = metrics.NewChannel(reg)
+	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	s.decider = decide.New(decide.Options{
@@ -173,6 +180,9 @@ func (s *Service) Run(ctx context.Context) error {
 	background(s.pendingLoop)
 	background(s.janitorLoop)
 	background(s.outageLoop)
+	if s.channel != nil {
+		background(s.channel.Run)
+	}
 
 	go func() {
 		if err := homeserver.Connect(ctx, s.client, s.cfg.AppService.ID, s.cfg.AppService.Bot.Displayname, s.log); err != nil {

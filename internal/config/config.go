@@ -28,6 +28,7 @@ type Config struct {
 	Database    DatabaseConfig   `yaml:"database"`
 	Metrics     MetricsConfig    `yaml:"metrics"`
 	Web         WebConfig        `yaml:"web"`
+	LiveKit     LiveKitConfig    `yaml:"livekit"`
 	Permissions map[string]Level `yaml:"permissions"`
 	Floor       FloorConfig      `yaml:"floor"`
 	Logging     LoggingConfig    `yaml:"logging"`
@@ -97,6 +98,41 @@ type WebConfig struct {
 	// as users reach it; the default is homeserver.address. Users may type
 	// another, or a server name whose .well-known names one.
 	HomeserverURL string `yaml:"homeserver_url"`
+	// FloorChannel is the WebSocket clients ask for the floor over.
+	FloorChannel FloorChannelConfig `yaml:"floor_channel"`
+}
+
+// FloorChannelConfig is the floor channel (docs/protocol.md, "Floor
+// channel"), served on the web listener at /_walkie/v1/floor.
+type FloorChannelConfig struct {
+	// Enabled serves the channel; clients without it use room events.
+	Enabled bool `yaml:"enabled"`
+	// AllowedOrigins are the origins (scheme://host[:port]) of pages other
+	// than the web client's own (public_url) that may open the channel;
+	// "*" allows every page. Clients that send no Origin (not browsers)
+	// are always allowed: the OpenID token is the credential.
+	AllowedOrigins []string `yaml:"allowed_origins"`
+	// MaxSocketsPerUser and MaxSockets bound one user's sockets and all
+	// sockets.
+	MaxSocketsPerUser int `yaml:"max_sockets_per_user"`
+	MaxSockets        int `yaml:"max_sockets"`
+	// OpenIDServers maps server names to the base URL of their federation
+	// API, where the channel checks users' OpenID tokens. homeserver.domain
+	// maps to homeserver.address unless listed here.
+	OpenIDServers map[string]string `yaml:"openid_servers"`
+	// OpenIDDiscovery finds the federation API of other servers as the
+	// Matrix spec says (.well-known, SRV), over HTTPS to public addresses
+	// only; off, users of unlisted servers cannot use the channel.
+	OpenIDDiscovery bool `yaml:"openid_discovery"`
+}
+
+// OpenIDServers is openid_servers with homeserver.domain's default.
+func (c *Config) OpenIDServers() map[string]string {
+	servers := map[string]string{c.Homeserver.Domain: c.Homeserver.Address}
+	for name, u := range c.Web.FloorChannel.OpenIDServers {
+		servers[name] = u
+	}
+	return servers
 }
 
 // Enabled says whether the client-facing listener runs.
@@ -147,6 +183,9 @@ func defaults() *Config {
 		},
 		Database: DatabaseConfig{MaxConns: 10},
 		Metrics:  MetricsConfig{Listen: "127.0.0.1:9330"},
+		Web: WebConfig{FloorChannel: FloorChannelConfig{
+			Enabled: true, MaxSocketsPerUser: 10, MaxSockets: 20_000,
+		}},
 		// Defaults from MCPTT (3GPP TS 24.380), as PROTOCOL.md lists them.
 		Floor: FloorConfig{
 			Config: floor.Config{
@@ -165,9 +204,11 @@ func defaults() *Config {
 				Summary:           false,
 				MaxPermitsPerUser: floor.DefaultMaxPermitsPerUser,
 				MaxPermitsPerRoom: floor.DefaultMaxPermitsPerRoom,
+				Mode:              floor.ModeBroadcast,
 			},
 			ManagePowerLevels: true,
 		},
+		LiveKit: LiveKitConfig{TokenTTL: time.Hour},
 		Logging: LoggingConfig{Level: "info", Format: LogFormatPretty},
 	}
 }

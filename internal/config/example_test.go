@@ -86,6 +86,14 @@ func TestExampleShowsTheDefaults(t *testing.T) {
 	if cfg.Floor != d.Floor {
 		t.Errorf("floor: example %+v, defaults %+v", cfg.Floor, d.Floor)
 	}
+	if fc, dfc := cfg.Web.FloorChannel, d.Web.FloorChannel; fc.Enabled != dfc.Enabled || fc.MaxSockets != dfc.MaxSockets ||
+		fc.MaxSocketsPerUser != dfc.MaxSocketsPerUser || fc.OpenIDDiscovery != dfc.OpenIDDiscovery ||
+		len(fc.AllowedOrigins) != 0 || len(fc.OpenIDServers) != 0 {
+		t.Errorf("web.floor_channel: example %+v, defaults %+v", fc, dfc)
+	}
+	if cfg.LiveKit != d.LiveKit {
+		t.Errorf("livekit: example %+v, defaults %+v", cfg.LiveKit, d.LiveKit)
+	}
 	if cfg.Logging != d.Logging {
 		t.Errorf("logging: example %+v, defaults %+v", cfg.Logging, d.Logging)
 	}

@@ -72,10 +72,12 @@ func (c *Config) Validate() error {
 		if c.Web.HomeserverURL != "" {
 			v.httpURL("web.homeserver_url", c.Web.HomeserverURL)
 		}
+		v.floorChannel(c.Web.FloorChannel)
 	} else if c.Web.PublicURL != "" || c.Web.HomeserverURL != "" {
 		v.add("web.listen", "missing: public_url and homeserver_url mean nothing without a listener; set listen, e.g. 127.0.0.1:29331")
 	}
 
+	v.liveKit(c.LiveKit, c.Web.Enabled())
 	v.permissions(c.Permissions)
 	v.floor(c.Floor)
 
@@ -102,6 +104,10 @@ func (v *validator) floor(f FloorConfig) {
 			v.durationRange(key, *limit.Duration(&f.Config), lo, hi)
 		case floor.UnitInteger:
 			v.intRange(key, *limit.Int(&f.Config), int(limit.Min), int(limit.Max))
+		case floor.UnitChoice:
+			if value := *limit.String(&f.Config); !slices.Contains(limit.Choices, value) {
+				v.add(key, "%q is not one of %s", value, strings.Join(limit.Choices, ", "))
+			}
 		}
 	}
 	// Rooms cannot set these two, so only config.yaml bounds them.
@@ -110,6 +116,28 @@ func (v *validator) floor(f FloorConfig) {
 	}
 	// A zero window would make the rate limit meaningless.
 	v.durationRange("floor.rate_window", f.RateWindow, time.Second, time.Hour)
+}
+
+func (v *validator) floorChannel(fc FloorChannelConfig) {
+	const key = "web.floor_channel."
+	for i, o := range fc.AllowedOrigins {
+		u, err := url.Parse(o)
+		if o != "*" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil) {
+			v.add(fmt.Sprintf("%sallowed_origins[%d]", key, i), "%q is not an origin such as https://app.example.org, nor \"*\"", o)
+		}
+	}
+	if fc.MaxSocketsPerUser < 1 {
+		v.add(key+"max_sockets_per_user", "must be at least 1")
+	}
+	if fc.MaxSockets < 1 {
+		v.add(key+"max_sockets", "must be at least 1")
+	}
+	for _, name := range slices.Sorted(maps.Keys(fc.OpenIDServers)) {
+		k := keyPath(key+"openid_servers", name)
+		v.serverName(k, name)
+		v.httpURL(k, fc.OpenIDServers[name])
+	}
 }
 
 func (v *validator) permissions(perms map[string]Level) {

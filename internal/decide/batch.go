@@ -55,6 +55,9 @@ type job struct {
 	limit  int
 	inputs []floor.Input // a room decision's own inputs
 	txn    *txnJob       // an appservice transaction to store first, or nil
+	// check, when set, may refuse a room decision's outcome: the decision
+	// is then rolled back (see Decider.decideChecked).
+	check func(Outcome) error
 
 	state jobState // under committer.mu
 	outs  []Outcome
@@ -299,6 +302,9 @@ func (c *committer) attempt(ctx context.Context, jobs []*job) (map[*job][]Outcom
 			j := byRoom[l.RoomID]
 			tx.SetOwner(l.RoomID)
 			out, err := c.d.decideGuarded(tx, l.RoomID, j, parsed)
+			if err == nil && j.check != nil {
+				err = j.check(out)
+			}
 			if err != nil {
 				return &jobError{job: j, err: err}
 			}

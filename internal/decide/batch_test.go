@@ -2,6 +2,7 @@ package decide_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -451,5 +452,44 @@ func TestOneDeviceInTwoRoomsOfOneBatch(t *testing.T) {
 	log, _ := f.st.FloorLog(f.ctx, "!two:test", 0, 1)
 	if len(log) != 1 || log[0].Action != floor.LogDeny || log[0].Reason != floor.ReasonBusyElsewhere {
 		t.Fatalf("!two's last line %+v, want a busy_elsewhere denial", log)
+	}
+}
+
+// A floor-channel request refused after its decision (the controller is
+// not in the room) is rolled back alone: the requests it shared a batch
+// with are granted, and no row is created for the unknown room.
+func TestARefusedChannelRequestDoesNotFailItsBatch(t *testing.T) {
+	f := newFixture(t)
+	rooms := f.managedRooms(3, func(i int) (string, []string) { return fmt.Sprintf("!r%d:test", i), []string{alice} })
+	for _, room := range rooms {
+		f.deliver(f.permit(room, alice, "A", nil))
+	}
+	rooms = append(rooms, "!unknown:test")
+	answers := make([]floor.Response, len(rooms))
+	calls := make([]func() error, len(rooms))
+	for i, room := range rooms {
+		calls[i] = func() (err error) {
+			answers[i], _, err = f.d.ChannelRequest(f.ctx, room, channelRequest(fmt.Sprint("c", i), alice, "A", floor.ActionRequest))
+			return err
+		}
+	}
+	errs := inOneBatch(t, f.d, nil, calls...)
+	if !errors.Is(errs[3], decide.ErrNotJoined) {
+		t.Fatalf("unknown room: %v, want ErrNotJoined", errs[3])
+	}
+	granted := 0
+	for i, err := range errs[:3] {
+		if err != nil {
+			t.Fatalf("%s failed with the refused request: %v", rooms[i], err)
+		}
+		if answers[i].Status == floor.StatusGranted {
+			granted++
+		}
+	}
+	if granted != 1 {
+		t.Fatalf("%d grants for alice's device, want 1 (one floor per device): %+v", granted, answers)
+	}
+	if _, _, err := f.st.Room(f.ctx, "!unknown:test"); !errors.Is(err, store.ErrUnknownRoom) {
+		t.Fatalf("the unknown room has a row now: %v", err)
 	}
 }

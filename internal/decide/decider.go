@@ -9,6 +9,7 @@ package decide
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -34,6 +35,10 @@ type Options struct {
 	// ManagePowerLevels is config floor.manage_power_levels: the engine
 	// sets rooms up only with it (floor.Env.ManagePowerLevels).
 	ManagePowerLevels bool
+	// LiveKitServiceURL is the MatrixRTC token service live rooms' floor
+	// state names (floor.FloorState.LiveKitServiceURL); empty when no SFU
+	// is set up, and then no room may switch to live mode.
+	LiveKitServiceURL string
 	Metrics           *metrics.Metrics
 	Log               zerolog.Logger
 }
@@ -44,11 +49,15 @@ type Decider struct {
 	store       *store.Store
 	controller  string
 	permissions Permissions
-	manage      bool // Options.ManagePowerLevels
+	manage      bool   // Options.ManagePowerLevels
+	liveService string // Options.LiveKitServiceURL
 	metrics     *metrics.Metrics
 	log         zerolog.Logger
 	outboxReady chan struct{}
 	commits     *committer // decisions share commits through it (batch.go)
+	// floorChanges and floorLost: see FloorChanges.
+	floorChanges chan FloorChange
+	floorLost    atomic.Bool
 	// fault, when set, adds calls to an event's translation, or panics:
 	// tests inject the faults a bug or a missed input would cause here
 	// (export_test.go). It is nil in a running service.
@@ -59,7 +68,9 @@ type Decider struct {
 func New(opts Options) *Decider {
 	d := &Decider{
 		store: opts.Store, controller: opts.Controller, permissions: opts.Permissions, manage: opts.ManagePowerLevels,
-		metrics: opts.Metrics, log: opts.Log, outboxReady: make(chan struct{}, 1),
+		liveService: opts.LiveKitServiceURL,
+		metrics:     opts.Metrics, log: opts.Log, outboxReady: make(chan struct{}, 1),
+		floorChanges: make(chan FloorChange, floorChangesBuffer),
 	}
 	d.commits = newCommitter(d)
 	return d
@@ -87,6 +98,16 @@ type Outcome struct {
 	HolderBefore *floor.Holder
 	// After is the room after commit (nil when nothing happened).
 	After *floor.Room
+	// Floor is the floor state the decision published to the room (the
+	// latest, when it published several), nil when none; FloorVersion is
+	// its Room.FloorVersion.
+	Floor        *floor.FloorState
+	FloorVersion int64
+	// Answers are the answers to the floor-channel requests among the
+	// inputs (Response.Channel names each): they went nowhere else.
+	Answers []floor.Response
+	// joined: the controller is in the room after the decision.
+	joined bool
 }
 
 // Decide decides a room's inputs, then its pending events (up to
@@ -103,10 +124,16 @@ func (d *Decider) DecideInputs(ctx context.Context, roomID string, inputs ...flo
 	return d.decideOne(ctx, roomID, 0, inputs)
 }
 
-// decideOne decides a room in the next commit that has room for it,
-// which other rooms' decisions may share (batch.go).
 func (d *Decider) decideOne(ctx context.Context, roomID string, limit int, inputs []floor.Input) (Outcome, error) {
-	j := &job{ctx: ctx, rooms: []string{roomID}, limit: limit, inputs: inputs}
+	return d.decideChecked(ctx, roomID, limit, inputs, nil)
+}
+
+// decideChecked decides a room in the next commit that has room for it,
+// which other rooms' decisions may share (batch.go). When check (if set)
+// finds fault with the decision, it is rolled back: the batch is decided
+// again without it, and it alone, to return check's error.
+func (d *Decider) decideChecked(ctx context.Context, roomID string, limit int, inputs []floor.Input, check func(Outcome) error) (Outcome, error) {
+	j := &job{ctx: ctx, rooms: []string{roomID}, limit: limit, inputs: inputs, check: check}
 	d.commits.do(j)
 	if j.err != nil {
 		return Outcome{}, j.err
@@ -131,6 +158,7 @@ func (d *Decider) committed(out Outcome) {
 		default:
 		}
 	}
+	d.publishFloor(out)
 	for _, e := range out.Log {
 		d.log.Debug().Str("room_id", out.RoomID).Str("action", string(e.Action)).Str("user_id", e.Device.UserID).
 			Str("device_id", e.Device.DeviceID).Int64("term", e.Term).Str("reason", string(e.Reason)).Msg("Floor decision")

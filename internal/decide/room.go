@@ -27,7 +27,7 @@ func (d *Decider) decideRoom(tx *store.Tx, roomID string, limit int, inputs []fl
 	}
 
 	var envErr error
-	env := floor.Env{Now: now, ManagePowerLevels: d.manage, BusyElsewhere: func(dev floor.Device) bool {
+	env := floor.Env{Now: now, ManagePowerLevels: d.manage, LiveAvailable: d.liveService != "", BusyElsewhere: func(dev floor.Device) bool {
 		busy, err := tx.BusyElsewhere(roomID, dev)
 		if err != nil && envErr == nil {
 			envErr = err
@@ -35,10 +35,19 @@ func (d *Decider) decideRoom(tx *store.Tx, roomID string, limit int, inputs []fl
 		return busy
 	}}
 	var calls []matrix.Call
+	var published *floor.FloorState // the latest floor state for the room
 	decide := func(in floor.Input, env floor.Env) {
 		dec := floor.Decide(room, in, env)
 		room = dec.Room
 		out.Log = append(out.Log, dec.Log...)
+		for _, eff := range dec.Effects {
+			switch {
+			case eff.ToChannel():
+				out.Answers = append(out.Answers, *eff.Response)
+			case eff.Kind == floor.EffectFloorState:
+				published = eff.Floor
+			}
+		}
 		calls = append(calls, d.render(roomID, dec.Effects)...)
 	}
 	for _, in := range inputs {
@@ -90,15 +99,28 @@ func (d *Decider) decideRoom(tx *store.Tx, roomID string, limit int, inputs []fl
 	tx.AppendLog(roomID, out.Log)
 	tx.AppendOutbox(roomID, rows)
 	tx.MarkDecided(locked.Events)
-	out.Events, out.Calls, out.After = locked.Events, len(rows), room
+	if published != nil {
+		// Other processes push it to their floor-channel sockets when
+		// this commits.
+		tx.NotifyFloor(roomID, room.FloorVersion, *published)
+		out.Floor, out.FloorVersion = published, room.FloorVersion
+	}
+	out.Events, out.Calls, out.After, out.joined = locked.Events, len(rows), room, joined
 	return out, nil
 }
 
 // render turns a decision's effects into calls, in the engine's order
 // (a grant's floor state first, any other last: the engine decides that).
+// Answers for the floor channel are not calls: they go back to the socket.
 func (d *Decider) render(roomID string, effects []floor.Effect) []matrix.Call {
 	var calls []matrix.Call
 	for _, eff := range effects {
+		if eff.ToChannel() {
+			continue
+		}
+		if eff.Kind == floor.EffectFloorState && eff.Floor.Mode == floor.ModeLive {
+			eff.Floor.LiveKitServiceURL = d.liveService
+		}
 		c, ok := matrix.Render(eff)
 		if !ok {
 			d.log.Error().Str("room_id", roomID).Str("kind", string(eff.Kind)).Msg("Unknown effect kind; dropped")

@@ -137,7 +137,11 @@ func (d *decider) startBroadcast(in BroadcastInfo) {
 	if h.BroadcastEventID != "" && h.BroadcastEventID != in.EventID {
 		d.graceBroadcast(h.BroadcastEventID, h.UserID)
 	}
-	h.Phase = PhaseTalking
+	// In live mode the audio is on the SFU: a `started` is the request
+	// (or the record), and the turn is talking once the track is there.
+	if !d.r.Config.Live() || h.Publishing {
+		h.Phase = PhaseTalking
+	}
 	h.BroadcastEventID = in.EventID
 	h.StartedAt, h.LastActivity, h.PausedAt = d.now, d.now, time.Time{}
 	h.ChunkLength = in.ChunkLength

@@ -36,6 +36,10 @@ type Config struct {
 	// holds; a new permit beyond either is refused. 0 means the default.
 	MaxPermitsPerUser int `json:"max_permits_per_user" yaml:"max_permits_per_user"`
 	MaxPermitsPerRoom int `json:"max_permits_per_room" yaml:"max_permits_per_room"`
+	// Mode is ModeBroadcast (audio in voice broadcast chunks) or ModeLive
+	// (audio on the SFU, the floor enforced as publish permission); empty
+	// means ModeBroadcast.
+	Mode string `json:"mode" yaml:"mode"`
 }
 
 // Default permit caps, for a Config that sets none (0).
@@ -96,13 +100,20 @@ func (r *Room) ApplyDefaults(defaults Config) {
 // onConfigChange applies a floor_config event. Rejected keys are ignored
 // with one notice naming them; an empty content means back to defaults.
 func (d *decider) onConfigChange(in ConfigChange) {
+	wasLive := d.r.Config.Live()
 	d.applyConfig(in)
+	d.onModeChange(wasLive)
 	d.enforceQueueLimit()
 }
 
 func (d *decider) applyConfig(in ConfigChange) {
 	r := d.r
 	cfg, accepted, rejected := parseOverrides(in.Values, r.Defaults)
+	if cfg.Live() && !r.Defaults.Live() && !d.env.LiveAvailable {
+		cfg.Mode = r.Defaults.Mode
+		delete(accepted, "mode")
+		rejected["mode"] = "live mode is not set up on this server"
+	}
 	r.Config = cfg
 	r.ConfigEventID, r.ConfigSender = in.EventID, in.Sender
 	r.Overrides = nil

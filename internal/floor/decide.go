@@ -116,6 +116,8 @@ func (d *decider) handle(in Input) {
 		d.onAdminRelease(in)
 	case Redaction:
 		d.onRedaction(in)
+	case MediaEvent:
+		d.onMedia(in)
 	case Tick:
 		// Nothing beyond the catch-up every decision does.
 	}
@@ -127,9 +129,12 @@ func (d *decider) handle(in Input) {
 func (d *decider) finish(before FloorState, wasManaged bool) {
 	r := d.r
 	if r.Passive || d.silent || r.controllerGone() {
-		d.effects = nil
+		// Nothing goes to the room; a channel request still gets its
+		// answer, which is the socket's.
+		d.effects = slices.DeleteFunc(d.effects, func(e Effect) bool { return !e.ToChannel() })
 		return
 	}
+	defer func() { d.effects = mediaFirst(d.effects) }()
 	if !r.Managed {
 		return
 	}
@@ -150,6 +155,7 @@ func (d *decider) finish(before FloorState, wasManaged bool) {
 			d.effects = append(d.effects, state)
 		}
 		r.Published = true
+		r.FloorVersion++
 	}
 }
 
@@ -164,7 +170,13 @@ func (r *Room) controllerGone() bool {
 
 // respond queues a talk_response to dev, referencing the asking event.
 func (d *decider) respond(dev Device, inReplyTo string, resp Response) {
-	resp.InReplyTo = inReplyTo
+	d.respondVia(dev, inReplyTo, "", resp)
+}
+
+// respondVia queues a talk_response to dev: for the floor-channel request
+// named channel when that is set, otherwise for the room.
+func (d *decider) respondVia(dev Device, inReplyTo, channel string, resp Response) {
+	resp.InReplyTo, resp.Channel = inReplyTo, channel
 	resp.Device = &Addressee{UserID: dev.UserID, DeviceID: dev.DeviceID}
 	d.effects = append(d.effects, Effect{Kind: EffectResponse, Response: &resp})
 }

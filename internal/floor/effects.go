@@ -11,6 +11,9 @@ const (
 	// EffectSetupPowerLevels: GET the latest m.room.power_levels, then PUT
 	// it with the levels SetupPowerLevels finds missing there (Room setup).
 	EffectSetupPowerLevels EffectKind = "setup_power_levels"
+	// EffectMediaPermission: let Device publish its microphone on the
+	// room's SFU, or not (Allow), in live mode (live.go).
+	EffectMediaPermission EffectKind = "media_permission"
 )
 
 // Effect is one event the controller must send because of a decision.
@@ -26,6 +29,9 @@ type Effect struct {
 	// Notice: text, optionally referencing RelatesTo.
 	Text      string `json:"text,omitempty"`
 	RelatesTo string `json:"relates_to,omitempty"`
+	// MediaPermission: whose, and whether it may publish.
+	Device *Device `json:"device,omitempty"`
+	Allow  bool    `json:"allow,omitempty"`
 }
 
 // Status is the outcome a talk_response announces. Clients switch on it,
@@ -53,9 +59,17 @@ type Response struct {
 	Term      int64  `json:"term,omitempty"`
 	ExpiresTS int64  `json:"expires_ts,omitempty"`
 	// InReplyTo is the asking event; the adapter turns it into m.reference.
-	InReplyTo string     `json:"-"`
-	Device    *Addressee `json:"device,omitempty"`
+	InReplyTo string `json:"-"`
+	// Channel is set on the answer to a floor-channel request
+	// (TalkRequest.Channel): it goes back to that request's socket, never
+	// to the room.
+	Channel string     `json:"-"`
+	Device  *Addressee `json:"device,omitempty"`
 }
+
+// ToChannel reports whether the effect is an answer for the floor channel
+// rather than an event for the room.
+func (e Effect) ToChannel() bool { return e.Kind == EffectResponse && e.Response.Channel != "" }
 
 // Addressee is the device a response is about. An asking event that named
 // no device gets a response without device_id: an empty one would match
@@ -74,4 +88,9 @@ type FloorState struct {
 	BroadcastEventID string   `json:"broadcast_event_id,omitempty"`
 	Queue            []Device `json:"queue"`
 	Listeners        int      `json:"listeners"`
+	// Mode is "live" in live mode and absent otherwise; LiveKitServiceURL
+	// is then the MatrixRTC token service clients name as their focus
+	// (the decision package fills it in from config).
+	Mode              string `json:"mode,omitempty"`
+	LiveKitServiceURL string `json:"livekit_service_url,omitempty"`
 }

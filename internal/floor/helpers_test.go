@@ -131,6 +131,17 @@ func permit(dev Device, send, receive bool, expires time.Time) spec {
 // with is any other adjustment.
 func with(f func(*Room)) spec { return f }
 
+// live puts the room in live mode.
+func live(r *Room) {
+	r.Config.Mode = ModeLive
+	r.Defaults.Mode = ModeLive
+}
+
+// publishing marks the live holder's track as published.
+func publishing(r *Room) {
+	r.Holder.Publishing, r.Holder.Phase = true, PhaseTalking
+}
+
 func unmanaged(r *Room) {
 	r.Managed = false
 	r.Power.Users[controller] = 0
@@ -138,6 +149,7 @@ func unmanaged(r *Room) {
 
 // render writes an effect compactly so rows can list them exactly:
 // "resp ALICE denied no_permit re $ev", "resp BOB queued floor_taken #1 re $ev",
+// "resp ALICE granted via c1" (an answer for the floor channel),
 // "redact $ev", "notice", "floor", "setup".
 func render(e Effect) string {
 	switch e.Kind {
@@ -154,6 +166,9 @@ func render(e Effect) string {
 		if r.Position > 0 {
 			s += fmt.Sprintf(" #%d", r.Position)
 		}
+		if r.Channel != "" {
+			return s + " via " + r.Channel
+		}
 		return s + " re " + r.InReplyTo
 	case EffectRedact:
 		return "redact " + e.EventID
@@ -163,6 +178,11 @@ func render(e Effect) string {
 		return "floor"
 	case EffectSetupPowerLevels:
 		return "setup"
+	case EffectMediaPermission:
+		if e.Allow {
+			return "allow " + e.Device.DeviceID
+		}
+		return "deny " + e.Device.DeviceID
 	}
 	return "unknown " + string(e.Kind)
 }

@@ -22,6 +22,9 @@ func (d *decider) grant(dev Device, requestEventID string) *Holder {
 		RequestEventID: requestEventID,
 	}
 	d.record(LogGrant, dev, "", requestEventID)
+	if r.Config.Live() {
+		d.allowMedia(dev, true)
+	}
 	return r.Holder
 }
 
@@ -41,6 +44,9 @@ func (d *decider) dropHolder(reason Reason, status Status, notify bool) {
 		return
 	}
 	r.Holder = nil
+	if r.Config.Live() {
+		d.allowMedia(h.Device, false)
+	}
 	d.graceBroadcast(h.BroadcastEventID, h.UserID)
 	action := LogRevoke
 	if status == StatusReleased {

@@ -5,9 +5,17 @@ import "time"
 // Input is one thing that happened to a room.
 type Input interface{ input() }
 
-// TalkRequest is an explicit org.matrix.msc4002.talk_request.
+// TalkRequest is an explicit org.matrix.msc4002.talk_request, or the same
+// request sent over the floor channel.
 type TalkRequest struct {
-	EventID  string
+	// EventID is the talk_request event; "" for a channel request.
+	EventID string
+	// Channel is the floor channel's name for a request sent over it ("" for
+	// a room event). The requester's answer then goes back to the socket
+	// (Response.Channel) instead of into the room's timeline; everything
+	// else the request causes (floor state, others' responses) goes to the
+	// room as usual.
+	Channel  string
 	Sender   string
 	Action   string
 	DeviceID string
@@ -171,4 +179,7 @@ type Env struct {
 	// ManagePowerLevels is the operator's floor.manage_power_levels: may
 	// the controller set a room's power levels up (setup.go)?
 	ManagePowerLevels bool
+	// LiveAvailable: the operator set up an SFU (config livekit), so a
+	// room may switch to live mode (live.go).
+	LiveAvailable bool
 }

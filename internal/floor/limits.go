@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -17,6 +18,8 @@ const (
 	UnitMillis  Unit = "milliseconds"
 	UnitInteger Unit = "integer"
 	UnitBoolean Unit = "boolean"
+	// UnitChoice: one of the strings in Choices.
+	UnitChoice Unit = "choice"
 )
 
 // ConfigLimit is one key a room may set in floor_config: how it is
@@ -29,16 +32,20 @@ type ConfigLimit struct {
 	Name string
 	Unit Unit
 	// Min and Max bound the value as floor_config writes it, milliseconds
-	// for UnitMillis. Boolean keys have no range.
+	// for UnitMillis. Boolean and choice keys have no range.
 	Min, Max int64
+	// Choices are a UnitChoice key's values.
+	Choices []string
 	// OperatorOnly keys are set in config.yaml alone: they protect the
 	// server from a room's members, so a room may not raise them.
 	OperatorOnly bool
 	// The Config field the key sets: Duration for UnitMillis, Int for
-	// UnitInteger, Bool for UnitBoolean. The other two are nil.
+	// UnitInteger, Bool for UnitBoolean, String for UnitChoice. The others
+	// are nil.
 	Duration func(*Config) *time.Duration
 	Int      func(*Config) *int
 	Bool     func(*Config) *bool
+	String   func(*Config) *string
 }
 
 // configLimits are the floor_config keys in the order PROTOCOL.md ("Timers
@@ -57,6 +64,9 @@ var configLimits = []ConfigLimit{
 	integer("preempt_power_level", 0, 100, func(c *Config) *int { return &c.PreemptPowerLevel }),
 	// PROTOCOL.md makes the summary notice "optional, per room".
 	boolean("summary", func(c *Config) *bool { return &c.Summary }),
+	// PROTOCOL.md "Live mode": where the audio goes, and so what the floor
+	// holds (live.go).
+	choice("mode", []string{ModeBroadcast, ModeLive}, func(c *Config) *string { return &c.Mode }),
 	operatorOnly(integer("max_permits_per_user", 1, 100, func(c *Config) *int { return &c.MaxPermitsPerUser })),
 	operatorOnly(integer("max_permits_per_room", 1, 10000, func(c *Config) *int { return &c.MaxPermitsPerRoom })),
 }
@@ -91,6 +101,10 @@ func boolean(name string, field func(*Config) *bool) ConfigLimit {
 	return ConfigLimit{Name: name, Unit: UnitBoolean, Bool: field}
 }
 
+func choice(name string, choices []string, field func(*Config) *string) ConfigLimit {
+	return ConfigLimit{Name: name, Unit: UnitChoice, Choices: choices, String: field}
+}
+
 // Key is the key in a room's floor_config content.
 func (l ConfigLimit) Key() string {
 	if l.Unit == UnitMillis {
@@ -111,6 +125,8 @@ func (l ConfigLimit) rule() string {
 		return fmt.Sprintf("an integer from %d to %d (milliseconds)", l.Min, l.Max)
 	case UnitInteger:
 		return fmt.Sprintf("an integer from %d to %d", l.Min, l.Max)
+	case UnitChoice:
+		return "one of " + strings.Join(l.Choices, ", ")
 	}
 	return "true or false"
 }
@@ -118,10 +134,17 @@ func (l ConfigLimit) rule() string {
 // apply sets the key's field to v and reports whether v was valid; an
 // invalid v leaves c alone.
 func (l ConfigLimit) apply(c *Config, v any) bool {
-	if l.Unit == UnitBoolean {
+	switch l.Unit {
+	case UnitBoolean:
 		b, ok := v.(bool)
 		if ok {
 			*l.Bool(c) = b
+		}
+		return ok
+	case UnitChoice:
+		str, ok := v.(string)
+		if ok = ok && slices.Contains(l.Choices, str); ok {
+			*l.String(c) = str
 		}
 		return ok
 	}

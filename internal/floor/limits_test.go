@@ -22,7 +22,7 @@ func TestConfigLimitRanges(t *testing.T) {
 		{"max_queue", 0, 100},
 		{"preempt_power_level", 0, 100},
 	}
-	keys := []string{"queue", "summary"} // the booleans
+	keys := []string{"queue", "summary", "mode"} // the booleans and the choice
 	for _, r := range ranges {
 		keys = append(keys, r.key)
 		for _, n := range []int64{r.lo, r.hi} {
@@ -42,6 +42,13 @@ func TestConfigLimitRanges(t *testing.T) {
 	for _, key := range []string{"queue", "summary"} {
 		if cfg, rejected := ParseConfigOverrides(map[string]any{key: true}, Config{}); len(rejected) != 0 || cfg == (Config{}) {
 			t.Errorf("%s = true not applied", key)
+		}
+	}
+	for value, ok := range map[any]bool{"live": true, "broadcast": true, "LIVE": false, "": false, true: false, 1.0: false} {
+		cfg, rejected := ParseConfigOverrides(map[string]any{"mode": value}, Config{})
+		applied := ok && cfg.Mode == value
+		if ok != (len(rejected) == 0) || (!ok && cfg != (Config{})) || ok != applied {
+			t.Errorf("mode = %#v: config %+v, rejected %v", value, cfg, rejected)
 		}
 	}
 	var tableKeys []string

@@ -33,6 +33,13 @@ const (
 	LogIgnoreBroadcastInfo  LogAction = "ignore_broadcast_info"
 )
 
+// Live mode: the SFU's reports (live.go). The holder's published track is
+// logged as LogStarted. The Reason is a detail for people.
+const (
+	LogIgnoreMedia    LogAction = "ignore_media"    // a report that asks for nothing
+	LogMediaWithdrawn LogAction = "media_withdrawn" // a device published without the floor; its permission is withdrawn again
+)
+
 // Room state the engine took in. A Reason here is a detail for people:
 // the membership for LogLeft, the rejected keys for LogConfig, what was
 // wrong for the rejected permits.

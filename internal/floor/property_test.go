@@ -18,7 +18,8 @@ func TestRandomSequencesKeepInvariants(t *testing.T) {
 	}
 	// The sequences must reach the interesting paths, or the invariants
 	// above prove little.
-	for _, action := range []string{"grant", "queue", "deny", "revoke", "release", "drop", "cancel", "redact_chunk", "started", "deadline fired"} {
+	for _, action := range []string{"grant", "queue", "deny", "revoke", "release", "drop", "cancel", "redact_chunk", "started", "deadline fired",
+		"media_withdrawn", "ignore_media"} {
 		if tally[action] == 0 {
 			t.Errorf("no %q in any random sequence", action)
 		}
@@ -31,12 +32,13 @@ func runRandomSequence(t *testing.T, seed uint64, steps int, tally map[string]in
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
 	rooms := []*Room{newTestRoom(), newTestRoom()}
 	rooms[1].RoomID = "!other:example.org"
+	allowed := []sfu{{}, {}}
 	now := t0
 	for step := range steps {
 		now = now.Add(time.Duration(rng.IntN(1500)) * time.Millisecond)
 		i := rng.IntN(len(rooms))
 		r, other := rooms[i], rooms[1-i]
-		env := Env{Now: now, BusyElsewhere: func(d Device) bool { return other.Holder != nil && other.Holder.Device == d }}
+		env := Env{Now: now, LiveAvailable: true, BusyElsewhere: func(d Device) bool { return other.Holder != nil && other.Holder.Device == d }}
 		in := randomInput(rng, r, now)
 		late := rng.IntN(3) == 0
 		if late {
@@ -52,6 +54,8 @@ func runRandomSequence(t *testing.T, seed uint64, steps int, tally map[string]in
 		}
 		where := fmt.Sprintf("step %d, room %d, input %#v", step, i, in)
 		checkInvariants(t, where, d, termBefore, r.Clock, other)
+		allowed[i].apply(d.Effects)
+		checkLiveFloor(t, where, r, allowed[i])
 		if late {
 			// The decision package ends every decision with a Tick at now.
 			termBefore, where = r.Term, where+", then a Tick"
@@ -60,26 +64,30 @@ func runRandomSequence(t *testing.T, seed uint64, steps int, tally map[string]in
 				tally[string(l.Action)]++
 			}
 			checkInvariants(t, where, d, termBefore, now, other)
+			allowed[i].apply(d.Effects)
+			checkLiveFloor(t, where, r, allowed[i])
 		}
 		next := r.NextDeadline()
 		if !next.IsZero() && !next.After(now) {
 			t.Fatalf("%s: NextDeadline %v not after now %v", where, next, now)
 		}
 		if !next.IsZero() && rng.IntN(8) == 0 {
-			now = checkDeadlineFiresExactly(t, r, next, env.BusyElsewhere, tally)
+			now = checkDeadlineFiresExactly(t, r, next, env.BusyElsewhere, tally, allowed[i])
+			checkLiveFloor(t, where+", then its deadline", r, allowed[i])
 		}
 	}
 }
 
 // checkDeadlineFiresExactly ticks just before and at the room's next
 // deadline: nothing may fire before it, something must fire at it.
-func checkDeadlineFiresExactly(t *testing.T, r *Room, next time.Time, busy func(Device) bool, tally map[string]int) time.Time {
+func checkDeadlineFiresExactly(t *testing.T, r *Room, next time.Time, busy func(Device) bool, tally map[string]int, allowed sfu) time.Time {
 	t.Helper()
 	before := Decide(r, Tick{}, Env{Now: next.Add(-time.Nanosecond), BusyElsewhere: busy})
 	if len(before.Log) != 0 {
 		t.Fatalf("a tick 1ns before the deadline %v fired %v", next, actions(before.Log))
 	}
 	at := Decide(r, Tick{}, Env{Now: next, BusyElsewhere: busy})
+	allowed.apply(at.Effects)
 	fired := slices.ContainsFunc(at.Log, func(l LogEntry) bool {
 		return l.Action == "revoke" || l.Action == "release" || l.Action == "drop"
 	})
@@ -139,13 +147,21 @@ func checkInvariants(t *testing.T, where string, d Decision, termBefore int64, n
 		t.Fatalf("%s: kept counts %d listeners, %d valid permits; counted %d, %d", where, r.listeners(now), r.ValidPermits(now), listeners, valid)
 	}
 	floors := 0
-	for i, e := range d.Effects {
+	// The SFU permission changes go ahead of everything (live.go); the
+	// floor state's place is counted among the rest.
+	media := 0
+	for media < len(d.Effects) && d.Effects[media].Kind == EffectMediaPermission {
+		media++
+	}
+	for i, e := range d.Effects[media:] {
 		switch e.Kind {
+		case EffectMediaPermission:
+			t.Fatalf("%s: a media permission change after other effects: %v", where, renderAll(d.Effects))
 		case EffectFloorState:
 			floors++
-			// A grant's floor state goes first, every other one last
-			// (Decision.Effects).
-			if want := len(d.Effects) - 1; grants > 0 {
+			// A grant's floor state (one that names a new holder) goes
+			// first, every other one last (Decision.Effects).
+			if want := len(d.Effects) - media - 1; r.Holder != nil && r.Term != termBefore {
 				want = 0
 				if i != want {
 					t.Fatalf("%s: a grant's floor state at position %d, not first: %v", where, i, renderAll(d.Effects))
@@ -225,7 +241,14 @@ func randomInput(rng *rand.Rand, r *Room, now time.Time) Input {
 	case 16:
 		return ConfigChange{EventID: ev, Values: map[string]any{
 			"max_queue": float64(rng.IntN(5)), "queue": rng.IntN(4) > 0, "max_talk_ms": float64(1000 + rng.IntN(40000)),
+			"mode": []string{ModeBroadcast, ModeLive, ModeLive}[rng.IntN(3)],
 		}}
+	case 18, 19:
+		if r.Holder != nil && rng.IntN(2) == 0 {
+			dev = r.Holder.Device
+		}
+		kinds := []MediaEventKind{MediaJoined, MediaPublished, MediaPublished, MediaUnpublished, MediaLeft}
+		return MediaEvent{Kind: kinds[rng.IntN(len(kinds))], Device: dev, ID: ev}
 	case 17:
 		in := AdminRelease{By: "@ops:example.org", Term: r.Term}
 		if r.Holder != nil {
@@ -234,4 +257,40 @@ func randomInput(rng *rand.Rand, r *Room, now time.Time) Input {
 		return in
 	}
 	return Tick{}
+}
+
+// sfu is what the SFU would allow after applying every permission change
+// the decisions asked for, per room.
+type sfu map[Device]bool
+
+func (s sfu) apply(effects []Effect) {
+	for _, e := range effects {
+		if e.Kind == EffectMediaPermission {
+			if e.Allow {
+				s[*e.Device] = true
+			} else {
+				delete(s, *e.Device)
+			}
+		}
+	}
+}
+
+// checkLiveFloor: in a live room nobody but the holder may publish, ever;
+// and a managed live room's holder may (its grant asked for it).
+func checkLiveFloor(t *testing.T, where string, r *Room, allowed sfu) {
+	t.Helper()
+	if r.Passive {
+		return
+	}
+	for dev := range allowed {
+		if r.Holder == nil || r.Holder.Device != dev {
+			t.Fatalf("%s: %v may publish on the SFU but does not hold the floor (holder %v, mode %q)", where, dev, r.Holder, r.Config.Mode)
+		}
+		if !r.Config.Live() {
+			t.Fatalf("%s: %v may publish in a room that is not live", where, dev)
+		}
+	}
+	if r.Config.Live() && r.Holder != nil && r.Managed && !allowed[r.Holder.Device] {
+		t.Fatalf("%s: the holder %v of a live room may not publish", where, r.Holder.Device)
+	}
 }

@@ -16,11 +16,23 @@ func denied(reason Reason) verdict { return verdict{status: StatusDenied, reason
 // onTalkRequest handles an explicit talk_request.
 func (d *decider) onTalkRequest(in TalkRequest) {
 	r := d.r
-	if r.Passive {
+	dev := Device{UserID: in.Sender, DeviceID: in.DeviceID}
+	// reply answers the requester: in the room, or on the floor channel
+	// the request came from.
+	reply := func(resp Response) { d.respondVia(dev, in.EventID, in.Channel, resp) }
+	deny := func(reason Reason, detail string) {
+		d.record(LogDeny, dev, reason, in.EventID)
+		reply(denial(reason, detail))
+	}
+	switch {
+	case r.Passive && in.Channel != "":
+		// The controller that manages the room cannot answer a socket
+		// of ours.
+		deny(ReasonRoomNotManaged, "another controller manages this room")
+		return
+	case r.Passive:
 		return // another controller answers
 	}
-	dev := Device{UserID: in.Sender, DeviceID: in.DeviceID}
-	deny := func(reason Reason, detail string) { d.deny(dev, in.EventID, reason, detail) }
 	switch {
 	case in.Invalid != "":
 		deny(ReasonBadRequest, in.Invalid)
@@ -34,7 +46,7 @@ func (d *decider) onTalkRequest(in TalkRequest) {
 	}
 	switch in.Action {
 	case ActionRequest:
-		d.answer(dev, in.EventID, d.admit(dev, in.EventID, in.Preempt))
+		reply(d.verdictResponse(d.admit(dev, in.EventID, in.Preempt)))
 	case ActionRelease:
 		if reason, detail := d.checkTerm(in.Term); reason != "" {
 			deny(reason, detail)
@@ -45,7 +57,7 @@ func (d *decider) onTalkRequest(in TalkRequest) {
 			return
 		}
 		d.dropHolder(ReasonReleased, StatusReleased, false)
-		d.respond(dev, in.EventID, Response{Status: StatusReleased, Term: r.Term})
+		reply(Response{Status: StatusReleased, Term: r.Term})
 		d.grantNext()
 	case ActionCancel:
 		if _, ok := r.removeQueued(dev); !ok {
@@ -53,9 +65,9 @@ func (d *decider) onTalkRequest(in TalkRequest) {
 			return
 		}
 		d.record(LogCancel, dev, "", in.EventID)
-		d.respond(dev, in.EventID, Response{Status: StatusCancelled})
+		reply(Response{Status: StatusCancelled})
 	case ActionRevoke:
-		d.chairRevoke(in, dev, deny)
+		d.chairRevoke(in, deny, reply)
 	default:
 		deny(ReasonBadRequest, fmt.Sprintf("unknown action %q (request, release, cancel or revoke)", in.Action))
 	}
@@ -77,20 +89,24 @@ func (d *decider) checkTerm(term int64) (Reason, string) {
 
 // answer sends the talk_response for an explicit request's verdict.
 func (d *decider) answer(dev Device, eventID string, v verdict) {
+	d.respond(dev, eventID, d.verdictResponse(v))
+}
+
+// verdictResponse is the talk_response announcing a request's verdict.
+func (d *decider) verdictResponse(v verdict) Response {
 	switch v.status {
 	case StatusGranted:
-		d.respond(dev, eventID, d.grantedResponse())
+		return d.grantedResponse()
 	case StatusQueued:
-		d.respond(dev, eventID, Response{Status: StatusQueued, Reason: v.reason, Position: v.position})
-	default:
-		d.respond(dev, eventID, denial(v.reason, v.detail))
+		return Response{Status: StatusQueued, Reason: v.reason, Position: v.position}
 	}
+	return denial(v.reason, v.detail)
 }
 
 // chairRevoke is the moderator action (BFCP chair): take the floor from
 // the holder, or a device out of the queue. The chair is answered with
 // status revoked; the target is told too.
-func (d *decider) chairRevoke(in TalkRequest, chair Device, deny func(Reason, string)) {
+func (d *decider) chairRevoke(in TalkRequest, deny func(Reason, string), reply func(Response)) {
 	r := d.r
 	if !r.Power.isModerator(in.Sender) {
 		deny(ReasonInsufficientPower, "revoke is for room moderators (who may send "+TypeFloorConfig+")")
@@ -121,7 +137,7 @@ func (d *decider) chairRevoke(in TalkRequest, chair Device, deny func(Reason, st
 		}
 		d.dropQueued(e, StatusCancelled, ReasonChair, true)
 	}
-	d.respond(chair, in.EventID, Response{Status: StatusRevoked, Reason: ReasonChair, Term: r.Term})
+	reply(Response{Status: StatusRevoked, Reason: ReasonChair, Term: r.Term})
 }
 
 // admit runs the checks every floor request passes, explicit or implicit,

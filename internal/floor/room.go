@@ -26,7 +26,7 @@ type Phase string
 
 const (
 	PhaseGranted Phase = "granted" // granted, no `started` seen yet (start_timeout runs)
-	PhaseTalking Phase = "talking" // started or resumed (inactivity_timeout runs)
+	PhaseTalking Phase = "talking" // started or resumed (inactivity_timeout runs); in live mode, publishing
 	PhasePaused  Phase = "paused"  // paused (pause_grace runs)
 )
 
@@ -44,6 +44,9 @@ type Holder struct {
 	// ChunkLength is the broadcast's declared chunk length; the inactivity
 	// timeout is at least 1.5 times it.
 	ChunkLength time.Duration `json:"chunk_length,omitempty"`
+	// Publishing: in live mode, the SFU reported the holder's audio track
+	// (live.go).
+	Publishing bool `json:"publishing,omitempty"`
 	// Power is the holder's current power level, for operators (the admin
 	// API shows the holder); pre-emption reads the room's power levels.
 	Power int `json:"power"`
@@ -102,6 +105,10 @@ type Room struct {
 	// Published: this controller has sent floor state here since it last
 	// joined; until then any decision publishes it.
 	Published bool `json:"published,omitempty"`
+	// FloorVersion counts the floor states this room's decisions have
+	// published (one per EffectFloorState). It only grows: the floor
+	// channel orders its pushes by it, across processes.
+	FloorVersion int64 `json:"floor_version,omitempty"`
 	// FirstPublished is the timestamp and event ID of this controller's
 	// first floor state as the room saw it (its echo): its claim to the
 	// room, compared with Rival's.

@@ -19,6 +19,7 @@ type rule struct {
 	sent, received time.Duration
 	busy           func(Device) bool
 	manage         bool // Env.ManagePowerLevels (config floor.manage_power_levels)
+	sfu            bool // Env.LiveAvailable (config livekit)
 	effects        []string
 	log            []string
 	holder         *Device // the holder afterwards; nil: the floor is idle
@@ -30,7 +31,7 @@ type rule struct {
 func TestRules(t *testing.T) {
 	var all []rule
 	for _, group := range [][]rule{permitRules(), requestRules(), grantRules(), broadcastRules(),
-		chunkRules(), timerRules(), clockRules(), roomRules(), controllerRules(), snapshotRules(), creatorRules(), effectOrderRules(), capRules(), redactionRules(), setupRules()} {
+		chunkRules(), timerRules(), clockRules(), roomRules(), controllerRules(), snapshotRules(), creatorRules(), effectOrderRules(), capRules(), redactionRules(), setupRules(), liveRules(), channelRules()} {
 		all = append(all, group...)
 	}
 	seen := map[string]bool{}
@@ -45,7 +46,7 @@ func TestRules(t *testing.T) {
 
 func runRule(t *testing.T, tc rule) {
 	termBefore := tc.room.Term
-	env := Env{Now: t0.Add(tc.at), BusyElsewhere: tc.busy, ManagePowerLevels: tc.manage}
+	env := Env{Now: t0.Add(tc.at), BusyElsewhere: tc.busy, ManagePowerLevels: tc.manage, LiveAvailable: tc.sfu}
 	if tc.sent != 0 {
 		env.Sent = t0.Add(tc.sent)
 	}

@@ -19,6 +19,9 @@ func (r *Room) FloorState(now time.Time) FloorState {
 	for _, e := range r.Queue {
 		fs.Queue = append(fs.Queue, e.Device)
 	}
+	if r.Config.Live() {
+		fs.Mode = ModeLive
+	}
 	return fs
 }
 
@@ -39,6 +42,6 @@ func sameFloor(a, b FloorState) bool {
 		return false
 	}
 	return a.Term == b.Term && a.GrantedTS == b.GrantedTS && a.ExpiresTS == b.ExpiresTS &&
-		a.BroadcastEventID == b.BroadcastEventID && a.Listeners == b.Listeners &&
+		a.BroadcastEventID == b.BroadcastEventID && a.Listeners == b.Listeners && a.Mode == b.Mode &&
 		slices.Equal(a.Queue, b.Queue)
 }

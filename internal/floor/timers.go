@@ -54,6 +54,9 @@ func (r *Room) holderDeadlines(h *Holder) [3]deadline {
 	case PhaseGranted:
 		phase = deadline{at: h.GrantedAt.Add(r.Config.StartTimeout), reason: ReasonNoMedia}
 	case PhaseTalking:
+		if r.Config.Live() {
+			break // the track is the activity: its end ends the turn (live.go)
+		}
 		// A broadcast that declares long chunks may be quiet for 1.5 of
 		// them, but a declaration counts only up to maxCountedChunkLength:
 		// an hour-long chunk_length must not hold a silent floor.

@@ -20,6 +20,9 @@ const (
 	// KindSetupPowerLevels: GET /rooms/{room}/state/m.room.power_levels,
 	// then PUT it back with the levels Room setup finds missing.
 	KindSetupPowerLevels = "setup_power_levels"
+	// KindMediaPermission: not a Matrix call but the SFU's (live mode):
+	// let Request.Device publish its microphone, or not.
+	KindMediaPermission = "media_permission"
 )
 
 // Call is one outbound Matrix request, as an outbox row stores it.
@@ -35,6 +38,9 @@ type Request struct {
 	Content   json.RawMessage `json:"content,omitempty"`
 	EventID   string          `json:"event_id,omitempty"`
 	Reason    string          `json:"reason,omitempty"`
+	// Device and Allow are a media_permission call's.
+	Device *floor.Device `json:"device,omitempty"`
+	Allow  bool          `json:"allow,omitempty"`
 }
 
 // StateKeyOrEmpty is the state key of a state call ("" when unset).
@@ -83,6 +89,8 @@ func Render(eff floor.Effect) (c Call, ok bool) {
 		// No levels in the call: the outbox reads the latest power levels
 		// when it sends, and adds what is missing then.
 		return Call{Kind: KindSetupPowerLevels}, true
+	case floor.EffectMediaPermission:
+		return Call{Kind: KindMediaPermission, Request: Request{Device: eff.Device, Allow: eff.Allow}}, true
 	}
 	return Call{}, false
 }

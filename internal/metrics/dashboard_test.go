@@ -184,6 +184,9 @@ func exportedMetrics(t *testing.T) map[string]dto.MetricType {
 	m := New(rec, "test", "test")
 	RegisterState(rec, st)
 	observeOneOfEverything(m)
+	ch := NewChannel(rec)
+	ch.AuthFailures.WithLabelValues("timeout").Inc()
+	ch.Messages.WithLabelValues("request").Inc()
 
 	families, err := reg.Gather()
 	if err != nil {

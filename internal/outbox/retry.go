@@ -46,6 +46,8 @@ func neverResent(row store.StoredRow) bool {
 	switch row.Kind {
 	case matrix.KindJoin, matrix.KindLeave:
 		return true
+	case matrix.KindMediaPermission:
+		return true // the reconciler sets permissions from the floor as it is now
 	case matrix.KindState:
 		var req matrix.Request
 		return json.Unmarshal(row.Payload, &req) != nil || req.EventType == floor.TypeFloor

@@ -18,6 +18,7 @@ import (
 
 	"maunium.net/go/mautrix/id"
 
+	"github.com/walkie-ptt/walkie/internal/floor"
 	"github.com/walkie-ptt/walkie/internal/matrix"
 	"github.com/walkie-ptt/walkie/internal/metrics"
 	"github.com/walkie-ptt/walkie/internal/store"
@@ -29,6 +30,13 @@ type OutboxStore interface {
 	FinishRooms(ctx context.Context, owner string, rooms []store.Finished) error
 }
 
+// MediaPermissions sets who may publish on a room's SFU (live mode). A
+// participant that is not connected is not an error: its token cannot
+// publish, and the engine allows it again when it joins.
+type MediaPermissions interface {
+	SetPublish(ctx context.Context, roomID string, dev floor.Device, allow bool) error
+}
+
 // Sender drains the outbox: it leases rooms, sends each room's rows in
 // order, rooms in parallel, retries transient homeserver errors with
 // backoff and gives up on permanent ones, so one broken room never blocks
@@ -38,6 +46,9 @@ type Sender struct {
 	Store  OutboxStore
 	// Loader performs load_state and setup_power_levels rows.
 	Loader *Loader
+	// Media performs media_permission rows (live mode); nil when no SFU is
+	// set up.
+	Media MediaPermissions
 	// Ready wakes the sender when a decision wrote rows (the decision
 	// package's OutboxReady); nil: only the poll and Wake do.
 	Ready <-chan struct{}
@@ -173,7 +184,7 @@ func (s *Sender) deliverRoom(ctx context.Context, b store.RoomBatch, deadline ti
 				Msg("The homeserver refuses Walkie's as_token; retrying (check appservice.as_token and the registration)")
 			res.Retry = &store.RetryRow{ID: it.ID, Backoff: backoff, Cause: err.Error(), Uncounted: true}
 			s.observe(it, "unauthorized", took)
-		case it.Attempts+1 >= MaxAttempts && !uncapped(it.Kind):
+		case it.Attempts+1 >= maxAttempts(it.Kind) && !uncapped(it.Kind):
 			log.Error().Err(err).Int64("outbox_id", it.ID).Str("kind", it.Kind).Int("attempts", it.Attempts+1).
 				Msg("Sending kept failing; giving up on it so the room's later events go out (the admin API can retry it)")
 			res.Failed = append(res.Failed, store.FailedRow{ID: it.ID, Cause: fmt.Sprintf("gave up after %d attempts: %v", it.Attempts+1, err)})
@@ -230,6 +241,19 @@ func supersededState(items []store.OutboxItem, reqs []matrix.Request, i int) boo
 // nothing else could be sent either. Joins and state loads are not capped.
 const MaxAttempts = 12
 
+// mediaMaxAttempts bounds a media_permission row's tries lower: the SFU
+// answers in milliseconds when it is up, the room's Matrix events wait
+// behind the row, and the reconciler (internal/app) sets permissions
+// right again once the SFU is back.
+const mediaMaxAttempts = 3
+
+func maxAttempts(kind string) int {
+	if kind == matrix.KindMediaPermission {
+		return mediaMaxAttempts
+	}
+	return MaxAttempts
+}
+
 // uncapped kinds are retried without bound: a join that accepts an invite
 // and a state load after a join are what make a room work at all (a room
 // whose load never happened stays silent, see floor's controllerGone).
@@ -240,12 +264,16 @@ func uncapped(kind string) bool { return kind == matrix.KindJoin || kind == matr
 const (
 	sendTimeout      = 10 * time.Second
 	stateLoadTimeout = 20 * time.Second
+	mediaTimeout     = 2 * time.Second
 )
 
 // timeout is how long one row's send may take, within the lease.
 func (s *Sender) timeout(kind string) time.Duration {
-	if kind == matrix.KindLoadState {
+	switch kind {
+	case matrix.KindLoadState:
 		return min(stateLoadTimeout, s.Lease/2)
+	case matrix.KindMediaPermission:
+		return min(mediaTimeout, s.Lease/4)
 	}
 	return min(sendTimeout, s.Lease/4)
 }
@@ -291,6 +319,14 @@ func (s *Sender) send(ctx context.Context, it store.OutboxItem, req matrix.Reque
 			return "", permanentError{errors.New("no state loader configured")}
 		}
 		return "", s.Loader.SetUpPowerLevels(ctx, it.RoomID)
+	case matrix.KindMediaPermission:
+		switch {
+		case s.Media == nil:
+			return "", permanentError{errors.New("a live-mode permission, but no SFU is set up (config livekit)")}
+		case req.Device == nil:
+			return "", permanentError{errors.New("a media_permission row without a device")}
+		}
+		return "", s.Media.SetPublish(ctx, it.RoomID, *req.Device, req.Allow)
 	}
 	return "", permanentError{fmt.Errorf("unknown outbox kind %q", it.Kind)}
 }

@@ -97,7 +97,9 @@ func TestRefusesWrites(t *testing.T) {
 // 100 KB gzipped, third-party files under vendor/ aside.
 func TestClientFitsItsBudget(t *testing.T) {
 	const budget = 100 << 10
-	if n := newHandler(t).OwnGzippedSize(); n > budget {
+	n := newHandler(t).OwnGzippedSize()
+	if n > budget {
 		t.Errorf("the client is %d bytes gzipped; the budget is %d", n, budget)
 	}
+	t.Logf("the client is %.1f KB gzipped, of a budget of %d KB", float64(n)/1024, budget>>10)
 }

@@ -50,3 +50,17 @@ func modulePath(goMod []byte) string {
 	}
 	return ""
 }
+
+// BinDir is where the binaries tests run (Dendrite, LiveKit) are built:
+// the directory the environment variable env names, else <repo>/.cache/bin,
+// which the Makefile fills.
+func BinDir(env string) (string, error) {
+	if dir := os.Getenv(env); dir != "" {
+		return filepath.Abs(dir)
+	}
+	root, err := Root()
+	if err != nil {
+		return "", fmt.Errorf("locate the binaries (set %s to skip the lookup): %w", env, err)
+	}
+	return filepath.Join(root, ".cache", "bin"), nil
+}

@@ -41,18 +41,6 @@ var dendritePackages = []string{
 // files into place.
 var buildMu sync.Mutex
 
-// defaultBinDir returns $WALKIE_DENDRITE_BIN_DIR, or <repo>/.cache/bin.
-func defaultBinDir() (string, error) {
-	if dir := os.Getenv(binDirEnv); dir != "" {
-		return filepath.Abs(dir)
-	}
-	root, err := checkout.Root()
-	if err != nil {
-		return "", fmt.Errorf("locate bin dir (set %s to skip the lookup): %w", binDirEnv, err)
-	}
-	return filepath.Join(root, ".cache", "bin"), nil
-}
-
 // ensureBinaries makes sure binDir holds the Dendrite binaries at
 // Version, building them from e2e/tools when any is missing or stale.
 func ensureBinaries(ctx context.Context, binDir string, log io.Writer) error {

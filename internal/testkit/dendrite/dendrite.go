@@ -17,6 +17,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/walkie-ptt/walkie/internal/testkit/checkout"
 	"github.com/walkie-ptt/walkie/internal/testkit/proc"
 )
 
@@ -46,7 +47,8 @@ type Options struct {
 }
 
 // Server is a running throwaway Dendrite homeserver: SQLite storage,
-// federation off, registration only through the shared secret.
+// federation API on (for OpenID userinfo) but on loopback with nobody to
+// federate with, registration only through the shared secret.
 type Server struct {
 	url          string
 	serverName   string
@@ -114,7 +116,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 func (o Options) withDefaults() (Options, error) {
 	var err error
 	if o.BinDir == "" {
-		if o.BinDir, err = defaultBinDir(); err != nil {
+		if o.BinDir, err = checkout.BinDir(binDirEnv); err != nil {
 			return o, err
 		}
 	}

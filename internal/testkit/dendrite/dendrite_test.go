@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +20,8 @@ import (
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
+
+	"github.com/walkie-ptt/walkie/internal/openid"
 )
 
 // TestDendriteEndToEnd runs a real Dendrite with an appservice registration
@@ -139,6 +142,31 @@ func TestDendriteEndToEnd(t *testing.T) {
 		}
 		if phone.DeviceID != "ALICE_PHONE" || laptop.DeviceID != "ALICE_LAPTOP" {
 			t.Fatalf("whoami devices = %s, %s; want ALICE_PHONE, ALICE_LAPTOP", phone.DeviceID, laptop.DeviceID)
+		}
+	})
+
+	t.Run("OpenID tokens verify with the federation userinfo endpoint", func(t *testing.T) {
+		tok, err := alicePhone.RequestOpenIDToken(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Dendrite 0.13 puts an absolute Unix time into expires_in, not
+		// the spec's lifetime (internal/openid reads both).
+		if now := time.Now().Unix(); int64(tok.ExpiresIn) < now {
+			t.Errorf("expires_in = %d; Dendrite sent an absolute time (about %d) before", tok.ExpiresIn, now+3600)
+		}
+		v, err := openid.New(openid.Options{Servers: map[string]string{hs.ServerName(): hs.URL()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		user, err := v.Verify(ctx, openid.Token{AccessToken: tok.AccessToken, TokenType: tok.TokenType,
+			MatrixServerName: tok.MatrixServerName, ExpiresIn: int64(tok.ExpiresIn)})
+		if err != nil || user != alice.String() {
+			t.Fatalf("verified as %q, %v; want %s (userinfo needs federation enabled)", user, err, alice)
+		}
+		_, err = v.Verify(ctx, openid.Token{AccessToken: "made-up", TokenType: "Bearer", MatrixServerName: hs.ServerName(), ExpiresIn: 600})
+		if !errors.Is(err, openid.ErrRejected) {
+			t.Fatalf("a made-up token: %v, want ErrRejected", err)
 		}
 	})
 

@@ -19,8 +19,9 @@ const (
 	// per sender at a time, as a homeserver pushes them.
 	LoadAppservice Load = "appservice"
 	// LoadChannel: talk requests from many clients at once, each decided
-	// synchronously through the service's Decider, as the floor channel
-	// decides its requests; the answer is the committed outcome.
+	// synchronously through the service's Decider as the floor channel
+	// decides its requests (Decider.ChannelRequest: the answer is the
+	// caller's, not a room event), without the WebSocket itself.
 	LoadChannel Load = "channel"
 )
 
@@ -64,7 +65,7 @@ func (s *channelScript) next() channelStep {
 	}
 }
 
-// channelRequests numbers the channel's requests (their pseudo event IDs).
+// channelRequests numbers the channel's requests (their client-chosen IDs).
 var channelRequests atomic.Int64
 
 // channelStep makes room i's next request as a channel client would: it
@@ -73,10 +74,10 @@ var channelRequests atomic.Int64
 func (b *engineRun) channelStep(ctx context.Context, i int) error {
 	s := b.channel[i]
 	step := s.next()
-	in := floor.TalkRequest{EventID: "$chan" + strconv.FormatInt(channelRequests.Add(1), 10),
+	in := floor.TalkRequest{Channel: strconv.FormatInt(channelRequests.Add(1), 10),
 		Sender: step.dev.UserID, Action: step.action, DeviceID: step.dev.DeviceID}
 	start := time.Now()
-	out, _, err := b.svc.Decider().Decide(ctx, s.roomID, in)
+	_, out, err := b.svc.Decider().ChannelRequest(ctx, s.roomID, in)
 	if err != nil {
 		return fmt.Errorf("channel request in %s: %w", s.roomID, err)
 	}

@@ -1,0 +1,29 @@
+package webclient
+
+import (
+	"flag"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/walkie-ptt/walkie/internal/testkit/stack"
+	"github.com/walkie-ptt/walkie/internal/testkit/timers"
+)
+
+// updateScreenshots copies the screenshots the tests take into
+// docs/client/, for docs/client.md.
+var updateScreenshots = flag.Bool("update-screenshots", false, "write the tests' screenshots into docs/client/")
+
+// shared is the stack every test uses, each in rooms and with users of
+// its own.
+var shared *stack.Stack
+
+// webFloor: Walkie's defaults, with room for a loaded CI machine (a
+// browser per person, each encoding and decoding audio) to start a
+// broadcast after a grant from the queue.
+var webFloor = timers.Floor{StartTimeout: 10 * time.Second, InactivityTimeout: 10 * time.Second,
+	MaxTalk: 60 * time.Second, QueueTimeout: 60 * time.Second, NoRateLimit: true}
+
+func TestMain(m *testing.M) {
+	os.Exit(stack.Main(m, "webclient", stack.Options{Floor: webFloor, Web: true}, func(s *stack.Stack) { shared = s }))
+}

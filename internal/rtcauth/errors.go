@@ -1,0 +1,45 @@
+package rtcauth
+
+import (
+	"encoding/json"
+	"net/http"
+)
+
+// matrixError is an answer in the Matrix error format.
+type matrixError struct {
+	status  int
+	ErrCode string `json:"errcode"`
+	Message string `json:"error"`
+}
+
+func (e *matrixError) write(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(e.status)
+	_ = json.NewEncoder(w).Encode(e)
+}
+
+func badJSON(msg string) *matrixError {
+	return &matrixError{status: http.StatusBadRequest, ErrCode: "M_BAD_JSON", Message: msg}
+}
+
+func invalidParam(msg string) *matrixError {
+	return &matrixError{status: http.StatusBadRequest, ErrCode: "M_INVALID_PARAM", Message: msg}
+}
+
+func unauthorized(msg string) *matrixError {
+	return &matrixError{status: http.StatusUnauthorized, ErrCode: "M_UNAUTHORIZED", Message: msg}
+}
+
+func forbidden(msg string) *matrixError {
+	return &matrixError{status: http.StatusForbidden, ErrCode: "M_FORBIDDEN", Message: msg}
+}
+
+// unavailable: a server Walkie depends on (the homeserver, LiveKit) could
+// not be asked; trying again later may work.
+func unavailable(msg string) *matrixError {
+	return &matrixError{status: http.StatusBadGateway, ErrCode: "M_UNKNOWN", Message: msg}
+}
+
+func internal(msg string) *matrixError {
+	return &matrixError{status: http.StatusInternalServerError, ErrCode: "M_UNKNOWN", Message: msg}
+}

@@ -1,0 +1,232 @@
+package lkpeer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+)
+
+// joinTimeout bounds connecting to the server.
+const joinTimeout = 30 * time.Second
+
+// participant is the process side: one LiveKit room connection.
+type participant struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	room   *lksdk.Room
+	left   sync.Once
+
+	written, bound atomic.Uint64
+	seq            atomic.Uint64
+
+	mu           sync.Mutex
+	publishStart bool
+	attempts     int
+	refused      int
+	publications int
+	inFlight     int  // the attempt waiting for the server's answer, 0 if none
+	inFlightCan  bool // whether publishing was allowed when it started
+	liveSID      string
+	received     map[string]uint64
+	lastSent     map[string]time.Time
+	subscribed   map[string]int
+}
+
+func newParticipant() *participant {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &participant{ctx: ctx, cancel: cancel, received: map[string]uint64{}, lastSent: map[string]time.Time{}, subscribed: map[string]int{}}
+}
+
+func (p *participant) join(url, token string) (string, error) {
+	if p.room != nil {
+		return "", errors.New("already joined")
+	}
+	cb := lksdk.NewRoomCallback()
+	cb.OnTrackSubscribed = p.onTrackSubscribed
+	cb.OnTrackUnsubscribed = func(_ *webrtc.TrackRemote, _ *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
+		p.mu.Lock()
+		p.subscribed[rp.Identity()]--
+		p.mu.Unlock()
+	}
+	cb.OnLocalTrackUnpublished = func(pub *lksdk.LocalTrackPublication, _ *lksdk.LocalParticipant) {
+		p.mu.Lock()
+		if pub.SID() == p.liveSID {
+			p.liveSID = ""
+		}
+		p.mu.Unlock()
+	}
+	room := lksdk.NewRoom(cb)
+	ctx, cancel := context.WithTimeout(p.ctx, joinTimeout)
+	defer cancel()
+	if err := room.JoinWithContextAndToken(ctx, url, token, lksdk.WithDisableRegionDiscovery()); err != nil {
+		return "", fmt.Errorf("join %s: %w", url, err)
+	}
+	p.room = room
+	return room.LocalParticipant.Identity(), nil
+}
+
+// onTrackSubscribed counts the track's RTP packets for its publisher until
+// the track ends.
+func (p *participant) onTrackSubscribed(track *webrtc.TrackRemote, _ *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
+	identity := rp.Identity()
+	p.mu.Lock()
+	p.subscribed[identity]++
+	p.mu.Unlock()
+	go func() {
+		for {
+			pkt, _, err := track.ReadRTP()
+			if err != nil {
+				return
+			}
+			_, sent, marked := readMarker(pkt.Payload)
+			p.mu.Lock()
+			p.received[identity]++
+			if marked && sent.After(p.lastSent[identity]) {
+				p.lastSent[identity] = sent
+			}
+			p.mu.Unlock()
+		}
+	}()
+}
+
+// publish starts the loop that keeps a microphone track published (see the
+// package doc).
+func (p *participant) publish() error {
+	if p.room == nil {
+		return errors.New("not joined")
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.publishStart {
+		p.publishStart = true
+		go p.keepPublishing()
+	}
+	return nil
+}
+
+// keepPublishing starts an attempt whenever nothing is published and no
+// attempt is waiting, or when publishing became allowed while the waiting
+// attempt had been made without permission (the server dropped that one).
+func (p *participant) keepPublishing() {
+	p.everyFrame(func(time.Time) {
+		can := p.canPublish()
+		p.mu.Lock()
+		start := p.liveSID == "" && (p.inFlight == 0 || (can && !p.inFlightCan))
+		if start {
+			p.attempts++
+			p.inFlight, p.inFlightCan = p.attempts, can
+		}
+		attempt := p.attempts
+		p.mu.Unlock()
+		if start {
+			go p.attempt(attempt)
+		}
+	})
+}
+
+// everyFrame calls f every frame duration until the participant leaves.
+func (p *participant) everyFrame(f func(now time.Time)) {
+	tick := time.NewTicker(frameDuration)
+	defer tick.Stop()
+	for {
+		select {
+		case <-p.ctx.Done():
+			return
+		case now := <-tick.C:
+			f(now)
+		}
+	}
+}
+
+func (p *participant) canPublish() bool {
+	perm := p.room.LocalParticipant.Permissions()
+	return perm != nil && perm.CanPublish
+}
+
+func (p *participant) attempt(n int) {
+	track, err := lksdk.NewLocalSampleTrack(webrtc.RTPCodecCapability{
+		MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
+	})
+	if err != nil {
+		p.attemptDone(n, "", err)
+		return
+	}
+	go p.writeFrames(track)
+	pub, err := p.room.LocalParticipant.PublishTrack(track, &lksdk.TrackPublicationOptions{
+		Name: "microphone", Source: livekit.TrackSource_MICROPHONE,
+	})
+	sid := ""
+	if err == nil {
+		sid = pub.SID()
+	}
+	p.attemptDone(n, sid, err)
+}
+
+func (p *participant) attemptDone(n int, sid string, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.inFlight == n {
+		p.inFlight = 0
+	}
+	if err != nil {
+		p.refused++
+		fmt.Fprintf(os.Stderr, "lkpeer: publish attempt %d: %v\n", n, err)
+		return
+	}
+	p.publications++
+	p.liveSID = sid
+}
+
+// writeFrames writes a frame every 20 ms until the participant leaves,
+// whether or not the track is published: a refused track whose sender was
+// negotiated still sends RTP, which the server must drop.
+func (p *participant) writeFrames(track *lksdk.LocalTrack) {
+	p.everyFrame(func(now time.Time) {
+		frame := silenceFrame(p.seq.Add(1), now)
+		bound := track.IsBound()
+		if err := track.WriteSample(media.Sample{Data: frame, Duration: frameDuration}, nil); err != nil {
+			return
+		}
+		p.written.Add(1)
+		if bound {
+			p.bound.Add(1)
+		}
+	})
+}
+
+func (p *participant) stats() Stats {
+	s := Stats{Written: p.written.Load(), Bound: p.bound.Load()}
+	if p.room != nil {
+		s.Identity = p.room.LocalParticipant.Identity()
+		s.CanPublish = p.canPublish()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s.Attempts, s.Refused, s.Publications = p.attempts, p.refused, p.publications
+	s.Publishing = p.liveSID != ""
+	s.Received = maps.Clone(p.received)
+	s.LastSent = maps.Clone(p.lastSent)
+	s.Subscribed = maps.Clone(p.subscribed)
+	return s
+}
+
+// leave disconnects. The goroutines end with the process, which exits
+// right after (a publish attempt may wait out the SDK's 10 s otherwise).
+func (p *participant) leave() {
+	p.left.Do(func() {
+		p.cancel()
+		if p.room != nil {
+			p.room.Disconnect()
+		}
+	})
+}
