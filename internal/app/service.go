@@ -24,6 +24,7 @@ import (
 	"github.com/walkie-ptt/walkie/internal/homeserver"
 	"github.com/walkie-ptt/walkie/internal/matrix"
 	"github.com/walkie-ptt/walkie/internal/metrics"
+	"github.com/walkie-ptt/walkie/internal/openid"
 	"github.com/walkie-ptt/walkie/internal/outbox"
 	"github.com/walkie-ptt/walkie/internal/store"
 )
@@ -60,8 +61,14 @@ type Service struct {
 	// channel is the floor channel, nil when it is not served.
 	channel        *floorchannel.Server
 	channelMetrics *metrics.Channel
-	ready          atomic.Bool
-	build          Build
+	// verifier checks the OpenID tokens of the floor channel and the
+	// LiveKit token service (one cache of vouched-for tokens for both);
+	// nil when neither is served.
+	verifier *openid.Verifier
+	// live is live mode's wiring, nil when livekit.url is not set.
+	live  *liveMode
+	ready atomic.Bool
+	build Build
 }
 
 // NewService connects to the database, migrates it and wires the parts.
@@ -94,10 +101,18 @@ func NewService(ctx context.Context, cfg *config.Config, log zerolog.Logger, reg
 		s.channelMetrics = metrics.NewChannel(reg)
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := s.setUpClientAuth(reg); err != nil {
+		st.Close()
+		return nil, err
+	}
 
+	liveService := ""
+	if s.live != nil {
+		liveService = serviceURL(cfg.Web)
+	}
 	s.decider = decide.New(decide.Options{
 		Store: st, Controller: cfg.BotUserID(), Permissions: cfg, ManagePowerLevels: cfg.Floor.ManagePowerLevels,
-		Metrics: s.metrics, Log: log.With().Str("component", "decide").Logger(),
+		LiveKitServiceURL: liveService, Metrics: s.metrics, Log: log.With().Str("component", "decide").Logger(),
 	})
 	s.workers = newRoomScheduler(s.decideRoom)
 	s.sender = &outbox.Sender{
@@ -107,6 +122,10 @@ func NewService(ctx context.Context, cfg *config.Config, log zerolog.Logger, reg
 			Log: log.With().Str("component", "loader").Logger(),
 		},
 		Log: log.With().Str("component", "sender").Logger(),
+	}
+	if s.live != nil {
+		s.live.decider = s.decider
+		s.sender.Media = s.live
 	}
 	s.server = &appservice.Server{
 		HSToken: cfg.AppService.HSToken, AdminToken: cfg.AppService.AdminToken, MaxBodyBytes: cfg.AppService.MaxBodyBytes,
@@ -182,6 +201,9 @@ func (s *Service) Run(ctx context.Context) error {
 	background(s.outageLoop)
 	if s.channel != nil {
 		background(s.channel.Run)
+	}
+	if s.live != nil {
+		background(func(ctx context.Context) { s.live.reconcileLoop(ctx, s.every) })
 	}
 
 	go func() {

@@ -4,14 +4,42 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/walkie-ptt/walkie/internal/floorchannel"
+	"github.com/walkie-ptt/walkie/internal/metrics"
 	"github.com/walkie-ptt/walkie/internal/openid"
 	"github.com/walkie-ptt/walkie/internal/webclient"
 )
 
+// setUpClientAuth makes what the client-facing endpoints authenticate
+// with: one OpenID verifier for the floor channel and the LiveKit token
+// service, and live mode's LiveKit clients (which read their secrets now,
+// so a missing one stops the start-up).
+func (s *Service) setUpClientAuth(reg prometheus.Registerer) error {
+	if !s.cfg.Web.Enabled() {
+		return nil
+	}
+	var err error
+	if s.cfg.LiveKit.Enabled() {
+		live := metrics.NewLive(reg)
+		if s.live, err = newLiveMode(s.cfg.LiveKit, s.store, live, s.log.With().Str("component", "livekit").Logger()); err != nil {
+			return err
+		}
+	}
+	if s.cfg.Web.FloorChannel.Enabled || s.live != nil {
+		s.verifier, err = openid.New(openid.Options{Servers: s.cfg.OpenIDServers(), Discover: s.cfg.Web.FloorChannel.OpenIDDiscovery})
+		if err != nil {
+			return fmt.Errorf("web.floor_channel.openid_servers: %w", err)
+		}
+	}
+	return nil
+}
+
 // webHandler is the client-facing listener's handler: the web client, and
 // the endpoints clients call directly (the floor channel, whose server it
-// leaves in s.channel for Run to run).
+// leaves in s.channel for Run to run; live mode's token service and
+// LiveKit's webhooks).
 func (s *Service) webHandler() (http.Handler, error) {
 	homeserverURL := s.cfg.Web.HomeserverURL
 	if homeserverURL == "" {
@@ -23,18 +51,17 @@ func (s *Service) webHandler() (http.Handler, error) {
 	}
 	mux := http.NewServeMux()
 	if fc := s.cfg.Web.FloorChannel; fc.Enabled {
-		verifier, err := openid.New(openid.Options{Servers: s.cfg.OpenIDServers(), Discover: fc.OpenIDDiscovery})
-		if err != nil {
-			return nil, fmt.Errorf("web.floor_channel.openid_servers: %w", err)
-		}
 		s.channel = floorchannel.New(floorchannel.Options{
-			Decider: s.decider, Store: s.store, Verifier: verifier,
+			Decider: s.decider, Store: s.store, Verifier: s.verifier,
 			PublicURL: s.cfg.Web.ClientPublicURL(), AllowedOrigins: fc.AllowedOrigins,
 			MaxSocketsPerUser: fc.MaxSocketsPerUser, MaxSockets: fc.MaxSockets, Metrics: s.channelMetrics,
 			Log: s.log.With().Str("component", "floorchannel").Logger(),
 		})
 		mux.Handle(floorchannel.Path, s.channel)
 		clientCfg.FloorChannel = floorchannel.Path
+	}
+	if s.live != nil {
+		s.live.mount(mux, s.verifier)
 	}
 	client, err := webclient.New(clientCfg)
 	if err != nil {

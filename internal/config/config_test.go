@@ -63,6 +63,7 @@ func TestBadConfigs(t *testing.T) {
 		"livekit_inline_secret":         {key: "livekit.api_secret", line: 16},
 		"livekit_webhook_key_no_secret": {key: "livekit.webhook_secret_file", line: 0, msg: LiveKitWebhookSecretEnv},
 		"livekit_token_ttl_too_long":    {key: "livekit.token_ttl", line: 0},
+		"live_mode_without_livekit":     {key: "floor.mode", line: 0, msg: "livekit.url"},
 		"permission_level_unknown":      {key: `permissions."@alice:example.org"`, line: 0},
 		"permission_subject_invalid":    {key: `permissions."@alice"`, line: 0},
 		"max_talk_too_long":             {key: "floor.max_talk", line: 0},

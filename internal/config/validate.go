@@ -80,6 +80,9 @@ func (c *Config) Validate() error {
 	v.liveKit(c.LiveKit, c.Web.Enabled())
 	v.permissions(c.Permissions)
 	v.floor(c.Floor)
+	if c.Floor.Config.Live() && !c.LiveKit.Enabled() {
+		v.add("floor.mode", "live mode needs an SFU: set up the livekit section (livekit.url), or keep broadcast")
+	}
 
 	switch c.Logging.Level {
 	case "trace", "debug", "info", "warn", "error":

@@ -32,7 +32,9 @@ type Event struct {
 	Kind EventKind
 	// Room is the LiveKit room name (RoomName of the Matrix room).
 	Room string
-	// Participant is whom it is about; for a track event, its publisher.
+	// Participant is whom it is about; for a track event, its publisher,
+	// of which LiveKit sends the identity alone (no attributes: the room's
+	// participant listing has them).
 	Participant Participant
 	// TrackSID and Microphone describe the track of a track event.
 	TrackSID   string

@@ -187,6 +187,9 @@ func exportedMetrics(t *testing.T) map[string]dto.MetricType {
 	ch := NewChannel(rec)
 	ch.AuthFailures.WithLabelValues("timeout").Inc()
 	ch.Messages.WithLabelValues("request").Inc()
+	live := NewLive(rec)
+	live.Webhooks.WithLabelValues("track_published", "decided").Inc()
+	live.Reconciled.WithLabelValues("deny").Inc()
 
 	families, err := reg.Gather()
 	if err != nil {

@@ -126,6 +126,13 @@ func (p *Peer) Close() {
 	})
 }
 
+// Kill ends the participant process with SIGKILL: a client that drops
+// off without leaving, which the server notices only when the
+// connection breaks. Close after it only reaps.
+func (p *Peer) Kill() {
+	p.child.End(os.Kill, 5*time.Second)
+}
+
 // Output is what the participant process printed (its last 16 KiB).
 func (p *Peer) Output() string { return p.output.String() }
 

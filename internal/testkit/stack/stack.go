@@ -40,6 +40,11 @@ type Options struct {
 	// walkieproc.Options.ID): each is a walkie process with a database,
 	// registration and bot of its own, started with the first.
 	Rivals []string
+	// LiveKit, when set, puts the first controller in live mode (it needs
+	// Web): called once its ports are chosen and before it starts, with
+	// the URL LiveKit must send webhooks to, it starts an SFU (which the
+	// caller stops) and says where it is.
+	LiveKit func(ctx context.Context, webhookURL string) (walkieproc.LiveKit, error)
 }
 
 // Stack is a running local deployment.
@@ -75,6 +80,15 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	// homeserver's address, known once it runs: the config gets it after.
 	if s.Walkie, err = s.configure(ctx, opts, ""); err != nil {
 		return nil, err
+	}
+	if opts.LiveKit != nil {
+		lk, err := opts.LiveKit(ctx, s.Walkie.LiveKitWebhookURL())
+		if err != nil {
+			return nil, err
+		}
+		if err := s.Walkie.SetLiveKit(lk); err != nil {
+			return nil, err
+		}
 	}
 	registrations := []string{s.Walkie.RegistrationPath()}
 	for _, id := range opts.Rivals {

@@ -37,6 +37,8 @@ type Values struct {
 	WebListen string
 	// Channel raises the floor channel's socket limits (with WebListen).
 	Channel ChannelLimits
+	// LiveKit turns live mode on (it needs WebListen).
+	LiveKit *LiveKit
 	// Permissions map a user ID, server name or "*" to block, user or admin.
 	Permissions map[string]string
 	Floor       timers.Floor
@@ -67,6 +69,12 @@ func (l ChannelLimits) yaml() string {
 	return b.String()
 }
 
+// LiveKit is the livekit section: the SFU's URL for clients, its API URL,
+// and the key whose secret is in a file.
+type LiveKit struct {
+	URL, APIURL, APIKey, APISecretFile string
+}
+
 // BotLocalpart is the bot's user name in a test deployment, unless Values
 // name another.
 const BotLocalpart = "walkie"
@@ -94,6 +102,10 @@ func YAML(v Values) string {
 	if v.WebListen != "" {
 		fmt.Fprintf(&b, "web:\n  listen: %q\n", v.WebListen)
 		b.WriteString(v.Channel.yaml())
+	}
+	if lk := v.LiveKit; lk != nil {
+		fmt.Fprintf(&b, "livekit:\n  url: %q\n  api_key: %q\n  api_secret_file: %q\n", lk.URL, lk.APIKey, lk.APISecretFile)
+		optional(&b, "  api_url: %q\n", lk.APIURL)
 	}
 	if len(v.Permissions) > 0 {
 		b.WriteString("permissions:\n")

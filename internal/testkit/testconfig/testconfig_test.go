@@ -43,3 +43,18 @@ func TestPlaceholdersAndOmissions(t *testing.T) {
 		t.Fatalf("config:\n%s", y)
 	}
 }
+
+// The livekit section turns live mode on with the key's secret in a file.
+func TestLiveKitReachesTheConfig(t *testing.T) {
+	lk := &LiveKit{URL: "ws://10.0.0.1:7880", APIURL: "http://127.0.0.1:7880", APIKey: "walkie-test", APISecretFile: "/run/lk-secret"}
+	cfg, err := Parse(Values{HomeserverURL: "http://127.0.0.1:8008", Domain: "example.test", Port: 29331,
+		ASToken: "AS6TOKEN", HSToken: "HS6TOKEN", DatabaseURL: "postgres://u@127.0.0.1:5432/db",
+		WebListen: "127.0.0.1:29332", LiveKit: lk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := cfg.LiveKit
+	if !got.Enabled() || got.URL != lk.URL || got.APIURL != lk.APIURL || got.APIKey != lk.APIKey || got.APISecretFile != lk.APISecretFile {
+		t.Fatalf("livekit section %+v, want %+v", got, *lk)
+	}
+}

@@ -2,6 +2,7 @@ package walkieproc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -145,6 +146,40 @@ func (p *Process) Replica(dir string) (*Process, error) {
 func (p *Process) SetHomeserverURL(url string) error {
 	p.values.HomeserverURL = url
 	return p.write()
+}
+
+// LiveKit is the SFU a walkie process runs live mode on.
+type LiveKit struct {
+	// URL is what clients connect to; APIURL where Walkie calls the room
+	// API (empty: URL).
+	URL, APIURL string
+	// APIKey and APISecret: the key pair the server knows, which also
+	// signs its webhooks.
+	APIKey, APISecret string
+}
+
+// SetLiveKit turns live mode on (the process needs Options.Web): the
+// secret goes into a file of its own beside config.yaml, as an operator
+// keeps it. It applies from the next Start.
+func (p *Process) SetLiveKit(lk LiveKit) error {
+	if p.values.WebListen == "" {
+		return errors.New("walkieproc: live mode needs the web listener (Options.Web)")
+	}
+	secretFile := filepath.Join(filepath.Dir(p.configPath), "livekit-secret")
+	if err := os.WriteFile(secretFile, []byte(lk.APISecret+"\n"), 0o600); err != nil {
+		return err
+	}
+	p.values.LiveKit = &testconfig.LiveKit{URL: lk.URL, APIURL: lk.APIURL, APIKey: lk.APIKey, APISecretFile: secretFile}
+	return p.write()
+}
+
+// LiveKitWebhookURL is where LiveKit sends this process its webhooks (""
+// without Options.Web).
+func (p *Process) LiveKitWebhookURL() string {
+	if p.values.WebListen == "" {
+		return ""
+	}
+	return p.WebURL() + "/_walkie/v1/livekit/webhook"
 }
 
 // write rewrites config.yaml from the values and reloads it.
