@@ -135,15 +135,7 @@ func (d *device) waitFloor(room id.RoomID, what string, pred func(floor.FloorSta
 	d.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	var seen floor.FloorState
-	err := dendrite.WaitForStateEvent(ctx, d.c, room, matrix.TypeFloor, "", func(raw json.RawMessage) bool {
-		var f floor.FloorState
-		if json.Unmarshal(raw, &f) != nil {
-			return false
-		}
-		seen = f
-		return pred(f)
-	})
+	seen, err := dendrite.WaitForFloor(ctx, d.c, room, pred)
 	if err != nil {
 		d.t.Fatalf("%s never saw the floor state %q; last seen %+v: %v", d.user, what, seen, err)
 	}

@@ -47,6 +47,34 @@ func TestEngineQuick(t *testing.T) {
 	}
 }
 
+// The channel load: requests from many clients at once, each answered
+// after its commit; decisions share commits.
+func TestEngineQuickChannel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL and runs pgbench (about 20 s); skipped with -short")
+	}
+	var stdout, stderr bytes.Buffer
+	rep, err := engineReport(context.Background(), []string{"-quick", "-load", "channel"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("engine -quick -load channel: %v\nstderr:\n%s", err, stderr.String())
+	}
+	t.Logf("report:\n%s", stdout.String())
+	if !rep.Clean() {
+		t.Errorf("run not clean: denials %d, decision errors %d, unexpected outcomes %d, retried %d, failed %d, refused %d",
+			rep.Denials, rep.DecisionErrors, rep.UnexpectedTerms, rep.SendsRetried, rep.SendsFailed, rep.StandInRefused)
+	}
+	if rep.Transactions <= 0 || rep.Decisions < rep.Transactions || rep.Grants <= 0 || rep.Commits <= 0 || rep.Commits > rep.Decisions {
+		t.Errorf("requests %d, decisions %d, grants %d, commits %d: want a decision per request, and at most one commit per decision",
+			rep.Transactions, rep.Decisions, rep.Grants, rep.Commits)
+	}
+	if l := rep.GrantLatency; l.N == 0 || l.P50 <= 0 || l.P50 > l.P99 || l.P99 > l.Max {
+		t.Errorf("grant latency %+v: want samples with 0 < p50 <= p99 <= max", l)
+	}
+	if rep.Ratio() <= 0 || !strings.Contains(stdout.String(), "channel requests") {
+		t.Errorf("ratio %v; report:\n%s", rep.Ratio(), stdout.String())
+	}
+}
+
 func TestCommandLine(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -61,6 +89,12 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"engine", "extra"}, exitUsage, `unexpected argument "extra"`},
 		{[]string{"engine", "-log-level", "loud"}, exitUsage, "-log-level"},
 		{[]string{"engine", "-devices", "1", "-rooms", "1"}, exitError, "devices must be at least 2"},
+		{[]string{"engine", "-load", "smoke"}, exitError, `load "smoke"`},
+		{[]string{"e2e", "-h"}, exitOK, "-channel"},
+		{[]string{"e2e", "-channel", "-sequential"}, exitUsage, "choose one"},
+		{[]string{"channel-idle", "-h"}, exitOK, "-sockets"},
+		{[]string{"channel-idle", "extra"}, exitUsage, `unexpected argument "extra"`},
+		{[]string{"channel-idle", "-sockets", "5", "-users", "5"}, exitUsage, "more sockets than users"},
 		{[]string{"live", "-h"}, exitOK, "-presses"},
 		{[]string{"live", "extra"}, exitUsage, `unexpected argument "extra"`},
 	} {

@@ -23,7 +23,11 @@ func runE2E(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	quick := flags.Bool("quick", false, "2 rooms x 3 grants and 1 recovery, for CI smoke tests")
 	sequential := flags.Bool("sequential", false, "the sequential probe instead: one requester per system, presses one at a time, "+
 		"alternating between Walkie and the echo, each on a Dendrite of its own")
-	presses := flags.Int("presses", 120, "with -sequential: presses per system")
+	channel := flags.Bool("channel", false, "press to grant over the floor channel against room events instead: one Walkie, "+
+		"one requester per path, presses one at a time, alternating between the paths")
+	presses := flags.Int("presses", 120, "with -sequential: presses per system; with -channel: presses per path")
+	sockets := flags.Int("sockets", 4, "with -channel: sockets the channel's requester presses through in turn "+
+		"(Walkie takes 5 messages a second per socket)")
 	flags.Usage = func() {
 		fmt.Fprint(flags.Output(), `Usage: walkie-bench e2e [flags]
 
@@ -35,6 +39,10 @@ reported as p50/p95/p99, with the ratio walkie/echo and 3GPP MCPTT KPI 1.
 Then, in rooms whose talker falls silent mid-broadcast, it measures the time
 from the last chunk to the queued device's grant (inactivity_timeout 3s).
 
+With -channel: press to grant over Walkie's floor channel (WebSocket) and
+over room events, side by side on one Walkie and one Dendrite, presses
+alternating between the two; the ratio channel/room at p95 and KPI 1.
+
 `)
 		flags.PrintDefaults()
 	}
@@ -43,6 +51,19 @@ from the last chunk to the queued device's grant (inactivity_timeout 3s).
 			return exitOK
 		}
 		return exitUsage
+	}
+	if *channel && *sequential {
+		fmt.Fprintln(stderr, "walkie-bench e2e: -channel and -sequential are two runs; choose one")
+		return exitUsage
+	}
+	if *channel {
+		res, err := e2e.RunChannel(ctx, e2e.ChannelOptions{Presses: *presses, Sockets: *sockets, Progress: stderr})
+		if err != nil {
+			fmt.Fprintln(stderr, "walkie-bench e2e -channel:", err)
+			return exitError
+		}
+		res.Report(stdout)
+		return exitOK
 	}
 	if *sequential {
 		res, err := e2e.RunSequential(ctx, e2e.SequentialOptions{Presses: *presses, Progress: stderr})

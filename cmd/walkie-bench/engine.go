@@ -18,6 +18,10 @@ import (
 // smoke tests: the figures say nothing about capacity.
 var quickDefaults = map[string]string{"rooms": "20", "senders": "4", "duration": "4s"}
 
+// quickChannelDefaults: over the channel rooms move faster, and 20 of
+// them would run into the request rate limit.
+var quickChannelDefaults = map[string]string{"rooms": "200", "senders": "4", "duration": "4s"}
+
 // runEngine is `walkie-bench engine`.
 func runEngine(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	rep, err := engineReport(ctx, args, stdout, stderr)
@@ -45,12 +49,13 @@ func engineReport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	flags.SetOutput(stderr)
 	rooms := flags.Int("rooms", 1000, "rooms, all managed by Walkie")
 	devices := flags.Int("devices", 4, "devices per room (one user each, at least 2)")
-	senders := flags.Int("senders", 16, "concurrent transaction senders, and pgbench's client count")
+	senders := flags.Int("senders", 16, "concurrent transaction senders (or channel clients), and pgbench's client count")
+	load := flags.String("load", string(engine.LoadAppservice), "how the load reaches Walkie: `appservice` (one-event transactions over HTTP) or channel (talk requests from many clients at once, each decided synchronously)")
 	duration := flags.Duration("duration", 30*time.Second, "length of the measured phase")
 	requests := flags.Int64("requests", 0, "end the measured phase after this many transactions instead of -duration")
 	pgbenchDuration := flags.Duration("pgbench-duration", 0, "length of the pgbench run (default: the measured window)")
 	maxConns := flags.Int("max-conns", 0, "override Walkie's database.max_conns (default: Walkie's own default)")
-	quick := flags.Bool("quick", false, "small run finishing within a minute, for CI (20 rooms, 4 senders, 4s unless set)")
+	quick := flags.Bool("quick", false, "small run finishing within a minute, for CI (20 rooms (200 over the channel), 4 senders, 4s unless set)")
 	cpuProfile := flags.String("cpuprofile", "", "write a CPU profile of the measured phase to `file`")
 	logLevel := flags.String("log-level", "warn", "Walkie's log level (to stderr)")
 	pgStats := flags.Bool("pg-stats", false, "load pg_stat_statements and print PostgreSQL's costliest statements (to stderr)")
@@ -59,9 +64,11 @@ func engineReport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 Runs the real Walkie service in-process against a throwaway PostgreSQL
 (fsync on) and a homeserver stand-in, pushes protocol-correct appservice
-transactions over HTTP, and reports decisions per second, grant latency
-and allocations per decision; then runs pgbench on the same server and
-prints the throughput ratio. The report goes to stdout, progress to stderr.
+transactions over HTTP (or, with -load channel, makes talk requests from
+many clients at once, as the floor channel does), and reports decisions
+per second, grant latency and allocations per decision; then runs pgbench
+on the same server and prints the throughput ratio. The report goes to
+stdout, progress to stderr.
 
 `)
 		flags.PrintDefaults()
@@ -79,7 +86,11 @@ prints the throughput ratio. The report goes to stdout, progress to stderr.
 	if *quick {
 		set := map[string]bool{}
 		flags.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		for name, value := range quickDefaults {
+		defaults := quickDefaults
+		if *load == string(engine.LoadChannel) {
+			defaults = quickChannelDefaults
+		}
+		for name, value := range defaults {
 			if !set[name] {
 				_ = flags.Set(name, value) // known flags, valid values
 			}
@@ -92,7 +103,7 @@ prints the throughput ratio. The report goes to stdout, progress to stderr.
 	}
 
 	opts := engine.Options{
-		Rooms: *rooms, Devices: *devices, Senders: *senders, Duration: *duration, Transactions: *requests,
+		Rooms: *rooms, Devices: *devices, Senders: *senders, Load: engine.Load(*load), Duration: *duration, Transactions: *requests,
 		PgbenchDuration: *pgbenchDuration, MaxConns: *maxConns, Progress: stderr,
 		Log: zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: true}).Level(level).With().Timestamp().Logger(),
 	}

@@ -6,8 +6,10 @@
 //	walkie-bench e2e [flags]      grant latency on a real Dendrite against an
 //	                              echo-appservice baseline, floor recovery (part B)
 //	walkie-bench scale [flags]    memory and latency against managed rooms (part C)
+//	walkie-bench channel-idle     memory per floor-channel socket and CPU at rest
+//	                              with 10,000 idle sockets (part D)
 //	walkie-bench live [flags]     mouth to ear through the web client: live
-//	                              mode and broadcast chunks side by side
+//	                              mode and broadcast chunks side by side (part E)
 package main
 
 import (
@@ -46,6 +48,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runE2E(ctx, args[1:], stdout, stderr)
 	case "scale":
 		return runScale(ctx, args[1:], stdout, stderr)
+	case "channel-idle":
+		return runChannelIdle(ctx, args[1:], stdout, stderr)
 	case "live":
 		return runLive(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
@@ -64,8 +68,12 @@ Commands:
   engine   controller throughput and decision latency against a throwaway
            PostgreSQL and a homeserver stand-in, compared with pgbench
   e2e      grant latency seen by clients on a real Dendrite, compared with
-           an echo appservice in the same run; floor recovery time
+           an echo appservice in the same run; floor recovery time; with
+           -channel, over the floor channel against room events
   scale    memory and decision latency with 10, 1,000 and 100,000 rooms
+  channel-idle
+           memory per floor-channel socket and CPU at rest, with 10,000
+           idle authenticated sockets on the walkie binary
   live     mouth to ear and press to first audio through the web client in
            Chromium: live mode (LiveKit) and broadcast chunks side by side
 

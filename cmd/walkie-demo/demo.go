@@ -147,10 +147,8 @@ func goLive(ctx context.Context, admin *mautrix.Client, room id.RoomID) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	return dendrite.WaitForStateEvent(ctx, admin, room, matrix.TypeFloor, "", func(raw json.RawMessage) bool {
-		var f floor.FloorState
-		return json.Unmarshal(raw, &f) == nil && f.Mode == floor.ModeLive
-	})
+	_, err := dendrite.WaitForFloor(ctx, admin, room, func(f floor.FloorState) bool { return f.Mode == floor.ModeLive })
+	return err
 }
 
 // story is the scripted conversation, printed as carol's client sees it.

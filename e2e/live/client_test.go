@@ -135,15 +135,7 @@ func (m *member) waitFloor(room id.RoomID, what string, pred func(floor.FloorSta
 	m.t.Helper()
 	ctx, cancel := context.WithTimeout(m.t.Context(), waitLimit)
 	defer cancel()
-	var seen floor.FloorState
-	err := dendrite.WaitForStateEvent(ctx, m.c, room, matrix.TypeFloor, "", func(raw json.RawMessage) bool {
-		var f floor.FloorState
-		if json.Unmarshal(raw, &f) != nil {
-			return false
-		}
-		seen = f
-		return pred(f)
-	})
+	seen, err := dendrite.WaitForFloor(ctx, m.c, room, pred)
 	if err != nil {
 		m.t.Fatalf("%s never saw the floor state %q; last seen %+v: %v", m.user, what, seen, err)
 	}

@@ -5,10 +5,24 @@ import (
 	"net/http"
 	"testing"
 
+	"maunium.net/go/mautrix/id"
+
 	"github.com/walkie-ptt/walkie/internal/floor"
 	lk "github.com/walkie-ptt/walkie/internal/livekit"
 	"github.com/walkie-ptt/walkie/internal/testkit/lkpeer"
 )
+
+// threeInACall is a live room of its own, whose talkers alice, bob and
+// carol each joined the call (carol, who only listens, first).
+func threeInACall(t *testing.T) (room id.RoomID, alice, bob, carol *member) {
+	t.Helper()
+	admin, alice, bob, carol := newMember(t, "admin"), newMember(t, "alice"), newMember(t, "bob"), newMember(t, "carol")
+	room = liveRoom(t, admin, alice, bob, carol)
+	for _, m := range []*member{carol, alice, bob} {
+		m.joinCall(room)
+	}
+	return room, alice, bob, carol
+}
 
 // Only the floor holder is on the air: a participant without the floor
 // that sends all along gets no packet to the listener; the holder does,
@@ -16,11 +30,7 @@ import (
 // webhook makes it the talker); its release silences it, though it keeps
 // sending.
 func TestOnlyTheHolderIsHeard(t *testing.T) {
-	admin, alice, bob, carol := newMember(t, "admin"), newMember(t, "alice"), newMember(t, "bob"), newMember(t, "carol")
-	room := liveRoom(t, admin, alice, bob, carol)
-	carol.joinCall(room)
-	alice.joinCall(room)
-	bob.joinCall(room)
+	room, alice, bob, carol := threeInACall(t)
 
 	// bob talks without the floor: 150 frames (3 s) go out, none arrives.
 	bob.publish()
@@ -53,11 +63,7 @@ func TestOnlyTheHolderIsHeard(t *testing.T) {
 // participant_left webhook is decided, and the next in the queue gets the
 // floor and is heard.
 func TestADroppedHolderFreesTheFloor(t *testing.T) {
-	admin, alice, bob, carol := newMember(t, "admin"), newMember(t, "alice"), newMember(t, "bob"), newMember(t, "carol")
-	room := liveRoom(t, admin, alice, bob, carol)
-	carol.joinCall(room)
-	alice.joinCall(room)
-	bob.joinCall(room)
+	room, alice, bob, carol := threeInACall(t)
 	alice.publish()
 	bob.publish()
 
@@ -88,11 +94,7 @@ func TestADroppedHolderFreesTheFloor(t *testing.T) {
 // holder keeps talking throughout. A member who leaves the Matrix room is
 // disconnected from the call.
 func TestRestartReconcilesTheSFU(t *testing.T) {
-	admin, alice, bob, carol := newMember(t, "admin"), newMember(t, "alice"), newMember(t, "bob"), newMember(t, "carol")
-	room := liveRoom(t, admin, alice, bob, carol)
-	carol.joinCall(room)
-	alice.joinCall(room)
-	bob.joinCall(room)
+	room, alice, bob, carol := threeInACall(t)
 	alice.publish()
 	alice.ask(room, floor.ActionRequest)
 	carol.waitFloor(room, "alice holds", heldBy(alice))

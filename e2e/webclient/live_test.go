@@ -2,7 +2,6 @@ package webclient
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -109,12 +108,11 @@ func (a *admin) goLive(room id.RoomID) {
 	if _, err := a.c.SendStateEvent(ctx, room, matrix.TypeFloorConfig, "", map[string]any{"mode": "live"}); err != nil {
 		a.t.Fatal(err)
 	}
-	err := dendrite.WaitForStateEvent(ctx, a.c, room, matrix.TypeFloor, "", func(raw json.RawMessage) bool {
-		var f floor.FloorState
-		return json.Unmarshal(raw, &f) == nil && f.Mode == floor.ModeLive && f.LiveKitServiceURL != ""
+	seen, err := dendrite.WaitForFloor(ctx, a.c, room, func(f floor.FloorState) bool {
+		return f.Mode == floor.ModeLive && f.LiveKitServiceURL != ""
 	})
 	if err != nil {
-		a.t.Fatalf("the floor of %s never went live: %v", room, err)
+		a.t.Fatalf("the floor of %s never went live (last seen %+v): %v", room, seen, err)
 	}
 }
 

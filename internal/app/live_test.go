@@ -15,6 +15,7 @@ import (
 	"github.com/walkie-ptt/walkie/internal/floor"
 	"github.com/walkie-ptt/walkie/internal/livekit"
 	"github.com/walkie-ptt/walkie/internal/rtcauth"
+	lktest "github.com/walkie-ptt/walkie/internal/testkit/livekit"
 	"github.com/walkie-ptt/walkie/internal/testkit/pgtest"
 	"github.com/walkie-ptt/walkie/internal/testkit/testconfig"
 )
@@ -26,17 +27,23 @@ import (
 const webListen = "127.0.0.1:29331"
 
 // newLiveTestService is the real service with live mode set up; the SFU
-// it names is never called here.
+// it names is never called.
 func newLiveTestService(t *testing.T) *Service {
+	return newLiveTestServiceOn(t, "ws://127.0.0.1:1", "walkie", strings.Repeat("s", 40))
+}
+
+// newLiveTestServiceOn is the real service with live mode on the LiveKit
+// server at url, whose key and secret it is given.
+func newLiveTestServiceOn(t *testing.T, url, key, secret string) *Service {
 	t.Helper()
-	secret := filepath.Join(t.TempDir(), "livekit-secret")
-	if err := os.WriteFile(secret, []byte(strings.Repeat("s", 40)+"\n"), 0o600); err != nil {
+	secretFile := filepath.Join(t.TempDir(), "livekit-secret")
+	if err := os.WriteFile(secretFile, []byte(secret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := testconfig.Parse(testconfig.Values{HomeserverURL: "http://127.0.0.1:1", Domain: "example.org", Port: 29330,
 		ASToken: "AS6TESTTOKEN6NOT6A6SECRET", HSToken: testHSToken, DatabaseURL: pgtest.NewDatabase(t),
 		Permissions: map[string]string{"example.org": "user"}, WebListen: webListen,
-		LiveKit: &testconfig.LiveKit{URL: "ws://127.0.0.1:1", APIKey: "walkie", APISecretFile: secret}})
+		LiveKit: &testconfig.LiveKit{URL: url, APIKey: key, APISecretFile: secretFile}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,5 +171,41 @@ func TestWebhooksAreDecided(t *testing.T) {
 	}
 	if h := holder(); h != nil {
 		t.Fatalf("after she left the SFU the holder is %+v, want none", h)
+	}
+}
+
+// The reconciler ends the turn of a holder that was talking and is no
+// longer on the SFU (its participant_left webhook was lost): the next
+// pass finds it gone, on a real LiveKit where the room has nobody.
+func TestReconcilerEndsTheTurnOfAHolderGoneFromTheSFU(t *testing.T) {
+	ctx := t.Context()
+	lk, err := lktest.Start(ctx, lktest.Options{WorkDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(lk.Stop)
+	svc := newLiveTestServiceOn(t, lk.URL(), lk.APIKey(), lk.APISecret())
+	const room = "!live:example.org"
+	seedRoom(t, svc, room, "A", true)
+	if err := svc.live.CheckLive(ctx, room, alice); err != nil {
+		t.Fatal(err)
+	}
+	aliceA := livekit.Participant{Identity: alice + ":A", UserID: alice, DeviceID: "A"}
+	if err := svc.live.webhook(ctx, livekit.Event{ID: "mic", Kind: livekit.TrackPublished, Room: livekit.RoomName(room), Participant: aliceA, Microphone: true}); err != nil {
+		t.Fatal(err)
+	}
+	if r, _, err := svc.store.Room(ctx, room); err != nil || r.Holder == nil || !r.Holder.Publishing {
+		t.Fatalf("before the reconciler: %v, %v; want alice talking", r, err)
+	}
+	rooms, err := svc.store.LiveKitRooms(ctx)
+	if err != nil || len(rooms) != 1 || rooms[0].RoomID != room {
+		t.Fatalf("live rooms to reconcile %+v, %v; want %s", rooms, err, room)
+	}
+	if err := svc.live.reconcile(ctx, rooms[0]); err != nil {
+		t.Fatal(err)
+	}
+	r, _, err := svc.store.Room(ctx, room)
+	if err != nil || r.Holder != nil {
+		t.Fatalf("after the reconciler the holder is %+v (%v), want none", r.Holder, err)
 	}
 }

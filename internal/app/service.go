@@ -141,6 +141,10 @@ func (s *Service) Close() { s.store.Close() }
 // Handler is the appservice listener's HTTP handler.
 func (s *Service) Handler() http.Handler { return s.server.Handler() }
 
+// Decider is the service's decision maker: walkie-bench's channel load
+// decides through it, as clients of the floor channel do.
+func (s *Service) Decider() *decide.Decider { return s.decider }
+
 // Run serves until ctx ends. The appservice listener starts first, so the
 // homeserver can deliver (and ping) while Walkie checks it.
 func (s *Service) Run(ctx context.Context) error {

@@ -54,6 +54,7 @@ type Decider struct {
 	metrics     *metrics.Metrics
 	log         zerolog.Logger
 	outboxReady chan struct{}
+	commits     *committer // decisions share commits through it (batch.go)
 	// floorChanges and floorLost: see FloorChanges.
 	floorChanges chan FloorChange
 	floorLost    atomic.Bool
@@ -65,12 +66,14 @@ type Decider struct {
 
 // New makes a Decider.
 func New(opts Options) *Decider {
-	return &Decider{
+	d := &Decider{
 		store: opts.Store, controller: opts.Controller, permissions: opts.Permissions, manage: opts.ManagePowerLevels,
 		liveService: opts.LiveKitServiceURL,
 		metrics:     opts.Metrics, log: opts.Log, outboxReady: make(chan struct{}, 1),
 		floorChanges: make(chan FloorChange, floorChangesBuffer),
 	}
+	d.commits = newCommitter(d)
+	return d
 }
 
 // OutboxReady receives a value after a commit that wrote outbox rows: the
@@ -125,23 +128,17 @@ func (d *Decider) decideOne(ctx context.Context, roomID string, limit int, input
 	return d.decideChecked(ctx, roomID, limit, inputs, nil)
 }
 
-// decideChecked is decideOne whose transaction rolls back when check
-// (if set) finds fault with the decision.
+// decideChecked decides a room in the next commit that has room for it,
+// which other rooms' decisions may share (batch.go). When check (if set)
+// finds fault with the decision, it is rolled back: the batch is decided
+// again without it, and it alone, to return check's error.
 func (d *Decider) decideChecked(ctx context.Context, roomID string, limit int, inputs []floor.Input, check func(Outcome) error) (Outcome, error) {
-	var out Outcome
-	committed, err := d.store.InTx(ctx, func(tx *store.Tx) error {
-		var err error
-		if out, err = d.decideRoom(tx, roomID, limit, inputs, nil); err != nil || check == nil {
-			return err
-		}
-		return check(out)
-	})
-	if err != nil {
-		return Outcome{}, err
+	j := &job{ctx: ctx, rooms: []string{roomID}, limit: limit, inputs: inputs, check: check}
+	d.commits.do(j)
+	if j.err != nil {
+		return Outcome{}, j.err
 	}
-	out.CommittedAt = committed
-	d.committed(out)
-	return out, nil
+	return j.outs[0], nil
 }
 
 // committed tells metrics, the log and the outbox sender about a

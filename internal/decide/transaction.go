@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"slices"
 
 	"github.com/walkie-ptt/walkie/internal/matrix"
 	"github.com/walkie-ptt/walkie/internal/store"
@@ -26,39 +26,25 @@ type Received struct {
 // Transaction makes an appservice transaction's events durable and
 // decides their rooms in the same database transaction, so one commit
 // does both and the homeserver's acknowledgement also means "decided".
-// Rooms are locked in sorted order. Should deciding fail, the events are
-// still stored alone and left to the room workers: the homeserver must
-// get its 200 for events that are safely stored. An error means nothing
-// was stored (the endpoint answers 5xx and the homeserver retries).
+// Other decisions waiting at the same moment may share that commit
+// (batch.go); rooms are locked in sorted order. Should deciding fail, the
+// events are still stored alone and left to the room workers: the
+// homeserver must get its 200 for events that are safely stored. An error
+// means nothing was stored (the endpoint answers 5xx and the homeserver
+// retries).
 func (d *Decider) Transaction(ctx context.Context, txnID string, raws []json.RawMessage) (Received, error) {
 	var res Received
 	events, parsed := d.parseTransaction(txnID, raws, &res)
 	res.Events = len(events)
-	var outs []Outcome
-	committed, err := d.store.InTx(ctx, func(tx *store.Tx) error {
-		outs, res.More = nil, nil
-		replay, rooms, err := tx.SaveTransaction(txnID, events)
-		if err != nil {
-			return err
-		}
-		res.Replay = replay
-		sort.Strings(rooms)
-		for _, roomID := range rooms {
-			// The rooms decided so far are written before this one is
-			// read (LockRoom sends the queued writes first): a device
-			// granted (or released) there is busy (or free) here.
-			out, err := d.decideRoom(tx, roomID, store.BatchSize, nil, parsed)
-			if err != nil {
-				return err
-			}
-			outs = append(outs, out)
-			if len(out.Events) == store.BatchSize {
-				res.More = append(res.More, roomID)
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	rooms := make([]string, 0, 1)
+	for _, ev := range events {
+		rooms = append(rooms, ev.RoomID)
+	}
+	slices.Sort(rooms)
+	j := &job{ctx: ctx, rooms: slices.Compact(rooms), limit: store.BatchSize,
+		txn: &txnJob{id: txnID, events: events, parsed: parsed}}
+	d.commits.do(j)
+	if err := j.err; err != nil {
 		if ctx.Err() != nil {
 			return res, fmt.Errorf("save and decide transaction %s: %w", txnID, err)
 		}
@@ -70,9 +56,11 @@ func (d *Decider) Transaction(ctx context.Context, txnID string, raws []json.Raw
 		res.Replay, res.More = replay, rooms
 		return res, err
 	}
-	for _, out := range outs {
-		out.CommittedAt = committed
-		d.committed(out)
+	res.Replay = j.txn.replay
+	for _, out := range j.outs {
+		if len(out.Events) == store.BatchSize {
+			res.More = append(res.More, out.RoomID)
+		}
 	}
 	return res, nil
 }

@@ -24,6 +24,7 @@ type Metrics struct {
 	Denials             *prometheus.CounterVec
 	ForgedPermits       prometheus.Counter
 	Decisions           prometheus.Counter
+	DecisionCommits     prometheus.Counter
 	DecisionErrors      prometheus.Counter
 	EventsSetAside      prometheus.Counter
 	TimerFirings        prometheus.Counter
@@ -76,7 +77,11 @@ func New(reg prometheus.Registerer, version, commit string) *Metrics {
 		}),
 		Decisions: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "decision_transactions_total",
-			Help: "Committed decision transactions (one per room batch).",
+			Help: "Committed room decisions (a room's inputs and up to 256 pending events; several rooms may share one commit).",
+		}),
+		DecisionCommits: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "decision_commits_total",
+			Help: "Database commits of decisions; rooms decided together in one batch share one.",
 		}),
 		DecisionErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "decision_errors_total",
@@ -120,7 +125,7 @@ func New(reg prometheus.Registerer, version, commit string) *Metrics {
 		}, []string{"version", "commit", "goversion"}),
 	}
 	reg.MustRegister(m.Transactions, m.EventsReceived, m.EventsRejected, m.FloorRequests, m.Grants,
-		m.Releases, m.Revocations, m.Denials, m.ForgedPermits, m.Decisions, m.DecisionErrors, m.EventsSetAside,
+		m.Releases, m.Revocations, m.Denials, m.ForgedPermits, m.Decisions, m.DecisionCommits, m.DecisionErrors, m.EventsSetAside,
 		m.TimerFirings, m.DecisionLatency, m.HoldDuration, m.OutboxSends, m.OutboxSendDuration,
 		m.OutboxDeliveryDelay, m.BuildInfo)
 	m.BuildInfo.WithLabelValues(version, commit, runtime.Version()).Set(1)

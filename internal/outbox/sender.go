@@ -27,7 +27,7 @@ import (
 // OutboxStore is the part of the store the Sender uses.
 type OutboxStore interface {
 	ClaimRooms(ctx context.Context, owner string, limit int, lease time.Duration) ([]store.RoomBatch, error)
-	FinishRoom(ctx context.Context, owner string, room store.RoomBatch, res store.RoomResult) error
+	FinishRooms(ctx context.Context, owner string, rooms []store.Finished) error
 }
 
 // MediaPermissions sets who may publish on a room's SFU (live mode). A
@@ -66,6 +66,7 @@ type Sender struct {
 	initOnce sync.Once
 	owner    string
 	wake     chan struct{}
+	finisher finisher
 }
 
 func (s *Sender) init() {
@@ -148,7 +149,7 @@ func (s *Sender) deliverRoom(ctx context.Context, b store.RoomBatch, deadline ti
 	var res store.RoomResult
 	log := s.Log.With().Str("room_id", b.RoomID).Logger()
 	for i, it := range b.Items {
-		// The send in flight and FinishRoom must end within the lease.
+		// The send in flight and recording it must end within the lease.
 		timeout := s.timeout(it.Kind)
 		if time.Until(deadline) < timeout+s.Lease/4 {
 			break
@@ -206,7 +207,7 @@ func (s *Sender) deliverRoom(ctx context.Context, b store.RoomBatch, deadline ti
 			break
 		}
 	}
-	if err := s.Store.FinishRoom(ctx, s.owner, b, res); err != nil {
+	if err := s.finish(ctx, b, res); err != nil {
 		// The lease runs out and the rows are sent again with the same txn IDs.
 		log.Warn().Err(err).Msg("Could not record send results")
 	}

@@ -45,14 +45,14 @@ func (s *Store) SaveTransaction(ctx context.Context, txnID string, events []Inbo
 // by event ID. ORDER BY ord keeps the homeserver's order in seq.
 // received_at is on the clock decisions read (the test offset included):
 // the engine dates events by it.
-func queueSaveTransaction(b *pgx.Batch, txnID string, events []InboxEvent, clockOffset time.Duration) {
+func queueSaveTransaction(b *pgx.Batch, txnID string, events []InboxEvent, clockOffset time.Duration) *pgx.QueuedQuery {
 	ids := make([]string, len(events))
 	roomIDs := make([]string, len(events))
 	raws := make([]string, len(events))
 	for i, ev := range events {
 		ids[i], roomIDs[i], raws[i] = ev.EventID, ev.RoomID, string(ev.Raw)
 	}
-	b.Queue(`
+	return b.Queue(`
 		WITH txn AS (
 			INSERT INTO as_transaction (txn_id, event_count) VALUES ($1, $2)
 			ON CONFLICT (txn_id) DO NOTHING RETURNING 1

@@ -201,22 +201,46 @@ type RetryRow struct {
 // after the room was claimed again, which only costs that holder a
 // re-send the homeserver deduplicates.)
 func (s *Store) FinishRoom(ctx context.Context, owner string, room RoomBatch, res RoomResult) error {
-	b := &pgx.Batch{}
-	for _, r := range res.Sent {
-		b.Queue(`UPDATE outbox SET sent_at = clock_timestamp(), sent_event_id = NULLIF($2, ''), last_error = NULL
-			WHERE id = $1`, r.ID, r.EventID)
+	return s.FinishRooms(ctx, owner, []Finished{{Room: room, Result: res}})
+}
+
+// queueSent marks rows sent, with the event IDs the homeserver answered.
+func queueSent(b *pgx.Batch, sent []SentRow) {
+	if len(sent) == 0 {
+		return
 	}
+	ids, eventIDs := make([]int64, len(sent)), make([]string, len(sent))
+	for i, r := range sent {
+		ids[i], eventIDs[i] = r.ID, r.EventID
+	}
+	// No join: a join with unnest costs more than the rows it updates
+	// here, and was once planned as a scan of the whole outbox.
+	b.Queue(`UPDATE outbox SET sent_at = clock_timestamp(), last_error = NULL,
+		sent_event_id = NULLIF(($2::text[])[array_position($1::bigint[], id)], '')
+		WHERE id = ANY($1)`, ids, eventIDs)
+}
+
+// queueGivenUp records a room's failed rows and the row to retry, if the
+// lease is still the one the rows were read under.
+func queueGivenUp(b *pgx.Batch, owner string, room RoomBatch, res RoomResult) {
 	for _, f := range res.Failed {
 		b.Queue(`UPDATE outbox SET failed = true, attempts = attempts + 1, last_error = $2
 			WHERE id = $1 AND EXISTS (SELECT 1 FROM outbox_room WHERE room_id = $3 AND owner = $4 AND until = $5)`,
 			f.ID, f.Cause, room.RoomID, owner, room.until)
 	}
-	var backoff *time.Duration
 	if r := res.Retry; r != nil {
-		backoff = &r.Backoff
 		b.Queue(`UPDATE outbox SET attempts = attempts + CASE WHEN $6 THEN 0 ELSE 1 END, last_error = $2
 			WHERE id = $1 AND EXISTS (SELECT 1 FROM outbox_room WHERE room_id = $3 AND owner = $4 AND until = $5)`,
 			r.ID, r.Cause, room.RoomID, owner, room.until, r.Uncounted)
+	}
+}
+
+// queueRelease releases a room's lease: idle when drained, due again at
+// once or after a retry's backoff otherwise.
+func queueRelease(b *pgx.Batch, owner string, room RoomBatch, res RoomResult) {
+	var backoff *time.Duration
+	if r := res.Retry; r != nil {
+		backoff = &r.Backoff
 	}
 	drained := res.Retry == nil && len(res.Sent)+len(res.Failed) == len(room.Items) && len(room.Items) < maxRowsPerClaim
 	// gen in the SET clause is the latest row version's: a decision that
@@ -226,10 +250,6 @@ func (s *Store) FinishRoom(ctx context.Context, owner string, room RoomBatch, re
 		           WHEN $4 AND gen = $5 THEN 'infinity'::timestamptz
 		           ELSE clock_timestamp() END
 		WHERE room_id = $1 AND owner = $2 AND until = $6`, room.RoomID, owner, backoff, drained, room.gen, room.until)
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("finish outbox room %s: %w", room.RoomID, err)
-	}
-	return nil
 }
 
 // Enqueue adds outbox rows for a room outside a floor decision (state
@@ -248,27 +268,22 @@ func (s *Store) Enqueue(ctx context.Context, roomID string, rows ...OutboxRow) e
 
 // queueOutboxRows appends outbox rows in order and marks the room due.
 func queueOutboxRows(b *pgx.Batch, roomID string, rows []OutboxRow) {
-	if len(rows) == 0 {
-		return
-	}
-	kinds := make([]string, len(rows))
-	payloads := make([]string, len(rows))
+	lines := make([]outboxLine, len(rows))
 	for i, r := range rows {
-		kinds[i], payloads[i] = r.Kind, string(r.Payload)
+		lines[i] = outboxLine{roomID, r}
 	}
-	b.Queue(`INSERT INTO outbox (room_id, kind, payload)
-		SELECT $1, k, p::jsonb FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS x(k, p, ord) ORDER BY ord`,
-		roomID, kinds, payloads)
-	queueRoomDue(b, roomID)
+	queueOutbox(b, lines, []string{roomID})
 }
 
-// queueRoomDue tells the senders: the room is due now, unless it already
-// waits (for a retry's backoff, or in a sender's hands), and its
-// generation moves on so a sender finishing an older batch keeps it due.
-func queueRoomDue(b *pgx.Batch, roomID string) {
-	b.Queue(`INSERT INTO outbox_room (room_id, due, gen) VALUES ($1, clock_timestamp(), 1)
+// queueRoomsDue tells the senders: the rooms are due now, unless one
+// already waits (for a retry's backoff, or in a sender's hands), and
+// their generation moves on so a sender finishing an older batch keeps
+// them due. Each room once, in the order given (row locks are taken so).
+func queueRoomsDue(b *pgx.Batch, rooms []string) {
+	b.Queue(`INSERT INTO outbox_room (room_id, due, gen)
+		SELECT m, clock_timestamp(), 1 FROM unnest($1::text[]) WITH ORDINALITY AS x(m, ord) ORDER BY ord
 		ON CONFLICT (room_id) DO UPDATE SET gen = outbox_room.gen + 1,
-			due = CASE WHEN outbox_room.due = 'infinity' THEN clock_timestamp() ELSE outbox_room.due END`, roomID)
+			due = CASE WHEN outbox_room.due = 'infinity' THEN clock_timestamp() ELSE outbox_room.due END`, rooms)
 }
 
 // OutboxDepth counts rows not yet sent (failed ones excluded).
@@ -329,7 +344,7 @@ func (s *Store) Requeue(ctx context.Context, roomID string, ids []int64) (int64,
 		n = tag.RowsAffected()
 		return nil
 	})
-	queueRoomDue(b, roomID)
+	queueRoomsDue(b, []string{roomID})
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return 0, fmt.Errorf("requeue outbox rows of %s: %w", roomID, err)
 	}

@@ -17,20 +17,34 @@ import (
 // short.
 const BatchSize = 256
 
-// Tx is one decision transaction on one connection. It never decides
-// anything itself: the decision package locks rooms, runs the engine and
-// queues the writes here.
+// Tx is one decision transaction on one connection, for one room or for
+// several decided together (the decision package's group commit). It
+// never decides anything itself: the decision package locks rooms, runs
+// the engine and queues the writes here.
 //
 // Round trips are the cost of a decision, so statements are pipelined:
-// writes are queued, and go to PostgreSQL ahead of the next read (the
-// next room's lock) or with the commit. A decision of one room thus takes
-// two round trips: BEGIN + lock + pending events + clock in the first,
+// writes are queued, and go to PostgreSQL ahead of the next read or with
+// the commit. A decision of one room or many thus takes two round trips:
+// BEGIN + the locks + pending events + clock in the first (LockRooms),
 // every write + COMMIT in the second.
 type Tx struct {
 	ctx    context.Context
 	store  *Store
 	conn   *pgx.Conn
-	queued *pgx.Batch // not yet sent; none of them has a result callback
+	queued *pgx.Batch // not yet sent; a save's callback reads its result when they are
+	// owner names whom statements queued now belong to, and marks where
+	// each owner's statements begin in queued (see SetOwner).
+	owner string
+	marks []ownerMark
+	// prefetched holds rooms LockRooms locked, until LockRoom hands them out.
+	prefetched map[string]lockResult
+	// devices are the devices locked ahead, with the rooms they held then;
+	// saved the holders of the rooms this transaction wrote (devices.go).
+	devices map[floor.Device][]string
+	saved   map[string]holding
+	// writes are the rows decisions appended, written with the next
+	// round trip, one statement per table for all rooms (writes.go).
+	writes writes
 }
 
 // LockedRoom is a room as a decision sees it, under its row lock.
@@ -64,18 +78,14 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) (time.Time, err
 			return err
 		}
 		defer conn.Release()
-		tx := &Tx{ctx: ctx, store: s, conn: conn.Conn(), queued: &pgx.Batch{}}
+		tx := &Tx{ctx: ctx, store: s, conn: conn.Conn(), queued: &pgx.Batch{}, marks: []ownerMark{{}}}
 		tx.queued.Queue("BEGIN")
 		err = func() (err error) {
 			defer recoverDecision(&err)
 			return fn(tx)
 		}()
 		if err == nil {
-			tx.queued.Queue(`SELECT clock_timestamp() + $1::interval`, s.clockOffset()).QueryRow(func(row pgx.Row) error {
-				return row.Scan(&written)
-			})
-			tx.queued.Queue("COMMIT")
-			err = tx.conn.SendBatch(ctx, tx.queued).Close()
+			written, err = tx.commit()
 		}
 		if err != nil {
 			// A broken connection is dropped by the pool instead.
@@ -86,86 +96,19 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) (time.Time, err
 	return written, err
 }
 
-// send sends the queued statements followed by b's, and returns b's
-// results (the queued statements' are checked and skipped).
-func (tx *Tx) send(b *pgx.Batch) (pgx.BatchResults, error) {
-	ahead := len(tx.queued.QueuedQueries)
-	all := &pgx.Batch{QueuedQueries: append(tx.queued.QueuedQueries, b.QueuedQueries...)}
-	tx.queued = &pgx.Batch{}
-	br := tx.conn.SendBatch(tx.ctx, all)
-	for range ahead {
-		if _, err := br.Exec(); err != nil {
-			_ = br.Close()
-			return nil, err
+// SaveTransaction queues the statement that makes an appservice
+// transaction's events durable (see Store.SaveTransaction); it goes out
+// with the next round trip, which calls saved with its result.
+func (tx *Tx) SaveTransaction(txnID string, events []InboxEvent, saved func(replay bool, rooms []string)) {
+	queueSaveTransaction(tx.queued, txnID, events, tx.store.clockOffset()).QueryRow(func(row pgx.Row) error {
+		var replay bool
+		var rooms []string
+		if err := row.Scan(&replay, &rooms); err != nil {
+			return err
 		}
-	}
-	return br, nil
-}
-
-// SaveTransaction makes an appservice transaction's events durable in this
-// transaction: see Store.SaveTransaction.
-func (tx *Tx) SaveTransaction(txnID string, events []InboxEvent) (replay bool, rooms []string, err error) {
-	b := &pgx.Batch{}
-	queueSaveTransaction(b, txnID, events, tx.store.clockOffset())
-	br, err := tx.send(b)
-	if err != nil {
-		return false, nil, err
-	}
-	err = br.QueryRow().Scan(&replay, &rooms)
-	return replay, rooms, errors.Join(err, br.Close())
-}
-
-// LockRoom takes the room's row lock (creating the row on first sight),
-// reads the database clock and up to limit undecided events, in one round
-// trip behind the queued writes. Lock rooms in sorted order: two
-// transactions locking the same rooms then cannot deadlock on them.
-func (tx *Tx) LockRoom(roomID string, limit int) (LockedRoom, error) {
-	var (
-		state  []byte
-		locked LockedRoom
-	)
-	b := &pgx.Batch{}
-	b.Queue(`SELECT state, joined, clock_timestamp() + $2::interval FROM room WHERE room_id = $1 FOR UPDATE`, roomID, tx.store.clockOffset())
-	b.Queue(pendingEventsSQL, roomID, limit)
-	br, err := tx.send(b)
-	if err != nil {
-		return locked, err
-	}
-	defer br.Close()
-	lockErr := br.QueryRow().Scan(&state, &locked.Joined, &locked.Now)
-	if lockErr != nil && !errors.Is(lockErr, pgx.ErrNoRows) {
-		return locked, lockErr
-	}
-	rows, err := br.Query()
-	if err != nil {
-		return locked, err
-	}
-	if locked.Events, err = pgx.CollectRows(rows, scanInboxEvent); err != nil {
-		return locked, err
-	}
-	if err := br.Close(); err != nil {
-		return locked, err
-	}
-	opts := tx.store.opts
-	if errors.Is(lockErr, pgx.ErrNoRows) {
-		locked.Room = floor.NewRoom(roomID, opts.Controller, opts.Defaults)
-		state, err := json.Marshal(locked.Room)
-		if err != nil {
-			return locked, err
-		}
-		// Our uncommitted insert is our lock; a racing replica's insert
-		// fails with a unique violation and InTx runs it again.
-		err = tx.conn.QueryRow(tx.ctx, `INSERT INTO room (room_id, state) VALUES ($1, $2) RETURNING clock_timestamp() + $3::interval`,
-			roomID, state, tx.store.clockOffset()).Scan(&locked.Now)
-		return locked, err
-	}
-	locked.Room = new(floor.Room)
-	if err := json.Unmarshal(state, locked.Room); err != nil {
-		return locked, fmt.Errorf("decode room state: %w", err)
-	}
-	locked.Room.Controller = opts.Controller
-	locked.Room.ApplyDefaults(opts.Defaults)
-	return locked, nil
+		saved(replay, rooms)
+		return nil
+	})
 }
 
 const pendingEventsSQL = `SELECT seq, event_id, room_id, event::text, received_at FROM inbox
@@ -186,6 +129,9 @@ func scanInboxEvent(row pgx.CollectableRow) (InboxEvent, error) {
 // each other's grant (the second waits for the first to commit). Holding
 // it while locking another room can deadlock; InTx retries that.
 func (tx *Tx) BusyElsewhere(roomID string, d floor.Device) (bool, error) {
+	if busy, known := tx.busyKnown(roomID, d); known {
+		return busy, nil
+	}
 	b := &pgx.Batch{}
 	b.Queue(`SELECT pg_advisory_xact_lock(hashtext($1))`, d.UserID+"|"+d.DeviceID)
 	b.Queue(`SELECT EXISTS (SELECT 1 FROM room
@@ -199,7 +145,7 @@ func (tx *Tx) BusyElsewhere(roomID string, d floor.Device) (bool, error) {
 	if err == nil {
 		err = br.QueryRow().Scan(&busy)
 	}
-	return busy, errors.Join(err, br.Close())
+	return busy, tx.owned(errors.Join(err, br.Close()), tx.owner)
 }
 
 // SaveRoom queues the room's new state and the columns copied from it for
@@ -217,6 +163,7 @@ func (tx *Tx) SaveRoom(room *floor.Room, joined bool, now time.Time) error {
 	if d := room.NextDeadline(); !d.IsZero() {
 		deadline = &d
 	}
+	tx.noteSaved(room, joined)
 	tx.queued.Queue(`UPDATE room SET state = $2, joined = $3, managed = $4, passive = $5, term = $6,
 		holder_user = $7, holder_device = $8, queue_length = $9, next_deadline = $10, valid_permits = $11,
 		updated_at = clock_timestamp()
@@ -228,34 +175,25 @@ func (tx *Tx) SaveRoom(room *floor.Room, joined bool, now time.Time) error {
 
 // AppendLog queues floor-log lines.
 func (tx *Tx) AppendLog(roomID string, log []floor.LogEntry) {
-	if len(log) == 0 {
-		return
+	for _, e := range log {
+		tx.writes.log = append(tx.writes.log, logLine{roomID, e})
 	}
-	n := len(log)
-	actions, users, devices, reasons, eventIDs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	terms := make([]int64, n)
-	for i, e := range log {
-		actions[i], users[i], devices[i], terms[i], reasons[i], eventIDs[i] = string(e.Action), e.Device.UserID, e.Device.DeviceID, e.Term, string(e.Reason), e.EventID
-	}
-	tx.queued.Queue(`INSERT INTO floor_log (room_id, action, user_id, device_id, term, reason, event_id)
-		SELECT $1, a, u, d, t, r, e FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[])
-		WITH ORDINALITY AS x(a, u, d, t, r, e, ord) ORDER BY ord`,
-		roomID, actions, users, devices, terms, reasons, eventIDs)
 }
 
 // AppendOutbox queues outbox rows, in order.
 func (tx *Tx) AppendOutbox(roomID string, rows []OutboxRow) {
-	queueOutboxRows(tx.queued, roomID, rows)
+	if len(rows) == 0 {
+		return
+	}
+	for _, r := range rows {
+		tx.writes.outbox = append(tx.writes.outbox, outboxLine{roomID, r})
+	}
+	tx.writes.due = append(tx.writes.due, roomID)
 }
 
 // MarkDecided queues the inbox marks of the events a decision handled.
 func (tx *Tx) MarkDecided(events []InboxEvent) {
-	if len(events) == 0 {
-		return
+	for _, ev := range events {
+		tx.writes.decided = append(tx.writes.decided, ev.Seq)
 	}
-	seqs := make([]int64, len(events))
-	for i, ev := range events {
-		seqs[i] = ev.Seq
-	}
-	tx.queued.Queue(`UPDATE inbox SET processed_at = clock_timestamp() WHERE seq = ANY($1)`, seqs)
 }

@@ -8,6 +8,8 @@ import (
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
+
+	"github.com/walkie-ptt/walkie/internal/floor"
 )
 
 // syncPollTimeoutMS is the /sync long-poll timeout. The server answers as
@@ -58,4 +60,21 @@ func matchesState(events []*event.Event, eventType event.Type, stateKey string, 
 		}
 	}
 	return false
+}
+
+// WaitForFloor is WaitForStateEvent for the room's floor state
+// (org.matrix.msc4002.floor): it waits until one matches pred, and returns
+// the last one seen, matching or not, for the caller's failure message.
+func WaitForFloor(ctx context.Context, client *mautrix.Client, roomID id.RoomID, pred func(floor.FloorState) bool) (floor.FloorState, error) {
+	var seen floor.FloorState
+	err := WaitForStateEvent(ctx, client, roomID, event.Type{Type: floor.TypeFloor, Class: event.StateEventType}, "",
+		func(raw json.RawMessage) bool {
+			var f floor.FloorState
+			if json.Unmarshal(raw, &f) != nil {
+				return false
+			}
+			seen = f
+			return pred(f)
+		})
+	return seen, err
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/walkie-ptt/walkie/internal/testkit/dendrite"
 	"github.com/walkie-ptt/walkie/internal/testkit/pg"
+	"github.com/walkie-ptt/walkie/internal/testkit/testconfig"
 	"github.com/walkie-ptt/walkie/internal/testkit/timers"
 	"github.com/walkie-ptt/walkie/internal/testkit/walkieproc"
 )
@@ -30,6 +31,8 @@ type Options struct {
 	LogLevel string
 	// Web serves the web client from every controller (Walkie.WebURL).
 	Web bool
+	// Channel raises the floor channel's socket limits (with Web).
+	Channel testconfig.ChannelLimits
 	// ExtraRegistrations are more appservice registration files for the
 	// homeserver (a benchmark's baseline appservice, for instance).
 	ExtraRegistrations []string
@@ -128,7 +131,7 @@ func (s *Stack) configure(ctx context.Context, opts Options, id string) (*walkie
 		return nil, err
 	}
 	return walkieproc.Configure(ctx, walkieproc.Options{Dir: dir, DatabaseURL: dbURL, Domain: Domain, ID: id,
-		Floor: opts.Floor, LogLevel: opts.LogLevel, Metrics: true, Web: opts.Web, Log: opts.Log})
+		Floor: opts.Floor, LogLevel: opts.LogLevel, Metrics: true, Web: opts.Web, Channel: opts.Channel, Log: opts.Log})
 }
 
 // Stop tears everything down; safe to call more than once.

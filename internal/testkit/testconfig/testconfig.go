@@ -35,6 +35,8 @@ type Values struct {
 	MetricsListen string
 	// WebListen turns the client-facing listener on at this host:port.
 	WebListen string
+	// Channel raises the floor channel's socket limits (with WebListen).
+	Channel ChannelLimits
 	// LiveKit turns live mode on (it needs WebListen).
 	LiveKit *LiveKit
 	// Permissions map a user ID, server name or "*" to block, user or admin.
@@ -42,6 +44,29 @@ type Values struct {
 	Floor       timers.Floor
 	LogLevel    string
 	LogFormat   string
+}
+
+// ChannelLimits are web.floor_channel's socket limits; zero keeps a
+// limit's default. A benchmark holding thousands of sockets for a few
+// users raises them.
+type ChannelLimits struct {
+	PerUser int // max_sockets_per_user
+	Total   int // max_sockets
+}
+
+func (l ChannelLimits) yaml() string {
+	if l == (ChannelLimits{}) {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("  floor_channel:\n")
+	if l.PerUser > 0 {
+		fmt.Fprintf(&b, "    max_sockets_per_user: %d\n", l.PerUser)
+	}
+	if l.Total > 0 {
+		fmt.Fprintf(&b, "    max_sockets: %d\n", l.Total)
+	}
+	return b.String()
 }
 
 // LiveKit is the livekit section: the SFU's URL for clients, its API URL,
@@ -76,6 +101,7 @@ func YAML(v Values) string {
 	}
 	if v.WebListen != "" {
 		fmt.Fprintf(&b, "web:\n  listen: %q\n", v.WebListen)
+		b.WriteString(v.Channel.yaml())
 	}
 	if lk := v.LiveKit; lk != nil {
 		fmt.Fprintf(&b, "livekit:\n  url: %q\n  api_key: %q\n  api_secret_file: %q\n", lk.URL, lk.APIKey, lk.APISecretFile)

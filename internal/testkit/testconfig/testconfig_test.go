@@ -13,6 +13,7 @@ func TestEveryValueReachesTheConfig(t *testing.T) {
 		HomeserverURL: "http://127.0.0.1:8008", Domain: "example.test", Port: 29331, ID: "walkie-x", Bot: "walkie-x",
 		ASToken: "AS6TOKEN", HSToken: "HS6TOKEN", AdminToken: "ADMIN6TOKEN6LONG6ENOUGH",
 		DatabaseURL: "postgres://u@127.0.0.1:5432/db", MetricsListen: "127.0.0.1:9999",
+		WebListen: "127.0.0.1:9998", Channel: ChannelLimits{PerUser: 2000, Total: 30000},
 		Permissions: map[string]string{"example.test": "user", "@boss:example.test": "admin"},
 		Floor:       timers.Short, LogLevel: "debug", LogFormat: config.LogFormatJSON,
 	})
@@ -24,7 +25,8 @@ func TestEveryValueReachesTheConfig(t *testing.T) {
 		as.Address != "http://127.0.0.1:29331" || as.ListenAddress() != "127.0.0.1:29331" || as.ID != "walkie-x" ||
 		as.ASToken != "AS6TOKEN" || as.HSToken != "HS6TOKEN" || as.AdminToken != "ADMIN6TOKEN6LONG6ENOUGH" ||
 		cfg.BotUserID() != "@walkie-x:example.test" || cfg.Database.URI != "postgres://u@127.0.0.1:5432/db" ||
-		!cfg.Metrics.Enabled || cfg.Metrics.Listen != "127.0.0.1:9999" ||
+		!cfg.Metrics.Enabled || cfg.Metrics.Listen != "127.0.0.1:9999" || cfg.Web.Listen != "127.0.0.1:9998" ||
+		cfg.Web.FloorChannel.MaxSocketsPerUser != 2000 || cfg.Web.FloorChannel.MaxSockets != 30000 || !cfg.Web.FloorChannel.Enabled ||
 		cfg.Permissions["@boss:example.test"] != config.LevelAdmin || cfg.Floor.StartTimeout != timers.Short.StartTimeout ||
 		cfg.Logging.Level != "debug" || cfg.Logging.Format != config.LogFormatJSON {
 		t.Fatalf("config:\n%+v\nfrom:\n%s", cfg, YAML(Values{}))

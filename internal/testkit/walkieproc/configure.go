@@ -40,6 +40,8 @@ type Options struct {
 	// Web serves the web client (and the client-facing endpoints) on a
 	// free port of the process's own.
 	Web bool
+	// Channel raises the floor channel's socket limits (with Web).
+	Channel testconfig.ChannelLimits
 	// Log receives the process's output too. Without it, Output keeps all
 	// of it in memory; with it, only the end, for error messages.
 	Log io.Writer
@@ -65,7 +67,7 @@ func Configure(ctx context.Context, opts Options) (*Process, error) {
 		HomeserverURL: opts.HomeserverURL, Domain: opts.Domain, DatabaseURL: opts.DatabaseURL, ID: opts.ID, Bot: opts.ID,
 		ASToken: config.TokenPlaceholder, HSToken: config.TokenPlaceholder, AdminToken: config.TokenPlaceholder,
 		Permissions: map[string]string{opts.Domain: "user", BlockedUser(opts.Domain): "block"},
-		Floor:       opts.Floor, LogLevel: opts.LogLevel, LogFormat: opts.LogFormat,
+		Floor:       opts.Floor, LogLevel: opts.LogLevel, LogFormat: opts.LogFormat, Channel: opts.Channel,
 	}
 	if v.HomeserverURL == "" {
 		v.HomeserverURL = unreachableHomeserver

@@ -17,17 +17,8 @@ func TestQuickRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, ds := range map[string][]time.Duration{"walkie": res.Walkie.Requester, "echo": res.Echo.Requester,
-		"walkie listener": res.Walkie.Listener, "echo listener": res.Echo.Listener} {
-		if len(ds) != 6 {
-			t.Fatalf("%s: %d samples, want 6", name, len(ds))
-		}
-		for _, d := range ds {
-			if d <= 0 {
-				t.Fatalf("%s: non-positive latency %s", name, d)
-			}
-		}
-	}
+	wantSamples(t, 6, map[string][]time.Duration{"walkie": res.Walkie.Requester, "echo": res.Echo.Requester,
+		"walkie listener": res.Walkie.Listener, "echo listener": res.Echo.Listener})
 	if len(res.Recovery) != 1 || res.Recovery[0] < res.RecoveryTimeout/2 {
 		t.Fatalf("recovery %v: the floor cannot come back before the inactivity timeout ran", res.Recovery)
 	}
@@ -44,5 +35,20 @@ func TestQuickRun(t *testing.T) {
 	}
 	if Percentile(res.Walkie.Requester, 50) > Percentile(res.Walkie.Requester, 99) {
 		t.Fatal("p50 above p99")
+	}
+}
+
+// wantSamples fails the test unless every series has n positive samples.
+func wantSamples(t *testing.T, n int, series map[string][]time.Duration) {
+	t.Helper()
+	for name, ds := range series {
+		if len(ds) != n {
+			t.Fatalf("%s: %d samples, want %d", name, len(ds), n)
+		}
+		for _, d := range ds {
+			if d <= 0 {
+				t.Fatalf("%s: non-positive latency %s", name, d)
+			}
+		}
 	}
 }

@@ -23,22 +23,9 @@ type Breakdown struct {
 
 // scrapeBreakdown reads Walkie's /metrics.
 func scrapeBreakdown(ctx context.Context, url string) (Breakdown, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	families, err := fetchMetrics(ctx, url)
 	if err != nil {
 		return Breakdown{}, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return Breakdown{}, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return Breakdown{}, fmt.Errorf("the metrics endpoint of Walkie answered %s", resp.Status)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		return Breakdown{}, fmt.Errorf("parse Walkie's metrics: %w", err)
 	}
 	mean := func(name string, labels map[string]string) (time.Duration, uint64) {
 		f := families[name]
@@ -78,4 +65,26 @@ func matches(m *dto.Metric, labels map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// fetchMetrics reads and parses Walkie's /metrics.
+func fetchMetrics(ctx context.Context, url string) (map[string]*dto.MetricFamily, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("the metrics endpoint of Walkie answered %s", resp.Status)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("parse Walkie's metrics: %w", err)
+	}
+	return families, nil
 }

@@ -51,32 +51,50 @@ type benchRoom struct {
 	term               int64
 }
 
-func newBenchRoom(ctx context.Context, s *stack.Stack, name, bot string) (*benchRoom, error) {
+// roomPeople are a measured room and its members: a requester (device
+// TALK) and a listener (device LISTEN), both joined, the bot too.
+type roomPeople struct {
+	requester, listener *mautrix.Client
+	room                id.RoomID
+}
+
+func newRoomPeople(ctx context.Context, s *stack.Stack, name, bot string) (roomPeople, error) {
 	admin, err := login(ctx, s, name+"admin", "ADM")
 	if err != nil {
-		return nil, err
+		return roomPeople{}, err
 	}
 	requester, err := login(ctx, s, name+"talker", "TALK")
 	if err != nil {
-		return nil, err
+		return roomPeople{}, err
 	}
 	listener, err := login(ctx, s, name+"listener", "LISTEN")
 	if err != nil {
-		return nil, err
+		return roomPeople{}, err
 	}
 	room, err := createRoom(ctx, admin, bot, requester, listener)
+	return roomPeople{requester: requester, listener: listener, room: room}, err
+}
+
+// permitRequester publishes the requester's talk permit for TALK.
+func (p roomPeople) permitRequester(ctx context.Context) error {
+	_, err := p.requester.SendStateEvent(ctx, p.room, matrix.TypePermit, "_"+p.requester.UserID.String()+"_TALK",
+		map[string]any{"device_id": "TALK", "send": true, "receive": true})
+	return err
+}
+
+func newBenchRoom(ctx context.Context, s *stack.Stack, name, bot string) (*benchRoom, error) {
+	p, err := newRoomPeople(ctx, s, name, bot)
 	if err != nil {
 		return nil, err
 	}
-	r := &benchRoom{requester: requester, room: room}
-	if r.reqWatch, err = watchFloor(ctx, requester, room); err != nil {
+	r := &benchRoom{requester: p.requester, room: p.room}
+	if r.reqWatch, err = watchFloor(ctx, p.requester, p.room); err != nil {
 		return nil, err
 	}
-	if r.lisWatch, err = watchFloor(ctx, listener, room); err != nil {
+	if r.lisWatch, err = watchFloor(ctx, p.listener, p.room); err != nil {
 		return nil, err
 	}
-	if _, err := requester.SendStateEvent(ctx, room, matrix.TypePermit, "_"+requester.UserID.String()+"_TALK",
-		map[string]any{"device_id": "TALK", "send": true, "receive": true}); err != nil {
+	if err := p.permitRequester(ctx); err != nil {
 		return nil, err
 	}
 	if bot != "@echo:localhost" {

@@ -77,25 +77,44 @@ func RunSequential(ctx context.Context, opts SequentialOptions) (Result, error) 
 		return Result{}, fmt.Errorf("echo: %w", err)
 	}
 	var res Result
-	for i := range opts.Presses {
-		for _, sys := range []struct {
-			name string
-			room *benchRoom
-			out  *Latencies
-		}{{"walkie", walkieRoom, &res.Walkie}, {"echo", echoRoom, &res.Echo}} {
-			req, lis, err := sys.room.cycle(ctx)
-			if err != nil {
-				return res, fmt.Errorf("%s press %d: %w", sys.name, i+1, err)
-			}
-			sys.out.Requester = append(sys.out.Requester, req)
-			sys.out.Listener = append(sys.out.Listener, lis)
-		}
-		if (i+1)%20 == 0 {
-			fmt.Fprintf(opts.Progress, "  %d/%d presses each\n", i+1, opts.Presses)
-		}
+	if err := alternate(ctx, opts.Presses, opts.Progress,
+		path{"walkie", walkieRoom, &res.Walkie}, path{"echo", echoRoom, &res.Echo}); err != nil {
+		return res, err
 	}
 	if res.WalkieShare, err = scrapeBreakdown(ctx, walkieStack.Walkie.MetricsURL()); err != nil {
 		return res, err
 	}
 	return res, nil
+}
+
+// presser is one way of pressing: cycle is one press, request to grant to
+// release, returning when the requester and the listener saw the grant.
+type presser interface {
+	cycle(ctx context.Context) (requester, listener time.Duration, err error)
+}
+
+// path is one measured way of pressing and where its latencies go.
+type path struct {
+	name string
+	p    presser
+	out  *Latencies
+}
+
+// alternate presses once on each path in turn, presses rounds, back to
+// back: interleaved press by press, the paths share the machine's weather.
+func alternate(ctx context.Context, presses int, progress io.Writer, paths ...path) error {
+	for i := range presses {
+		for _, p := range paths {
+			req, lis, err := p.p.cycle(ctx)
+			if err != nil {
+				return fmt.Errorf("%s press %d: %w", p.name, i+1, err)
+			}
+			p.out.Requester = append(p.out.Requester, req)
+			p.out.Listener = append(p.out.Listener, lis)
+		}
+		if (i+1)%20 == 0 {
+			fmt.Fprintf(progress, "  %d/%d presses each\n", i+1, presses)
+		}
+	}
+	return nil
 }

@@ -155,3 +155,24 @@ func TestGrantTrackerTimesAwaitedGrants(t *testing.T) {
 		t.Errorf("unpublished = %d, want 1 (room b never got floor state)", tr.unpublished())
 	}
 }
+
+// Over the channel one cycle is: A requests and is granted, B requests and
+// is queued, A releases and B is granted, B releases; the next cycle moves
+// to the next pair.
+func TestChannelScriptPlaysOneCycleThenRotates(t *testing.T) {
+	a, b, c := floor.Device{UserID: "@a:x", DeviceID: "A"}, floor.Device{UserID: "@b:x", DeviceID: "B"}, floor.Device{UserID: "@c:x", DeviceID: "C"}
+	s := &channelScript{roomID: "!r:x", devices: []floor.Device{a, b, c}}
+	want := []channelStep{
+		{dev: a, action: floor.ActionRequest, want: floor.LogGrant, wantDev: a, grant: true},
+		{dev: b, action: floor.ActionRequest, want: floor.LogQueue, wantDev: b},
+		{dev: a, action: floor.ActionRelease, want: floor.LogGrant, wantDev: b, grant: true},
+		{dev: b, action: floor.ActionRelease, want: floor.LogRelease, wantDev: b},
+		{dev: b, action: floor.ActionRequest, want: floor.LogGrant, wantDev: b, grant: true},
+		{dev: c, action: floor.ActionRequest, want: floor.LogQueue, wantDev: c},
+	}
+	for i, w := range want {
+		if got := s.next(); got != w {
+			t.Fatalf("step %d: %+v, want %+v", i, got, w)
+		}
+	}
+}

@@ -34,9 +34,12 @@ import (
 type Options struct {
 	Rooms   int // rooms, all managed by Walkie
 	Devices int // devices per room, one user each (at least 2)
-	// Senders is how many transactions are in flight at once, and pgbench's
-	// client count.
+	// Senders is how many transactions (or channel clients' requests) are
+	// in flight at once, and pgbench's client count.
 	Senders int
+	// Load is how the measured phase reaches Walkie (default
+	// LoadAppservice).
+	Load Load
 	// Duration of the measured phase; Transactions, when positive, ends it
 	// after that many transactions instead.
 	Duration     time.Duration
@@ -82,7 +85,12 @@ func (o Options) withDefaults() (Options, error) {
 	if o.SharedBuffers == "" {
 		o.SharedBuffers = "128MB"
 	}
+	if o.Load == "" {
+		o.Load = LoadAppservice
+	}
 	switch {
+	case o.Load != LoadAppservice && o.Load != LoadChannel:
+		return o, fmt.Errorf("load %q: want %s or %s", o.Load, LoadAppservice, LoadChannel)
 	case o.Rooms < 1:
 		return o, errors.New("rooms must be at least 1")
 	case o.Devices < 2:
@@ -177,7 +185,8 @@ type engineRun struct {
 	bot     string
 	events  *roomevents.Builder
 	scripts []*roomScript
-	ready   chan int // rooms whose next step may be sent
+	channel []*channelScript // the same rooms and devices, for LoadChannel
+	ready   chan int         // rooms whose next step may be sent
 	tracker *grantTracker
 	standin *fakehs.Server
 	poster  *poster
@@ -204,6 +213,7 @@ func newEngineRun(ctx context.Context, o Options, dbURL, dataDir string) (*engin
 				UserID: "@u" + strconv.Itoa(i) + "d" + strconv.Itoa(d) + ":" + Domain, DeviceID: "DEV" + strconv.Itoa(d)})
 		}
 		b.scripts = append(b.scripts, s)
+		b.channel = append(b.channel, &channelScript{roomID: s.roomID, devices: s.devices})
 	}
 	b.tracker = newGrantTracker(roomIDs, func(i int) { b.ready <- i })
 

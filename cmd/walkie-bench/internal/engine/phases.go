@@ -156,6 +156,7 @@ func (b *engineRun) measure(ctx context.Context, rep *Report) error {
 	rep.Transactions = sent
 	rep.Events = c.int(metricEvents)
 	rep.Decisions = c.int(metricDecisions)
+	rep.Commits = c.int(metricCommits)
 	rep.FloorLogRows = afterBacklog.FloorLogRows - beforeBacklog.FloorLogRows
 	rep.Grants = c.int(metricGrants)
 	rep.Denials = c.int(metricDenials)
@@ -179,11 +180,14 @@ func (b *engineRun) measure(ctx context.Context, rep *Report) error {
 	return nil
 }
 
-// drive runs the senders: each takes a ready room, sends its next step as
-// one transaction, and puts the room back, or parks it until the grant the
-// step should cause has been published. It returns the number of
-// transactions sent.
+// drive runs the senders: each takes a ready room and plays its next step
+// (pushStep or channelStep), which hands the room back when it may go on.
+// It returns the number of steps played.
 func (b *engineRun) drive(ctx context.Context, start time.Time, before counters) (int64, error) {
+	step := b.pushStep
+	if b.o.Load == LoadChannel {
+		step = b.channelStep
+	}
 	// stop ends the phase; in-flight transactions still complete, so
 	// Walkie never sees a request cancelled halfway. ctx is cancelled only
 	// on failure.
@@ -211,19 +215,12 @@ func (b *engineRun) drive(ctx context.Context, start time.Time, before counters)
 					return
 				case i = <-b.ready:
 				}
-				ev, grant := b.scripts[i].next(b.events, b.tracker.term(i))
-				if grant {
-					b.tracker.expect(i, time.Now())
-				}
-				if err := b.poster.push(ctx, ev); err != nil {
+				if err := step(ctx, i); err != nil {
 					fail(err)
 					return
 				}
 				if n := sent.Add(1); b.o.Transactions > 0 && n >= b.o.Transactions {
 					halt()
-				}
-				if !grant || !b.tracker.park(i, time.Now().Add(b.o.GrantTimeout)) {
-					b.ready <- i
 				}
 			}
 		}()
@@ -263,6 +260,23 @@ func (b *engineRun) drive(ctx context.Context, start time.Time, before counters)
 	return sent.Load(), nil
 }
 
+// pushStep sends room i's next step as one transaction, and puts the
+// room back, or parks it until the grant the step should cause has been
+// published.
+func (b *engineRun) pushStep(ctx context.Context, i int) error {
+	ev, grant := b.scripts[i].next(b.events, b.tracker.term(i))
+	if grant {
+		b.tracker.expect(i, time.Now())
+	}
+	if err := b.poster.push(ctx, ev); err != nil {
+		return err
+	}
+	if !grant || !b.tracker.park(i, time.Now().Add(b.o.GrantTimeout)) {
+		b.ready <- i
+	}
+	return nil
+}
+
 func (b *engineRun) progress(elapsed time.Duration, sent int64, before counters) {
 	now, err := readCounters(b.metrics)
 	if err != nil {
@@ -282,14 +296,15 @@ func (b *engineRun) progress(elapsed time.Duration, sent int64, before counters)
 func (b *engineRun) drain(ctx context.Context) error {
 	deadline := time.Now().Add(time.Minute)
 	for {
-		bl, err := readBacklog(ctx, b.db)
-		if err != nil {
+		pending, err := busy(ctx, b.db)
+		if err != nil || !pending {
 			return err
 		}
-		if bl.idle() {
-			return nil
-		}
 		if time.Now().After(deadline) {
+			bl, err := readBacklog(ctx, b.db)
+			if err != nil {
+				return err
+			}
 			return fmt.Errorf("walkie did not catch up within a minute after the load stopped: %d events undecided, %d sends pending",
 				bl.Unprocessed, bl.Unsent)
 		}

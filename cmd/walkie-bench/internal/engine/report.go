@@ -20,9 +20,10 @@ type Report struct {
 	// decided and sent everything; SendWindow ends with the last
 	// transaction sent.
 	Window, SendWindow time.Duration
-	Transactions       int64 // appservice transactions pushed (one event each)
+	Transactions       int64 // appservice transactions pushed (one event each), or channel requests made
 	Events             int64 // events Walkie stored
-	Decisions          int64 // committed decision transactions
+	Decisions          int64 // committed room decisions
+	Commits            int64 // database commits they took (group commit: several rooms share one)
 	FloorLogRows       int64
 	Grants, Denials    int64
 	TimerFirings       int64
@@ -34,9 +35,12 @@ type Report struct {
 	StandInRefused                   int64
 
 	// GrantLatency runs from the start of the transaction PUT that causes
-	// a grant to the arrival of the floor-state PUT with the new term.
-	GrantLatency    LatencySummary
-	GrantTimeouts   int64
+	// a grant to the arrival of the floor-state PUT with the new term; for
+	// LoadChannel, from the request to its committed answer.
+	GrantLatency  LatencySummary
+	GrantTimeouts int64
+	// UnexpectedTerms are grants that came with another term than awaited;
+	// for LoadChannel, requests that did not cause what the script expects.
 	UnexpectedTerms int64
 	// InboxToCommitMean is Walkie's own walkie_decision_latency_seconds
 	// mean: from inbox commit to decision commit.
@@ -98,21 +102,33 @@ func (r *Report) Write(w io.Writer) {
 		fsync = "OFF (commits are not durable; figures are not comparable)"
 	}
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
-	p("walkie-bench engine: %d rooms x %d devices, %d senders, %s, GOMAXPROCS %d",
-		o.Rooms, o.Devices, o.Senders, r.runLength(), runtime.GOMAXPROCS(0))
+	p("walkie-bench engine: %d rooms x %d devices, %d senders, load %s, %s, GOMAXPROCS %d",
+		o.Rooms, o.Devices, o.Senders, o.Load, r.runLength(), runtime.GOMAXPROCS(0))
 	p("PostgreSQL %s: fsync %s, synchronous_commit %s, shared_buffers %s", r.PostgresVersion, fsync, r.SynchronousCommit, r.SharedBuffers)
 	p("setup: %d rooms in %s", o.Rooms, r.Setup.Round(time.Millisecond))
 	p("measured window: %s (load %s, then drained)", r.Window.Round(time.Millisecond), r.SendWindow.Round(time.Millisecond))
-	p("  transactions        %8d  %9.1f/s  (one event each, real HTTP PUT)", r.Transactions, perSecond(r.Transactions, r.Window))
+	if o.Load == LoadChannel {
+		p("  channel requests    %8d  %9.1f/s  (%d clients, each waiting for its committed answer)",
+			r.Transactions, perSecond(r.Transactions, r.Window), o.Senders)
+	} else {
+		p("  transactions        %8d  %9.1f/s  (one event each, real HTTP PUT)", r.Transactions, perSecond(r.Transactions, r.Window))
+	}
 	p("  events              %8d  %9.1f/s", r.Events, perSecond(r.Events, r.Window))
-	p("  decisions           %8d  %9.1f/s  (committed decision transactions)", r.Decisions, r.DecisionsPerSecond())
+	p("  decisions           %8d  %9.1f/s  (committed room decisions)", r.Decisions, r.DecisionsPerSecond())
+	if r.Commits > 0 {
+		p("  commits             %8d  %9.1f/s  (%.2f room decisions per commit)", r.Commits, perSecond(r.Commits, r.Window),
+			float64(r.Decisions)/float64(r.Commits))
+	}
 	p("  floor log rows      %8d  %9.1f/s", r.FloorLogRows, perSecond(r.FloorLogRows, r.Window))
 	p("  grants              %8d  %9.1f/s", r.Grants, perSecond(r.Grants, r.Window))
 	p("  homeserver calls    %8d  %9.1f/s  (outbox sends %d, retried %d, failed %d)",
 		r.HomeserverCalls, perSecond(r.HomeserverCalls, r.Window), r.Sends, r.SendsRetried, r.SendsFailed)
 	l := r.GrantLatency
-	p("  grant latency (txn PUT -> floor-state PUT, n=%d): p50 %s  p95 %s  p99 %s  max %s",
-		l.N, ms(l.P50), ms(l.P95), ms(l.P99), ms(l.Max))
+	what, unexpected := "txn PUT -> floor-state PUT", "unexpected terms"
+	if o.Load == LoadChannel {
+		what, unexpected = "request -> committed answer", "unexpected outcomes"
+	}
+	p("  grant latency (%s, n=%d): p50 %s  p95 %s  p99 %s  max %s", what, l.N, ms(l.P50), ms(l.P95), ms(l.P99), ms(l.Max))
 	p("  inbox -> decision commit, mean: %s", ms(r.InboxToCommitMean))
 	p("  allocations per decision: %.0f (%.1f KiB), whole process incl. load generator and stand-in",
 		r.MallocsPerDecision, r.BytesPerDecision/1024)
@@ -122,8 +138,8 @@ func (r *Report) Write(w io.Writer) {
 			r.WalkieCPU.Seconds(), perDecision(r.WalkieCPU), r.PostgresCPU.Seconds(), perDecision(r.PostgresCPU),
 			r.Window.Seconds()*float64(runtime.NumCPU()), runtime.NumCPU())
 	}
-	p("  anomalies: denials %d, timer firings %d, decision errors %d, grant timeouts %d, unexpected terms %d, refused calls %d",
-		r.Denials, r.TimerFirings, r.DecisionErrors, r.GrantTimeouts, r.UnexpectedTerms, r.StandInRefused)
+	p("  anomalies: denials %d, timer firings %d, decision errors %d, grant timeouts %d, %s %d, refused calls %d",
+		r.Denials, r.TimerFirings, r.DecisionErrors, r.GrantTimeouts, unexpected, r.UnexpectedTerms, r.StandInRefused)
 	mib := func(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 	for _, m := range []struct {
 		when string

@@ -211,9 +211,6 @@ func createRoom(ctx context.Context, admin *mautrix.Client, bot string, live boo
 	if _, err := admin.SendStateEvent(ctx, resp.RoomID, matrix.TypeFloorConfig, "", map[string]any{"mode": floor.ModeLive}); err != nil {
 		return "", err
 	}
-	err = dendrite.WaitForStateEvent(wait, admin, resp.RoomID, matrix.TypeFloor, "", func(raw json.RawMessage) bool {
-		var f floor.FloorState
-		return json.Unmarshal(raw, &f) == nil && f.Mode == floor.ModeLive
-	})
+	_, err = dendrite.WaitForFloor(wait, admin, resp.RoomID, func(f floor.FloorState) bool { return f.Mode == floor.ModeLive })
 	return resp.RoomID, err
 }

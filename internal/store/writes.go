@@ -1,0 +1,84 @@
+package store
+
+import (
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/walkie-ptt/walkie/internal/floor"
+)
+
+// The floor log, the outbox and the inbox marks of every room decided in
+// a transaction are written with one statement per table: a statement has
+// a fixed cost, whatever its rows, and a batch decides many rooms.
+// (PostgreSQL then cannot say which room's row it refused: the decision
+// package decides each room of the batch alone instead.)
+
+// writes are rows appended and not yet sent.
+type writes struct {
+	log     []logLine
+	outbox  []outboxLine
+	due     []string // rooms with outbox rows, in the order written (a room's twice in a row at most)
+	decided []int64  // inbox seqs
+}
+
+type logLine struct {
+	roomID string
+	entry  floor.LogEntry
+}
+
+type outboxLine struct {
+	roomID string
+	row    OutboxRow
+}
+
+// queueWrites queues the appended rows (nobody's, see SetOwner) and
+// forgets them.
+func (tx *Tx) queueWrites() {
+	w := tx.writes
+	if len(w.log)+len(w.outbox)+len(w.decided) == 0 {
+		return
+	}
+	tx.writes = writes{}
+	tx.marks = append(tx.marks, ownerMark{at: len(tx.queued.QueuedQueries)})
+	defer tx.SetOwner(tx.owner)
+	queueLog(tx.queued, w.log)
+	queueOutbox(tx.queued, w.outbox, slices.Compact(w.due))
+	if len(w.decided) > 0 {
+		tx.queued.Queue(`UPDATE inbox SET processed_at = clock_timestamp() WHERE seq = ANY($1)`, w.decided)
+	}
+}
+
+func queueLog(b *pgx.Batch, lines []logLine) {
+	if len(lines) == 0 {
+		return
+	}
+	n := len(lines)
+	rooms, actions, users, devices, reasons, eventIDs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	terms := make([]int64, n)
+	for i, l := range lines {
+		e := l.entry
+		rooms[i], actions[i], users[i], devices[i], terms[i], reasons[i], eventIDs[i] = l.roomID, string(e.Action), e.Device.UserID, e.Device.DeviceID, e.Term, string(e.Reason), e.EventID
+	}
+	b.Queue(`INSERT INTO floor_log (room_id, action, user_id, device_id, term, reason, event_id)
+		SELECT m, a, u, d, t, r, e FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[])
+		WITH ORDINALITY AS x(m, a, u, d, t, r, e, ord) ORDER BY ord`,
+		rooms, actions, users, devices, terms, reasons, eventIDs)
+}
+
+// queueOutbox appends outbox rows in order (so IDs follow it within a
+// room) and marks their rooms due, in the order given (sorted, when the
+// rooms were decided in sorted order: the row locks are taken so).
+func queueOutbox(b *pgx.Batch, lines []outboxLine, due []string) {
+	if len(lines) == 0 {
+		return
+	}
+	rooms, kinds, payloads := make([]string, len(lines)), make([]string, len(lines)), make([]string, len(lines))
+	for i, l := range lines {
+		rooms[i], kinds[i], payloads[i] = l.roomID, l.row.Kind, string(l.row.Payload)
+	}
+	b.Queue(`INSERT INTO outbox (room_id, kind, payload)
+		SELECT m, k, p::jsonb FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS x(m, k, p, ord) ORDER BY ord`,
+		rooms, kinds, payloads)
+	queueRoomsDue(b, due)
+}
