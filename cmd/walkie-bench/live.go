@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -32,15 +31,8 @@ onset) for both paths.
 `)
 		flags.PrintDefaults()
 	}
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if flags.NArg() > 0 {
-		fmt.Fprintf(stderr, "walkie-bench live: unexpected argument %q\n", flags.Arg(0))
-		return exitUsage
+	if code, ok := parseFlags(flags, args, stderr); !ok {
+		return code
 	}
 	opts := voice.Options{Presses: *presses, Progress: stderr}
 	if *quick {

@@ -14,6 +14,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -79,4 +81,21 @@ Commands:
 
 Run walkie-bench <command> -h for the command's flags.
 `)
+}
+
+// parseFlags parses a command's flags. It returns false, with the exit
+// code, when the command must not run: -h, a bad flag, an argument left
+// over.
+func parseFlags(flags *flag.FlagSet, args []string, stderr io.Writer) (int, bool) {
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, false
+		}
+		return exitUsage, false
+	}
+	if flags.NArg() > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", flags.Name(), flags.Arg(0))
+		return exitUsage, false
+	}
+	return exitOK, true
 }
