@@ -52,6 +52,7 @@ export class Live {
     // (Date.now() ms), accumulated over the page's life.
     this.stats = window.walkieDebug.live ??= { toneOnsets: [], connected: false, publishing: false, state: 'off', remoteTracks: 0, joins: 0 };
     this.url = ''; // the token service this session uses ('' when not live)
+    this.serviceURL = ''; // the room's token service, as a floor state last named it
     this.lk = null; // the connected LiveKit Room
     this.state = 'off'; // off | connecting | connected | failed
     this.problem = '';
@@ -114,7 +115,10 @@ export class Live {
 
   async step() {
     const f = this.room.floor || {};
-    const url = f.mode === 'live' ? f.livekit_service_url || '' : '';
+    // The floor channel's states say "live" without the service URL (only
+    // the room's state event carries it): keep the one last seen.
+    if (f.livekit_service_url) this.serviceURL = f.livekit_service_url;
+    const url = f.mode === 'live' ? this.serviceURL || '' : '';
     if (url !== this.url) {
       this.disconnect();
       this.url = url;
