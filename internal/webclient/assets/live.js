@@ -6,10 +6,10 @@
 // this device's microphone while it holds the floor and the button.
 //
 // Asking for the floor is talk.js's business, as in any room (in live
-// mode it records nothing). Walkie holds the floor on the SFU itself:
-// its tokens may not publish, and it lets the holder's device publish
-// right before it announces the grant, so a publish refused for want of
-// that permission is retried for a moment.
+// mode it records nothing). Walkie holds the floor on the SFU itself: its
+// tokens may not publish, and it lets the holder's device publish right
+// before it announces the grant. So the client publishes when LiveKit says
+// it may (and the button is held), not when the floor state says so.
 //
 // After a release the track is muted, not unpublished, until the floor
 // state no longer names this device: the SFU reports an unpublished track
@@ -23,8 +23,7 @@ import { $, inTime, say, show } from './dom.js';
 import { sameDevice } from './protocol.js';
 
 const SDK_URL = './vendor/livekit-client/livekit-client.esm.js';
-const PERMISSION_WAIT_MS = 5000; // for Walkie's publish permission to reach the SFU and us
-const PERMISSION_POLL_MS = 200;
+const PERMISSION_WAIT_MS = 5000; // the floor ours, LiveKit's permission not yet: said after this
 const FIRST_RETRY_MS = 1000; // reconnecting after a failure, doubling up to
 const MAX_RETRY_MS = 30000;
 
@@ -61,7 +60,7 @@ export class Live {
     this.retryTimer = null;
     this.track = null; // a promise of the LocalAudioTrack, made at the first press
     this.gaveUp = null; // the term whose publish was refused for good
-    this.pulled = false; // the SFU unpublished the track and withdrew the permission
+    this.waiting = null; // since when the floor is ours and LiveKit has not allowed the microphone
     this.busy = false;
     this.again = false;
     this.closed = false;
@@ -151,11 +150,7 @@ export class Live {
           counted();
         })
         .on(RoomEvent.ParticipantPermissionsChanged, () => this.converge())
-        .on(RoomEvent.LocalTrackUnpublished, () => {
-          // Unpublished by the SFU, the permission gone: the turn was taken.
-          if (!lk.localParticipant.permissions?.canPublish) this.pulled = true;
-          this.converge();
-        })
+        .on(RoomEvent.LocalTrackUnpublished, () => this.converge())
         .on(RoomEvent.Reconnecting, () => this.set('connecting'))
         .on(RoomEvent.Reconnected, () => this.set('connected'))
         .on(RoomEvent.Disconnected, (reason) => {
@@ -242,25 +237,22 @@ export class Live {
   }
 
   // publishAsFloorSays: on the air while the button is held (the turn is
-  // asked for or on) and the floor is ours: the floor state names this
-  // device, or LiveKit already says it may publish. Walkie allows the
-  // holder before it publishes the grant, and that reaches the client over
-  // LiveKit's signalling in milliseconds, ahead of the floor state's trip
-  // through the homeserver. Muted between a release and the floor's end;
-  // else off.
+  // asked for or on) and LiveKit says this device may publish. That is the
+  // floor: Walkie allows only the holder, right before it announces the
+  // grant, and LiveKit tells the client in milliseconds, ahead of the floor
+  // state (whose trip through the homeserver is longer). After a release
+  // the track is muted while the floor is still ours; else unpublished.
   async publishAsFloorSays(f) {
     const holds = sameDevice(f.holder, this.client.userId, this.client.deviceId);
     const allowed = !!this.lk.localParticipant.permissions?.canPublish;
-    if (allowed || !this.isTalking()) this.pulled = false;
-    // A floor state that still names this device after the SFU took the
-    // track away is old news: the revoke's answer is on its way.
-    const ours = allowed || (holds && !this.pulled);
     const pub = this.publication();
-    if (ours && this.isTalking() && this.gaveUp !== f.term) {
+    const turn = this.isTalking();
+    this.waiting = turn && holds && !allowed ? (this.waiting ?? Date.now()) : null;
+    if (turn && allowed && this.gaveUp !== f.term) {
       const track = await this.microphone();
       if (!this.publication()) await this.publish(track, f.term);
       if (this.publication() && track.isMuted) await track.unmute();
-    } else if (pub && ours) {
+    } else if (pub && (holds || allowed)) {
       if (!pub.track.isMuted) await pub.track.mute();
     } else if (pub) {
       await this.lk.localParticipant.unpublishTrack(pub.track, false);
@@ -270,27 +262,16 @@ export class Live {
     this.paint();
   }
 
-  // publish retries while the SFU has not yet been told this device may
-  // publish (the client checks its own permissions first and throws 403).
   async publish(track, term) {
     const { Track } = await loadSdk();
-    const until = Date.now() + PERMISSION_WAIT_MS;
-    const stillWanted = () => this.lk && this.isTalking();
-    for (;;) {
-      try {
-        await this.lk.localParticipant.publishTrack(track, { source: Track.Source.Microphone, name: 'microphone' });
-        this.problem = '';
-        return;
-      } catch (err) {
-        if (!stillWanted()) return;
-        if (err?.name !== 'PublishTrackError' || err.status !== 403 || Date.now() > until) {
-          this.gaveUp = term;
-          this.problem = `could not publish the microphone: ${err?.message || err}`;
-          console.warn('live mode:', this.problem);
-          return;
-        }
-        await new Promise((r) => setTimeout(r, PERMISSION_POLL_MS));
-      }
+    try {
+      await this.lk.localParticipant.publishTrack(track, { source: Track.Source.Microphone, name: 'microphone' });
+      this.problem = '';
+    } catch (err) {
+      if (!this.lk || !this.isTalking()) return;
+      this.gaveUp = term; // until the next turn
+      this.problem = `could not publish the microphone: ${err?.message || err}`;
+      console.warn('live mode:', this.problem);
     }
   }
 
@@ -312,10 +293,14 @@ export class Live {
     const state = this.stats.publishing ? 'publishing' : this.state;
     const was = node.dataset.liveState;
     node.dataset.liveState = state;
+    let problem = this.problem;
+    if (!problem && this.waiting && Date.now() - this.waiting > PERMISSION_WAIT_MS) {
+      problem = 'LiveKit has not let this device publish its microphone yet';
+    }
     say(node, {
       off: 'Live audio: starting…',
       connecting: 'Live audio: connecting…',
-      connected: this.problem ? `Live audio: connected, but ${this.problem}.` : 'Live audio: connected. You hear whoever holds the floor as they speak.',
+      connected: problem ? `Live audio: connected, but ${problem}.` : 'Live audio: connected. You hear whoever holds the floor as they speak.',
       publishing: 'Live audio: you are on the air.',
       failed: `Live audio unavailable: ${this.problem}. Trying again in ${inTime(this.retryAt)}.`,
     }[state]);
