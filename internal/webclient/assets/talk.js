@@ -294,7 +294,11 @@ export class Talk {
         for (const ev of this.recent) this.onTimeline(ev); // answers that beat the PUT's own reply
         this.evaluate();
       },
-      (err) => this.broadcast === b && this.endTurn({ text: `Could not start talking: ${err.message}` }),
+      (err) => {
+        if (this.broadcast !== b) return;
+        if (b.granted) this.request('release', { term: b.term }); // rather than hold the floor until start_timeout
+        this.endTurn({ text: `Could not start talking: ${err.message}` });
+      },
     );
   }
 
