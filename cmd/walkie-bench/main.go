@@ -8,6 +8,8 @@
 //	walkie-bench scale [flags]    memory and latency against managed rooms (part C)
 //	walkie-bench channel-idle     memory per floor-channel socket and CPU at rest
 //	                              with 10,000 idle sockets (part D)
+//	walkie-bench client [flags]   press to grant and mouth to ear through the web
+//	                              client in Chromium, channel and room events (part E)
 package main
 
 import (
@@ -48,6 +50,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runScale(ctx, args[1:], stdout, stderr)
 	case "channel-idle":
 		return runChannelIdle(ctx, args[1:], stdout, stderr)
+	case "client":
+		return runClient(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		usage(stdout)
 		return exitOK
@@ -70,6 +74,8 @@ Commands:
   channel-idle
            memory per floor-channel socket and CPU at rest, with 10,000
            idle authenticated sockets on the walkie binary
+  client   press to grant and mouth to ear through the web client in
+           Chromium, over the floor channel and over room events
 
 Run walkie-bench <command> -h for the command's flags.
 `)
