@@ -14,6 +14,7 @@ export class FloorPath {
   // onStatus(status) every change of the channel's status.
   constructor({ client, config, rooms, onFloor, onStatus }) {
     this.following = new Map(); // room ID → refused subscribes in a row
+    this.rooms = rooms;
     this.channel = null;
     if (!config.floor_channel) return;
     const url = new URL(config.floor_channel, document.baseURI);
@@ -56,14 +57,24 @@ export class FloorPath {
   unfollow(roomId) {
     if (!this.channel || !this.following.delete(roomId)) return;
     this.channel.unsubscribe(roomId);
+    this.pushesStopped(roomId);
+  }
+
+  // pushesStopped: no more pushes for the room until it is followed
+  // again, so its floor must not wait for them (floorstate.js).
+  pushesStopped(roomId) {
+    this.rooms.joined.get(roomId)?.floors.channelGone();
   }
 
   // refused: a subscribe can reach Walkie before Walkie has seen the user
   // join the room (the join reaches the user's /sync and Walkie's
   // appservice stream separately), so it is tried again, backing off.
+  // (Walkie also says M_FORBIDDEN when it stops pushing a room the user
+  // has left.)
   refused(e) {
     const roomId = e.room_id;
     if (e.errcode !== 'M_FORBIDDEN' || !roomId || !this.following.has(roomId)) return;
+    this.pushesStopped(roomId);
     const n = this.following.get(roomId);
     if (n >= RESUBSCRIBE_MS.length) return;
     this.following.set(roomId, n + 1);

@@ -329,9 +329,9 @@ func (p *clientPage) waitUntil(ctx context.Context, what, cond string) error {
 }
 
 func (p *clientPage) eval(ctx context.Context, expr string, out any) error {
-	ctx, cancel := context.WithTimeout(p.u.Context(), waitLimit)
+	tab, cancel := p.tab(ctx)
 	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[json.RawMessage](expr, chromedp.EvalAwaitPromise))
+	v, err := chromedp.Run(tab, chromedp.Evaluate[json.RawMessage](expr, chromedp.EvalAwaitPromise))
 	if err != nil {
 		return fmt.Errorf("%s: %s: %w", p.name, expr, err)
 	}
@@ -341,11 +341,19 @@ func (p *clientPage) eval(ctx context.Context, expr string, out any) error {
 	return json.Unmarshal(v, out)
 }
 
-func (p *clientPage) do(_ context.Context, actions ...chromedp.Action[chromedp.Void]) error {
-	ctx, cancel := context.WithTimeout(p.u.Context(), waitLimit)
+func (p *clientPage) do(ctx context.Context, actions ...chromedp.Action[chromedp.Void]) error {
+	tab, cancel := p.tab(ctx)
 	defer cancel()
-	if err := chromedp.Do(ctx, actions...); err != nil {
+	if err := chromedp.Do(tab, actions...); err != nil {
 		return fmt.Errorf("%s: %w", p.name, err)
 	}
 	return nil
+}
+
+// tab is the tab's context for one action: bounded by waitLimit, and
+// ended with ctx (the run's).
+func (p *clientPage) tab(ctx context.Context) (context.Context, context.CancelFunc) {
+	tab, cancel := context.WithTimeout(p.u.Context(), waitLimit)
+	stop := context.AfterFunc(ctx, cancel)
+	return tab, func() { stop(); cancel() }
 }
