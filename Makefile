@@ -191,9 +191,10 @@ fuzz:
 	done <<< "$$targets"
 
 ## demo: the local end-to-end demo: the scripted conversation, then the web
-## client until Ctrl-C (DEMO_FLAGS=-client-only skips the script)
+## client until Ctrl-C (DEMO_FLAGS=-client-only skips the script;
+## DEMO_FLAGS=-live runs LiveKit too and puts the room in live mode)
 DEMO_FLAGS ?=
-demo: dendrite
+demo: dendrite $(if $(findstring -live,$(DEMO_FLAGS)),livekit)
 	$(GO) run ./cmd/walkie-demo $(DEMO_FLAGS)
 
 ## soak: long-running tests, kept behind the `soak` build tag (TestSoak*, SOAK_DURATION each)

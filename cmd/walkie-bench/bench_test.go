@@ -97,6 +97,8 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"channel-idle", "-h"}, exitOK, "-sockets"},
 		{[]string{"channel-idle", "extra"}, exitUsage, `unexpected argument "extra"`},
 		{[]string{"channel-idle", "-sockets", "5", "-users", "5"}, exitUsage, "more sockets than users"},
+		{[]string{"live", "-h"}, exitOK, "-presses"},
+		{[]string{"live", "extra"}, exitUsage, `unexpected argument "extra"`},
 	} {
 		var out bytes.Buffer
 		if code := run(context.Background(), tc.args, &out, &out); code != tc.code || !strings.Contains(out.String(), tc.out) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -35,15 +34,8 @@ from Walkie's own metrics (process and Go runtime collectors).
 `)
 		flags.PrintDefaults()
 	}
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if flags.NArg() > 0 {
-		fmt.Fprintf(stderr, "walkie-bench channel-idle: unexpected argument %q\n", flags.Arg(0))
-		return exitUsage
+	if code, ok := parseFlags(flags, args, stderr); !ok {
+		return code
 	}
 	if *sockets <= *users || *users < 1 {
 		fmt.Fprintln(stderr, "walkie-bench channel-idle: want at least one user and more sockets than users")

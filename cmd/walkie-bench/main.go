@@ -10,10 +10,14 @@
 //	                              with 10,000 idle sockets (part D)
 //	walkie-bench client [flags]   press to grant and mouth to ear through the web
 //	                              client in Chromium, channel and room events (part E)
+//	walkie-bench live [flags]     mouth to ear through the web client: live
+//	                              mode and broadcast chunks side by side (part F)
 package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -52,6 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runChannelIdle(ctx, args[1:], stdout, stderr)
 	case "client":
 		return runClient(ctx, args[1:], stdout, stderr)
+	case "live":
+		return runLive(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		usage(stdout)
 		return exitOK
@@ -76,7 +82,26 @@ Commands:
            idle authenticated sockets on the walkie binary
   client   press to grant and mouth to ear through the web client in
            Chromium, over the floor channel and over room events
+  live     mouth to ear and press to first audio through the web client in
+           Chromium: live mode (LiveKit) and broadcast chunks side by side
 
 Run walkie-bench <command> -h for the command's flags.
 `)
+}
+
+// parseFlags parses a command's flags. It returns false, with the exit
+// code, when the command must not run: -h, a bad flag, an argument left
+// over.
+func parseFlags(flags *flag.FlagSet, args []string, stderr io.Writer) (int, bool) {
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, false
+		}
+		return exitUsage, false
+	}
+	if flags.NArg() > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", flags.Name(), flags.Arg(0))
+		return exitUsage, false
+	}
+	return exitOK, true
 }

@@ -41,6 +41,9 @@ type options struct {
 	// wait keeps everything running, with the web client offered, until
 	// ctx ends (Ctrl-C); without it the demo tears down at once.
 	wait bool
+	// live starts LiveKit beside Walkie and switches the room to live mode
+	// after the script (which shows broadcast mode).
+	live bool
 }
 
 // demoPeople are the demo's accounts, all with password "demo-password-<name>".
@@ -54,7 +57,16 @@ func demo(ctx context.Context, out io.Writer, opts options) error {
 	}
 	defer logFile.Close()
 	say("Starting PostgreSQL, Dendrite %s and Walkie (first run builds Dendrite: about 2 minutes)…", dendrite.Version)
-	s, err := stack.Start(ctx, stack.Options{Log: logFile, Floor: demoFloor, LogLevel: "info", Web: true})
+	stackOpts := stack.Options{Log: logFile, Floor: demoFloor, LogLevel: "info", Web: true}
+	if opts.live {
+		// On loopback: no root needed, and a browser on this machine
+		// reaches it.
+		sfu := &stack.SFU{Log: logFile, Loopback: true}
+		defer func() { _ = sfu.Stop() }()
+		stackOpts.LiveKit = sfu.Start
+		say("…and LiveKit, for live mode")
+	}
+	s, err := stack.Start(ctx, stackOpts)
 	if err != nil {
 		return fmt.Errorf("%w (logs: %s)", err, logFile.Name())
 	}
@@ -94,8 +106,14 @@ func demo(ctx context.Context, out io.Writer, opts options) error {
 			return err
 		}
 	}
+	if opts.live {
+		say("\n== admin switches the room to live mode: the audio goes over LiveKit from now on")
+		if err := goLive(ctx, admin.c, room); err != nil {
+			return err
+		}
+	}
 	if opts.wait {
-		offerClient(say, s)
+		offerClient(say, s, opts.live)
 		<-ctx.Done()
 	}
 	say("Tearing down.")
@@ -103,7 +121,7 @@ func demo(ctx context.Context, out io.Writer, opts options) error {
 }
 
 // offerClient prints how a person joins in through the web client.
-func offerClient(say func(string, ...any), s *stack.Stack) {
+func offerClient(say func(string, ...any), s *stack.Stack, live bool) {
 	say("\n== Your turn: the web client")
 	say("Web client: %s", s.Walkie.WebURL())
 	say("Open it in a browser window and in a private window (or another browser: each")
@@ -113,8 +131,24 @@ func offerClient(say func(string, ...any), s *stack.Stack) {
 	say("  carol / demo-password-carol")
 	say("open the room \"Walkie demo\", press \"Allow talking\", and hold the big button")
 	say("(or Space) in one window to hear yourself in the other.")
+	if live {
+		say("The room is in live mode: the audio goes over LiveKit in real time (the line")
+		say("under the meters says \"Live audio: connected\" once the page has joined).")
+	}
 	say("Metrics: %s", s.Walkie.MetricsURL())
 	say("Everything keeps running until Ctrl-C, which tears it all down.")
+}
+
+// goLive sends floor_config {"mode": "live"} and waits until Walkie's
+// floor state says the room is live.
+func goLive(ctx context.Context, admin *mautrix.Client, room id.RoomID) error {
+	if _, err := admin.SendStateEvent(ctx, room, matrix.TypeFloorConfig, "", map[string]any{"mode": floor.ModeLive}); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	_, err := dendrite.WaitForFloor(ctx, admin, room, func(f floor.FloorState) bool { return f.Mode == floor.ModeLive })
+	return err
 }
 
 // story is the scripted conversation, printed as carol's client sees it.

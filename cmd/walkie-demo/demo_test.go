@@ -35,13 +35,49 @@ func (t *transcript) String() string {
 // client it offers, whose printed URL must answer with the client's
 // configuration, until the demo is interrupted.
 func TestDemo(t *testing.T) {
+	out := runDemo(t, options{script: true, wait: true})
+	for _, want := range []string{
+		"Walkie answers alice: granted",
+		"Walkie answers bob: queued (floor_taken), position 1",
+		"audio chunk from alice",
+		"bob (RADIO) holds the floor, term 2",
+		"Walkie answers carol: denied (listen_only)",
+		"Walkie redacted an event",
+		"Walkie answers bob: revoked (no_media)",
+		"/metrics",
+		"alice / demo-password-alice",
+		"Tearing down.",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("transcript lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestDemoLive runs `make demo DEMO_FLAGS="-client-only -live"`: LiveKit
+// starts too, and the room is in live mode (Walkie's floor state says so)
+// before the web client is offered.
+func TestDemoLive(t *testing.T) {
+	out := runDemo(t, options{wait: true, live: true})
+	for _, want := range []string{"switches the room to live mode", "The room is in live mode", "Tearing down."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("transcript lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// runDemo runs the demo until it offers the web client, checks the
+// client's configuration answers at the printed URL, interrupts it
+// (Ctrl-C) and returns its transcript.
+func runDemo(t *testing.T, opts options) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	interrupt, stop := context.WithCancel(ctx)
 	defer stop()
 	out := &transcript{}
 	done := make(chan error, 1)
-	go func() { done <- demo(interrupt, out, options{script: true, wait: true}) }()
+	go func() { done <- demo(interrupt, out, opts) }()
 
 	var clientURL string
 	for clientURL == "" {
@@ -73,20 +109,5 @@ func TestDemo(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("demo: %v\n%s", err, out)
 	}
-	for _, want := range []string{
-		"Walkie answers alice: granted",
-		"Walkie answers bob: queued (floor_taken), position 1",
-		"audio chunk from alice",
-		"bob (RADIO) holds the floor, term 2",
-		"Walkie answers carol: denied (listen_only)",
-		"Walkie redacted an event",
-		"Walkie answers bob: revoked (no_media)",
-		"/metrics",
-		"alice / demo-password-alice",
-		"Tearing down.",
-	} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("transcript lacks %q:\n%s", want, out)
-		}
-	}
+	return out.String()
 }

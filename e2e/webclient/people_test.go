@@ -102,6 +102,8 @@ func (p *person) state() string {
 		hash: location.hash,
 		recorder: window.walkieDebug?.recorder?.stats(),
 		player: window.walkieDebug?.player?.stats(),
+		live: window.walkieDebug?.live,
+		liveStatus: document.getElementById('live-status')?.textContent,
 	})`))
 	if err != nil {
 		return fmt.Sprintf("(page state unreadable: %v)", err)

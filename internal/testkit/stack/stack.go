@@ -67,9 +67,10 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		return nil, err
 	}
 	s = &Stack{dir: dir}
+	started := s // the returns below set s to nil before this runs
 	defer func() {
 		if err != nil {
-			s.Stop()
+			started.Stop()
 			s = nil
 		}
 	}()

@@ -1,9 +1,10 @@
-// The open room: joins it if needed, runs this device's turns (talk.js)
-// and the listening (listen.js), and draws the floor, the permit and the
+// The open room: joins it if needed, runs this device's turns (talk.js),
+// the listening (listen.js) and live mode's audio (live.js), and draws the floor, the permit and the
 // voice messages.
 import { $, clock, el, say, show } from './dom.js';
 import { describeFloor } from './floorview.js';
 import { Listen } from './listen.js';
+import { Live } from './live.js';
 import { renderPermit } from './permits.js';
 import { Talk } from './talk.js';
 
@@ -13,6 +14,7 @@ export class RoomView {
     this.room = null;
     this.talk = null;
     this.listen = null;
+    this.live = null;
     this.ticker = setInterval(() => this.room && this.render(), 1000);
     // The microphone stays open between turns; its meter moves only during one.
     mic.onLevel = (level) => ($('mic-level').value = ['asking', 'talking', 'ending'].includes(this.talk?.phase) ? level : 0);
@@ -41,12 +43,14 @@ export class RoomView {
   }
 
   attach(room) {
+    if (this.room === room) return; // the first sync attached it while open() waited for it
     this.room = room;
     this.notice('');
     const onChange = () => this.render();
     this.talk = new Talk({ client: this.client, room, mic: this.mic, onChange, floorPath: this.floorPath });
     this.floorPath?.follow(room.id);
     this.listen = new Listen({ client: this.client, room, player: this.player, onChange });
+    this.live = new Live({ client: this.client, room, player: this.player, mic: this.mic, isTalking: () => ['asking', 'talking'].includes(this.talk?.phase), onChange });
     for (const ev of room.timeline) this.listen.onTimeline(ev);
     this.floorSeen = room.floors.changes;
     this.listen.onFloor();
@@ -57,11 +61,13 @@ export class RoomView {
   close() {
     if (this.room) this.floorPath?.unfollow(this.room.id);
     this.talk?.dispose();
-    this.room = this.talk = this.listen = this.ref = null;
+    this.live?.close();
+    this.room = this.talk = this.listen = this.live = this.ref = null;
   }
 
   press() {
     this.player.resume?.();
+    this.live?.prepare();
     this.talk?.press();
   }
 
@@ -126,6 +132,7 @@ export class RoomView {
     if (room.encrypted) this.notice('This room is end-to-end encrypted. This client cannot talk there yet: use an unencrypted room.');
     renderPermit(room, this.client);
     this.renderMessages();
+    this.live.update();
   }
 
   renderMessages() {

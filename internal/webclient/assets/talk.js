@@ -222,7 +222,7 @@ export class Talk {
       b.chunks.push(chunk);
       this.pump(b);
     };
-    this.mic.recorder.start();
+    if (this.room.floor?.mode !== 'live') this.mic.recorder.start(); // live mode: the audio goes over LiveKit (live.js)
     this.set('asking');
     setTimeout(() => {
       if (this.broadcast === b && ['asking', 'abandoning'].includes(this.phase)) {

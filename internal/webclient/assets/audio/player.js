@@ -68,6 +68,16 @@ export class Player {
     this.#pump();
   }
 
+  // context and input let live audio (live mode, audio/remote.js) play
+  // through the same output: the probe meters it and hears its tone.
+  get context() {
+    return this.#ac;
+  }
+
+  get input() {
+    return this.#out;
+  }
+
   // playing is the stream audible now, or null.
   get playing() {
     const s = this.#streams.values().next().value;

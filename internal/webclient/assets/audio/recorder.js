@@ -83,6 +83,12 @@ export class Recorder {
     return r;
   }
 
+  // track is the microphone's MediaStreamTrack: live mode publishes a
+  // clone of it, the same capture the level meter and tone detector see.
+  get track() {
+    return this.#stream.getAudioTracks()[0];
+  }
+
   get recording() {
     return this.#b !== null && !this.#b.stopping;
   }

@@ -1,0 +1,216 @@
+package voice
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/walkie-ptt/walkie/internal/floor"
+	"github.com/walkie-ptt/walkie/internal/matrix"
+	"github.com/walkie-ptt/walkie/internal/testkit/browser"
+	"github.com/walkie-ptt/walkie/internal/testkit/dendrite"
+	"github.com/walkie-ptt/walkie/internal/testkit/stack"
+)
+
+var seq atomic.Int64
+
+// What the pages say (window.walkieDebug, see docs/client.md).
+const (
+	spokenJS   = `window.walkieDebug.recorder?.stats().toneOnsets ?? []` // bursts at the speaker's microphone
+	heardLive  = `window.walkieDebug.live?.toneOnsets ?? []`             // bursts heard live
+	heardChunk = `window.walkieDebug.player.stats().toneOnsets`          // bursts heard in chunks
+)
+
+// pair is a speaker and a listener in a room of their own.
+type pair struct {
+	live              bool
+	room              id.RoomID
+	speaker, listener *page
+	heardJS           string
+}
+
+// newPair creates the room (in live mode if live), gives the speaker a
+// talk permit and the listener a listen-only one, and opens the room in
+// both pages.
+func newPair(ctx context.Context, s *stack.Stack, b *browser.Browser, live bool) (*pair, error) {
+	n := seq.Add(1)
+	p := &pair{live: live, heardJS: heardChunk}
+	if live {
+		p.heardJS = heardLive
+	}
+	admin, err := login(ctx, s, fmt.Sprintf("benchadmin%d", n))
+	if err != nil {
+		return nil, err
+	}
+	if p.speaker, err = openPage(ctx, s, b, fmt.Sprintf("speaker%d", n)); err != nil {
+		return nil, err
+	}
+	if p.listener, err = openPage(ctx, s, b, fmt.Sprintf("listener%d", n)); err != nil {
+		return nil, err
+	}
+	if p.room, err = createRoom(ctx, admin, s.Walkie.BotUserID(), live, p.speaker.client, p.listener.client); err != nil {
+		return nil, err
+	}
+	for _, who := range []*page{p.speaker, p.listener} {
+		c := who.client
+		content := map[string]any{"device_id": c.DeviceID.String(), "send": who == p.speaker, "receive": true}
+		if _, err := c.SendStateEvent(ctx, p.room, matrix.TypePermit, "_"+c.UserID.String()+"_"+c.DeviceID.String(), content); err != nil {
+			return nil, err
+		}
+	}
+	for _, who := range []*page{p.speaker, p.listener} {
+		if err := who.openRoom(p.room.String()); err != nil {
+			return nil, err
+		}
+		if err := who.waitUntil(ctx, "both permits", `(document.getElementById('listeners')?.textContent || '').includes('2 devices')`); err != nil {
+			return nil, err
+		}
+		if live {
+			if err := who.waitUntil(ctx, "live audio connected", `document.getElementById('live-status').dataset.liveState === 'connected'`); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return p, nil
+}
+
+// measure is what one press measured.
+type measure struct {
+	pressToAudio, mouthToEar time.Duration
+	late                     bool // the first audio came after its burst had ended
+}
+
+func (m measure) pressToAudioText() string {
+	if m.late {
+		return "(late: the burst had ended)"
+	}
+	return m.pressToAudio.Round(time.Millisecond).String()
+}
+
+// press holds the button from just after a burst began at the speaker
+// until the next burst was heard, then lets go and waits for the floor to
+// be free. The warm-up press (which opens the microphone and, in live
+// mode, makes the first publish) measures nothing and waits for no burst.
+func (p *pair) press(ctx context.Context, warmUp bool) (m measure, err error) {
+	for _, who := range []*page{p.speaker, p.listener} {
+		if err := who.floorState(ctx, "free"); err != nil {
+			return m, err
+		}
+	}
+	var heard []int64
+	if err := p.listener.eval(p.heardJS, &heard); err != nil {
+		return m, err
+	}
+	if !warmUp {
+		var spoken []int64
+		if err := p.speaker.eval(spokenJS, &spoken); err != nil {
+			return m, err
+		}
+		if _, err := waitFor(ctx, p.speaker, "a burst begin", spokenJS, func(s []int64) bool { return len(s) > len(spoken) }); err != nil {
+			return m, err
+		}
+	}
+	pressed := time.Now()
+	if err := p.speaker.mouse(true); err != nil {
+		return m, err
+	}
+	if err := p.speaker.floorState(ctx, "talking"); err != nil {
+		return m, err
+	}
+	after := func(from int64) func([]int64) bool {
+		return func(onsets []int64) bool { return len(onsets) > 0 && onsets[len(onsets)-1] >= from }
+	}
+	// The listener's first onset after the press, and the speaker's first.
+	first, err := waitFor(ctx, p.listener, "the speaker's audio", p.heardJS, func(h []int64) bool { return len(h) > len(heard) })
+	if err != nil {
+		return m, err
+	}
+	if !warmUp {
+		spoken, err := waitFor(ctx, p.speaker, "the next burst", spokenJS, after(pressed.UnixMilli()+1))
+		if err != nil {
+			return m, err
+		}
+		next := firstFrom(spoken, pressed.UnixMilli()+1)
+		got, err := waitFor(ctx, p.listener, "the next burst heard", p.heardJS, after(next))
+		if err != nil {
+			return m, err
+		}
+		heardFirst := first[len(heard)]
+		m.late = heardFirst >= next
+		m.pressToAudio = time.Duration(heardFirst-pressed.UnixMilli()) * time.Millisecond
+		m.mouthToEar = time.Duration(firstFrom(got, next)-next) * time.Millisecond
+	}
+	if err := p.speaker.mouse(false); err != nil {
+		return m, err
+	}
+	for _, who := range []*page{p.speaker, p.listener} {
+		if err := who.floorState(ctx, "free"); err != nil {
+			return m, err
+		}
+	}
+	return m, nil
+}
+
+// firstFrom is the first onset at or after from (onsets are in order).
+func firstFrom(onsets []int64, from int64) int64 {
+	for _, o := range onsets {
+		if o >= from {
+			return o
+		}
+	}
+	return 0
+}
+
+func login(ctx context.Context, s *stack.Stack, local string) (*mautrix.Client, error) {
+	if _, err := s.HS.RegisterUser(ctx, local, "bench-password-"+local, false); err != nil {
+		return nil, err
+	}
+	return s.HS.Login(ctx, local, "bench-password-"+local, "ADMIN")
+}
+
+// createRoom: admin creates a room with Walkie at level 100, puts it in
+// live mode if asked, the members join, and it returns once Walkie's
+// floor state says the room is ready (and live, if asked).
+func createRoom(ctx context.Context, admin *mautrix.Client, bot string, live bool, members ...*mautrix.Client) (id.RoomID, error) {
+	invite := []id.UserID{id.UserID(bot)}
+	for _, m := range members {
+		invite = append(invite, m.UserID)
+	}
+	resp, err := admin.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", Invite: invite,
+		PowerLevelOverride: &event.PowerLevelsEventContent{Users: map[id.UserID]int{admin.UserID: 100, id.UserID(bot): 100}}})
+	if err != nil {
+		return "", err
+	}
+	for _, m := range members {
+		if _, err := m.JoinRoomByID(ctx, resp.RoomID); err != nil {
+			return "", err
+		}
+	}
+	wait, cancel := context.WithTimeout(ctx, waitLimit)
+	defer cancel()
+	// Walkie sets the permit level up after it published the first floor.
+	if err := dendrite.WaitForStateEvent(wait, admin, resp.RoomID, event.StatePowerLevels, "", func(raw json.RawMessage) bool {
+		var pl event.PowerLevelsEventContent
+		if json.Unmarshal(raw, &pl) != nil {
+			return false
+		}
+		_, ok := pl.Events[floor.TypePermit]
+		return ok
+	}); err != nil {
+		return "", fmt.Errorf("no permit level set up in %s: %w", resp.RoomID, err)
+	}
+	if !live {
+		return resp.RoomID, nil
+	}
+	if _, err := admin.SendStateEvent(ctx, resp.RoomID, matrix.TypeFloorConfig, "", map[string]any{"mode": floor.ModeLive}); err != nil {
+		return "", err
+	}
+	_, err = dendrite.WaitForFloor(wait, admin, resp.RoomID, func(f floor.FloorState) bool { return f.Mode == floor.ModeLive })
+	return resp.RoomID, err
+}
