@@ -90,6 +90,8 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"engine", "-log-level", "loud"}, exitUsage, "-log-level"},
 		{[]string{"engine", "-devices", "1", "-rooms", "1"}, exitError, "devices must be at least 2"},
 		{[]string{"engine", "-load", "smoke"}, exitError, `load "smoke"`},
+		{[]string{"client", "-h"}, exitOK, "-turns"},
+		{[]string{"client", "extra"}, exitUsage, `unexpected argument "extra"`},
 		{[]string{"e2e", "-h"}, exitOK, "-channel"},
 		{[]string{"e2e", "-channel", "-sequential"}, exitUsage, "choose one"},
 		{[]string{"channel-idle", "-h"}, exitOK, "-sockets"},

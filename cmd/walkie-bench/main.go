@@ -8,8 +8,10 @@
 //	walkie-bench scale [flags]    memory and latency against managed rooms (part C)
 //	walkie-bench channel-idle     memory per floor-channel socket and CPU at rest
 //	                              with 10,000 idle sockets (part D)
+//	walkie-bench client [flags]   press to grant and mouth to ear through the web
+//	                              client in Chromium, channel and room events (part E)
 //	walkie-bench live [flags]     mouth to ear through the web client: live
-//	                              mode and broadcast chunks side by side (part E)
+//	                              mode and broadcast chunks side by side (part F)
 package main
 
 import (
@@ -52,6 +54,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runScale(ctx, args[1:], stdout, stderr)
 	case "channel-idle":
 		return runChannelIdle(ctx, args[1:], stdout, stderr)
+	case "client":
+		return runClient(ctx, args[1:], stdout, stderr)
 	case "live":
 		return runLive(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
@@ -76,6 +80,8 @@ Commands:
   channel-idle
            memory per floor-channel socket and CPU at rest, with 10,000
            idle authenticated sockets on the walkie binary
+  client   press to grant and mouth to ear through the web client in
+           Chromium, over the floor channel and over room events
   live     mouth to ear and press to first audio through the web client in
            Chromium: live mode (LiveKit) and broadcast chunks side by side
 

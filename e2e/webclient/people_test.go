@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/walkie-ptt/walkie/internal/floorchannel"
 	"github.com/walkie-ptt/walkie/internal/testkit/browser"
 	"github.com/walkie-ptt/walkie/internal/testkit/checkout"
 )
@@ -36,6 +37,7 @@ type person struct {
 	userID   string
 	device   string     // known once logged in through the form
 	crowd    *[]*person // everyone in the test, whose pages a failure shows
+	path     string     // how the client reaches the floor: pathChannel, or pathRoom (channel blocked)
 }
 
 // crowds lists the people of each test.
@@ -86,6 +88,9 @@ func (p *person) state() string {
 	defer cancel()
 	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({
 		floorState: document.getElementById('talk')?.dataset.floorState,
+		floorPath: document.getElementById('talk')?.dataset.floorPath,
+		requestPath: document.getElementById('talk')?.dataset.requestPath,
+		floorSource: document.getElementById('talk')?.dataset.floorSource,
 		floorStatus: document.getElementById('floor-status')?.textContent,
 		talkMessage: document.getElementById('talk-message')?.textContent,
 		trouble: document.getElementById('talk-trouble')?.textContent,
@@ -141,6 +146,35 @@ func (p *person) waitFloorState(want string) {
 	p.t.Helper()
 	p.waitUntil("the talk button in state "+want,
 		fmt.Sprintf(`document.getElementById('talk').dataset.floorState === %q`, want))
+}
+
+// waitFloorPath waits until the client asks the way the person's browser
+// lets it: over the floor channel, or, with the channel blocked, with room
+// events once the client has tried the channel and given up for now.
+func (p *person) waitFloorPath() {
+	p.t.Helper()
+	cond := `document.getElementById('talk').dataset.floorPath === 'channel'`
+	if p.path == pathRoom {
+		cond = `window.walkieDebug.floorPath?.channel?.status === 'unavailable' && document.getElementById('talk').dataset.floorPath === 'room'`
+	}
+	p.waitUntil("the floor path "+p.path, cond)
+}
+
+// wantRequestPath waits until the person's last floor request went their way.
+func (p *person) wantRequestPath() {
+	p.t.Helper()
+	p.waitUntil("the last request sent by "+p.path, fmt.Sprintf(`document.getElementById('talk').dataset.requestPath === %q`, p.path))
+}
+
+// waitFloorSource waits until the floor the page shows came the person's
+// way: pushed over the channel, or from /sync.
+func (p *person) waitFloorSource() {
+	p.t.Helper()
+	want := "sync"
+	if p.path == pathChannel {
+		want = "channel"
+	}
+	p.waitUntil("the floor from "+want, fmt.Sprintf(`document.getElementById('talk').dataset.floorSource === %q`, want))
 }
 
 // logIn opens the client and logs in through the form, typing the bare
@@ -261,6 +295,17 @@ func (p *person) blockHomeserver(prefix string, blocked bool) {
 			URLPatterns: []*network.BlockPattern{{URLPattern: shared.HS.URL() + prefix + "*", Block: blocked}}})
 		return err
 	}))
+}
+
+// blockFloorChannel makes the browser fail to open Walkie's floor channel
+// (the WebSocket), so the client must use room events. Cut off before the
+// page loads, the client never reaches the channel.
+func (p *person) blockFloorChannel() {
+	p.t.Helper()
+	ws := "ws" + strings.TrimPrefix(shared.Walkie.WebURL(), "http")
+	if err := p.u.CutOff(ws + floorchannel.Path + "*"); err != nil {
+		p.t.Fatal(err)
+	}
 }
 
 // toneOnsets is how many times the person's player has heard the

@@ -2,6 +2,7 @@ package webclient
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -12,16 +13,53 @@ import (
 // Three people in one room, each in a browser of their own: Alice and Bob
 // may talk, Carol only listens. What each sees and hears as they take
 // turns: a denial in words, the speaker's name, the queue, the handover,
-// and the speaker's tone at the listener.
+// and the speaker's tone at the listener. Once with Walkie's floor channel,
+// once with the browsers refusing to open it (the client falls back to
+// room events), and once mixed: Bob without the channel queues behind
+// Alice, who asked over it (one queue, one term).
 func TestTalkQueueAndHandover(t *testing.T) {
+	for _, run := range []struct {
+		name  string
+		paths [3]string // how Alice, Bob and Carol reach the floor
+	}{
+		{"floor channel", [3]string{pathChannel, pathChannel, pathChannel}},
+		{"room events", [3]string{pathRoom, pathRoom, pathRoom}},
+		{"mixed", [3]string{pathChannel, pathRoom, pathChannel}},
+	} {
+		t.Run(run.name, func(t *testing.T) { talkQueueAndHandover(t, run.paths) })
+	}
+}
+
+// The ways a client reaches the floor (#talk[data-floor-path]).
+const (
+	pathChannel = "channel"
+	pathRoom    = "room"
+)
+
+func talkQueueAndHandover(t *testing.T, paths [3]string) {
 	b := browser.New(t, browser.Options{})
 	alice, bob, carol := newPerson(t, b, "alice"), newPerson(t, b, "bob"), newPerson(t, b, "carol")
+	people := []*person{alice, bob, carol}
+	for i, p := range people {
+		p.path = paths[i]
+		if p.path == pathRoom {
+			p.blockFloorChannel()
+		}
+	}
+	// The screenshots in docs/client.md come from the run with the channel.
+	docs := paths == [3]string{pathChannel, pathChannel, pathChannel}
+	screenshot := func(p *person, name string) {
+		if !docs {
+			name += "-" + strings.Join(paths[:], "-")
+		}
+		p.screenshot(name)
+	}
 	admin := newAdmin(t)
 	room := admin.room("Team radio", nil, alice, bob, carol)
 	carol.useTouch() // Carol is on a phone
 
 	alice.logIn()
-	alice.screenshot("login")
+	screenshot(alice, "login")
 	alice.submitLogin()
 	for _, p := range []*person{bob, carol} {
 		p.logIn()
@@ -33,10 +71,11 @@ func TestTalkQueueAndHandover(t *testing.T) {
 	carol.openRoom(room.String())
 	bob.waitText("invites", "Team radio")
 	bob.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`#invites li[data-room-id=%q] button`, room))))
-	for _, p := range []*person{alice, bob, carol} {
+	for _, p := range people {
 		p.waitFloorState("free")
 		p.waitText("room-name", "Team radio")
 		p.waitText("permit-status", "no talk permit")
+		p.waitFloorPath()
 	}
 
 	// Permits through the page: Alice for good, Bob for an hour, Carol
@@ -56,28 +95,34 @@ func TestTalkQueueAndHandover(t *testing.T) {
 	carol.waitFloorState("denied")
 	carol.waitText("talk-message", "This device is set to listen only")
 	carol.touchTalk(false)
-	carol.screenshot("denied-listen-only")
+	carol.wantRequestPath()
+	screenshot(carol, "denied-listen-only")
 
 	// Alice holds the button: she talks, the others see her name and
 	// device, and Carol hears her tone.
 	alice.pressMouse()
 	alice.waitFloorState("talking")
 	alice.waitText("floor-status", "You are talking")
+	alice.wantRequestPath()
 	alice.waitText("floor-time", "s left")
 	speaker := fmt.Sprintf("%s (%s) is talking", alice.local, alice.device)
 	bob.waitText("floor-status", speaker)
 	bob.waitFloorState("busy")
 	carol.waitText("floor-status", speaker)
 	carol.waitUntil("Alice's tone through the player", `window.walkieDebug.player.stats().toneOnsets.length > 0`)
-	alice.screenshot("talking")
-	bob.screenshot("listening")
+	for _, p := range people {
+		p.waitFloorSource()
+	}
+	screenshot(alice, "talking")
+	screenshot(bob, "listening")
 
 	// Bob holds Space meanwhile: he is queued, first in line.
 	bob.pressSpace()
 	bob.waitFloorState("queued")
 	bob.waitText("queue-position", "1")
 	bob.waitText("floor-status", "You are number 1 in the queue")
-	bob.screenshot("queued")
+	bob.wantRequestPath()
+	screenshot(bob, "queued")
 	heardAlice := carol.toneOnsets()
 
 	// Alice lets go: the floor passes to Bob, who is still holding, and
@@ -106,9 +151,10 @@ func TestTalkQueueAndHandover(t *testing.T) {
 
 	// Bob lets go: the floor is free, and both turns are voice messages.
 	bob.releaseSpace()
-	for _, p := range []*person{alice, bob, carol} {
+	for _, p := range people {
 		p.waitFloorState("free")
 	}
+	bob.wantRequestPath() // with the channel, the release follows the stopped on it
 	alice.waitUntil("two voice messages", `document.querySelectorAll('#messages li[data-broadcast-id]').length === 2`)
 
 	// Alice replays the latest (Bob's) and hears it.
@@ -125,7 +171,8 @@ func TestTalkQueueAndHandover(t *testing.T) {
 	// What went into the room is Element's voice broadcast, as Walkie
 	// and other clients read it.
 	admin.checkBroadcast(room, alice)
-	for _, p := range []*person{alice, bob, carol} {
+	for _, p := range people {
+		p.waitFloorPath() // nobody fell back, nobody reached a blocked channel
 		p.noExceptions()
 	}
 }

@@ -4,6 +4,7 @@
 // docs/client.md for the widget URL).
 import { Player } from './audio/player.js';
 import { $, inTime, say, show } from './dom.js';
+import { FloorPath } from './floorpath.js';
 import { setUpLogin } from './login.js';
 import { Client } from './matrix.js';
 import { Mic } from './mic.js';
@@ -18,8 +19,8 @@ import { setUpTalkButton } from './talkbutton.js';
 const params = new URLSearchParams(location.search);
 const widget = { roomId: params.get('roomId') || '', userId: params.get('userId') || '', isWidget: params.has('widgetId') };
 
-window.walkieDebug = { player: null, recorder: null };
-let current = null; // {client, rooms, sync, view, mic}
+window.walkieDebug = { player: null, recorder: null, floorPath: null };
+let current = null; // {client, rooms, sync, view, mic, floorPath}
 
 function showView(name) {
   for (const v of ['loading', 'login', 'rooms', 'room']) show($(`${v}-view`), v === name);
@@ -60,7 +61,17 @@ function start(session, config) {
   const mic = new Mic();
   let synced;
   const firstSync = new Promise((resolve) => (synced = resolve));
-  const view = new RoomView({ client, rooms, player: window.walkieDebug.player, mic, firstSync });
+  // The floor channel, where Walkie serves one: requests and floor pushes
+  // in milliseconds while it is ready, room events otherwise.
+  const floorPath = new FloorPath({
+    client, config, rooms,
+    onFloor: (room) => {
+      current?.view.onFloorPush(room);
+      renderRoomList(rooms, client);
+    },
+    onStatus: () => current?.view.render(),
+  });
+  const view = new RoomView({ client, rooms, player: window.walkieDebug.player, mic, firstSync, floorPath });
   const sync = new Sync(client, {
     onResponse: (resp) => {
       for (const update of rooms.apply(resp)) view.onSync(update);
@@ -75,7 +86,8 @@ function start(session, config) {
       say($('login-error'), 'The homeserver ended this session. Log in again.');
     },
   });
-  current = { client, rooms, sync, view, mic };
+  current = { client, rooms, sync, view, mic, floorPath };
+  window.walkieDebug.floorPath = floorPath;
   renderRoomList(rooms, client);
   sync.start();
   route();
@@ -85,8 +97,9 @@ function stop() {
   if (!current) return;
   current.sync.stop();
   current.view.close();
+  current.floorPath.close();
   current.mic.close();
-  window.walkieDebug.recorder = null;
+  window.walkieDebug.recorder = window.walkieDebug.floorPath = null;
   current = null;
   showConnection({ state: 'ok' });
 }

@@ -10,6 +10,8 @@
 //     deviceId, userId,                                        // userId optional
 //     onFloor: (roomId, floorState, version) => {},
 //     onStatus: (status, detail) => {},  // "connecting" | "ready" | "unavailable" | "closed"
+//     onError: (error) => {},            // {errcode, error, room_id?} not about a request,
+//                                        // e.g. M_FORBIDDEN for a subscribe
 //   });
 //   channel.subscribe(roomId);
 //   const response = await channel.request(roomId, { preempt: false });
@@ -31,7 +33,7 @@ const PERMANENT = new Map([
   [4003, "wrong_user"],
 ]);
 
-export function connect({ url, getOpenIdToken, deviceId, userId, onFloor = () => {}, onStatus = () => {}, WebSocketImpl = globalThis.WebSocket }) {
+export function connect({ url, getOpenIdToken, deviceId, userId, onFloor = () => {}, onStatus = () => {}, onError = () => {}, WebSocketImpl = globalThis.WebSocket }) {
   const rooms = new Set();            // rooms to follow, across reconnections
   const versions = new Map();         // room → the latest version handed to onFloor
   const pending = new Map();          // request id → {resolve, reject, timer}
@@ -90,7 +92,9 @@ export function connect({ url, getOpenIdToken, deviceId, userId, onFloor = () =>
       case "error": {
         const p = m.id !== undefined && pending.get(m.id);
         if (!p) {
-          if (m.type === "error") console.warn("floor channel:", m.errcode, m.error);
+          if (m.type !== "error") return;
+          console.warn("floor channel:", m.errcode, m.error);
+          try { onError(m); } catch (e) { console.error("floor channel onError:", e); }
           return;
         }
         pending.delete(m.id);

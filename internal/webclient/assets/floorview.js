@@ -19,12 +19,21 @@ export function describeFloor(room, talk, now = Date.now()) {
     case 'opening':
       return { state: 'pending', label: 'Opening the microphone…', status: 'Opening the microphone…' };
     case 'asking':
+      // Granted (over the floor channel, or from the queue): the person may
+      // speak, the recorder runs; the chunks go out once the floor names
+      // the broadcast.
+      if (talk.broadcast?.granted) {
+        const until = talk.broadcast.expiresTs;
+        return { state: 'talking', label: 'Release to stop', status: 'You are talking.', left: until ? `${inTime(until, now)} left` : left };
+      }
+      return { state: 'pending', label: 'Asking…', status: 'Asking for the floor…' };
     case 'abandoning':
+      if (talk.broadcast?.granted) return ending();
       return { state: 'pending', label: 'Asking…', status: 'Asking for the floor…' };
     case 'talking':
       return { state: 'talking', label: 'Release to stop', status: 'You are talking.', left };
     case 'ending':
-      return { state: 'talking', label: 'Finishing…', status: 'Sending the end of your message…' };
+      return ending();
     case 'queued':
       return {
         state: 'queued',
@@ -45,6 +54,10 @@ export function describeFloor(room, talk, now = Date.now()) {
   base.label = 'Hold to talk';
   if (talk.notice) base.state = 'denied';
   return base;
+}
+
+function ending() {
+  return { state: 'talking', label: 'Finishing…', status: 'Sending the end of your message…' };
 }
 
 function off(status) {

@@ -84,6 +84,12 @@ export class Client {
     });
   }
 
+  // openIdToken proves who the user is to a third party (the floor
+  // channel) for about an hour, without handing it the access token.
+  openIdToken() {
+    return this.call('POST', `/_matrix/client/v3/user/${enc(this.userId)}/openid/request_token`, { body: {} });
+  }
+
   join(roomIdOrAlias, via = []) {
     const query = via.length ? { server_name: via[0] } : {};
     return this.call('POST', `/_matrix/client/v3/join/${enc(roomIdOrAlias)}`, { body: {}, query });

@@ -1,9 +1,11 @@
 // What the client knows of each room, built from /sync: current state,
-// the floor as the controller last published it, and invites. Timeline
+// the floor as the controller last published it (or the floor channel
+// pushed it, whichever is newer: floorstate.js), and invites. Timeline
 // events are passed on to whoever listens (talk.js, listen.js); only
 // state is kept here.
 import { DIALECTS, FLOOR, INFO_TYPES, PERMIT, permitKey } from './protocol.js';
 import { localpart } from './dom.js';
+import { FloorTracker } from './floorstate.js';
 
 const TIMELINE_KEPT = 300;
 
@@ -12,14 +14,18 @@ export class Room {
     this.id = id;
     this.controller = controller;
     this.state = new Map(); // type → Map(stateKey → event)
-    this.floor = null; // the controller's latest floor content
-    this.floorEventId = null;
+    this.floors = new FloorTracker(); // the controller's latest floor content
     this.timeline = []; // the latest events, for a view opened later
   }
 
   remember(events) {
     this.timeline.push(...events);
     if (this.timeline.length > TIMELINE_KEPT) this.timeline.splice(0, this.timeline.length - TIMELINE_KEPT);
+  }
+
+  // floor is the latest floor state, from /sync or the floor channel.
+  get floor() {
+    return this.floors.floor;
   }
 
   get(type, key = '') {
@@ -31,8 +37,7 @@ export class Room {
     this.state.get(ev.type).set(ev.state_key, ev);
     // Only the controller's floor state is believed (docs/protocol.md).
     if (ev.type === FLOOR && ev.state_key === '' && ev.sender === this.controller) {
-      this.floor = ev.content || {};
-      this.floorEventId = ev.event_id;
+      this.floors.offer(ev.content || {}, 'sync', ev.event_id);
     }
   }
 
@@ -121,5 +126,11 @@ export class Rooms {
       this.invited.delete(id);
     }
     return updates;
+  }
+
+  // channelGone: the floor channel is not live any more; /sync's floor
+  // states take over.
+  channelGone() {
+    for (const room of this.joined.values()) room.floors.channelGone();
   }
 }

@@ -9,8 +9,8 @@ import { renderPermit } from './permits.js';
 import { Talk } from './talk.js';
 
 export class RoomView {
-  constructor({ client, rooms, player, mic, firstSync }) {
-    Object.assign(this, { client, rooms, player, mic, firstSync });
+  constructor({ client, rooms, player, mic, firstSync, floorPath = null }) {
+    Object.assign(this, { client, rooms, player, mic, firstSync, floorPath });
     this.room = null;
     this.talk = null;
     this.listen = null;
@@ -47,17 +47,19 @@ export class RoomView {
     this.room = room;
     this.notice('');
     const onChange = () => this.render();
-    this.talk = new Talk({ client: this.client, room, mic: this.mic, onChange });
+    this.talk = new Talk({ client: this.client, room, mic: this.mic, onChange, floorPath: this.floorPath });
+    this.floorPath?.follow(room.id);
     this.listen = new Listen({ client: this.client, room, player: this.player, onChange });
     this.live = new Live({ client: this.client, room, player: this.player, mic: this.mic, isTalking: () => ['asking', 'talking'].includes(this.talk?.phase), onChange });
     for (const ev of room.timeline) this.listen.onTimeline(ev);
-    this.floorSeen = room.floorEventId;
+    this.floorSeen = room.floors.changes;
     this.listen.onFloor();
     this.listen.afterSync(false);
     this.render();
   }
 
   close() {
+    if (this.room) this.floorPath?.unfollow(this.room.id);
     this.talk?.dispose();
     this.live?.close();
     this.room = this.talk = this.listen = this.live = this.ref = null;
@@ -83,13 +85,23 @@ export class RoomView {
       this.talk.onTimeline(ev);
       this.listen.onTimeline(ev);
     }
-    if (this.room.floorEventId !== this.floorSeen) {
-      this.floorSeen = this.room.floorEventId;
-      this.talk.evaluate();
-      this.listen.onFloor();
-    }
+    this.floorChanged();
     this.listen.afterSync(update.limited);
     this.render();
+  }
+
+  // onFloorPush: the floor channel changed a room's floor, ahead of /sync.
+  onFloorPush(room) {
+    if (room !== this.room) return;
+    this.floorChanged();
+    this.render();
+  }
+
+  floorChanged() {
+    if (this.room.floors.changes === this.floorSeen) return;
+    this.floorSeen = this.room.floors.changes;
+    this.talk.evaluate();
+    this.listen.onFloor();
   }
 
   notice(text) {
@@ -104,6 +116,9 @@ export class RoomView {
     const d = describeFloor(room, talk);
     const button = $('talk');
     button.dataset.floorState = d.state;
+    button.dataset.floorPath = this.floorPath?.name || 'room'; // how a press would ask now
+    button.dataset.requestPath = talk.requestPath; // how the last request went
+    button.dataset.floorSource = room.floors.source; // where the floor shown came from
     button.disabled = !!d.disabled;
     say(button, d.label);
     say($('floor-status'), d.status);
