@@ -1,6 +1,8 @@
 package decide
 
 import (
+	"time"
+
 	"context"
 	"errors"
 	"fmt"
@@ -31,6 +33,16 @@ func (d *Decider) FloorChanges() <-chan FloorChange { return d.floorChanges }
 // FloorChangesLost reports (once) that changes were dropped since the
 // last call: the reader must then read the rooms it cares about.
 func (d *Decider) FloorChangesLost() bool { return d.floorLost.Swap(false) }
+
+// PublishedFloor is a room's floor state as Walkie publishes it: in live
+// mode with the token service's URL, which the engine does not know.
+func (d *Decider) PublishedFloor(room *floor.Room, now time.Time) floor.FloorState {
+	fs := room.FloorState(now)
+	if fs.Mode == floor.ModeLive {
+		fs.LiveKitServiceURL = d.liveService
+	}
+	return fs
+}
 
 func (d *Decider) publishFloor(out Outcome) {
 	if out.Floor == nil {

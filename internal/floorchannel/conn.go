@@ -291,7 +291,7 @@ func (c *conn) subscribe(m clientMessage) {
 		c.send(errorPush(m, perr))
 		return
 	}
-	c.s.hub.offer(c, m.RoomID, room.FloorVersion, room.FloorState(time.Now()))
+	c.s.hub.offer(c, m.RoomID, room.FloorVersion, c.s.opts.Decider.PublishedFloor(room, time.Now()))
 }
 
 var notInRoom = &protocolError{code: errNotFound, msg: "Walkie is not in this room"}

@@ -309,7 +309,7 @@ func (s *Server) refresh(ctx context.Context, roomID string) {
 		}
 		return
 	}
-	s.hub.publish(roomID, room.FloorVersion, room.FloorState(time.Now()))
+	s.hub.publish(roomID, room.FloorVersion, s.opts.Decider.PublishedFloor(room, time.Now()))
 }
 
 // Sockets is how many sockets are open (authenticated or not).
