@@ -15,8 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -75,25 +73,12 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	if opts.Progress == nil {
 		opts.Progress = io.Discard
 	}
-	echo, err := newEchoAS()
+	rig, err := newEchoRig("e2ebench", opts.StackLogDir)
 	if err != nil {
 		return Result{}, err
 	}
-	defer echo.close()
-	dir, err := os.MkdirTemp("", "walkie-e2ebench-")
-	if err != nil {
-		return Result{}, err
-	}
-	defer os.RemoveAll(dir)
-	echoReg := filepath.Join(dir, "echo-registration.yaml")
-	if err := echo.writeRegistration(echoReg); err != nil {
-		return Result{}, err
-	}
-	logFile, err := os.CreateTemp(opts.StackLogDir, "walkie-e2ebench-*.log")
-	if err != nil {
-		return Result{}, err
-	}
-	defer logFile.Close()
+	defer rig.close()
+	echo, echoReg, logFile := rig.echo, rig.registration, rig.log
 	fmt.Fprintf(opts.Progress, "starting PostgreSQL, Dendrite and Walkie (logs: %s)\n", logFile.Name())
 	// A granted requester never starts a broadcast: its grant must outlive
 	// the wait for the release, hence the long start_timeout.

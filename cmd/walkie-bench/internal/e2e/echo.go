@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/rs/zerolog"
@@ -128,4 +129,51 @@ func randomToken() string {
 	b := make([]byte, 24)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// echoRig is what a run with the echo baseline sets up first: the echo
+// appservice, its registration file for the homeserver, and the log file
+// the run's stacks write to.
+type echoRig struct {
+	echo         *echoAS
+	registration string
+	log          *os.File
+	dir          string
+}
+
+// newEchoRig starts the echo and writes its registration; name tells the
+// run's temporary files apart ("e2ebench", "seqbench").
+func newEchoRig(name, logDir string) (r *echoRig, err error) {
+	r = &echoRig{}
+	defer func() {
+		if err != nil {
+			r.close()
+		}
+	}()
+	if r.echo, err = newEchoAS(); err != nil {
+		return nil, err
+	}
+	if r.dir, err = os.MkdirTemp("", "walkie-"+name+"-"); err != nil {
+		return nil, err
+	}
+	r.registration = filepath.Join(r.dir, "echo-registration.yaml")
+	if err = r.echo.writeRegistration(r.registration); err != nil {
+		return nil, err
+	}
+	if r.log, err = os.CreateTemp(logDir, "walkie-"+name+"-*.log"); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *echoRig) close() {
+	if r.log != nil {
+		_ = r.log.Close()
+	}
+	if r.dir != "" {
+		_ = os.RemoveAll(r.dir)
+	}
+	if r.echo != nil {
+		r.echo.close()
+	}
 }

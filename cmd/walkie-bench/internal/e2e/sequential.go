@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/walkie-ptt/walkie/internal/testkit/stack"
@@ -32,25 +30,12 @@ func RunSequential(ctx context.Context, opts SequentialOptions) (Result, error) 
 	if opts.Progress == nil {
 		opts.Progress = io.Discard
 	}
-	echo, err := newEchoAS()
+	rig, err := newEchoRig("seqbench", opts.StackLogDir)
 	if err != nil {
 		return Result{}, err
 	}
-	defer echo.close()
-	dir, err := os.MkdirTemp("", "walkie-seqbench-")
-	if err != nil {
-		return Result{}, err
-	}
-	defer os.RemoveAll(dir)
-	echoReg := filepath.Join(dir, "echo-registration.yaml")
-	if err := echo.writeRegistration(echoReg); err != nil {
-		return Result{}, err
-	}
-	logFile, err := os.CreateTemp(opts.StackLogDir, "walkie-seqbench-*.log")
-	if err != nil {
-		return Result{}, err
-	}
-	defer logFile.Close()
+	defer rig.close()
+	echo, echoReg, logFile := rig.echo, rig.registration, rig.log
 	fmt.Fprintf(opts.Progress, "starting two stacks, one for Walkie and one for the echo (logs: %s)\n", logFile.Name())
 	floorTimers := timers.Floor{NoRateLimit: true, StartTimeout: 30 * time.Second}
 	walkieStack, err := stack.Start(ctx, stack.Options{Log: logFile, LogLevel: "info", Floor: floorTimers})
