@@ -42,7 +42,9 @@ func (r *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, data pgx.
 	r.n++
 	for _, q := range data.Batch.QueuedQueries {
 		if strings.Contains(q.SQL, "FOR UPDATE") && strings.Contains(q.SQL, "FROM room") {
-			r.locked = append(r.locked, q.Arguments[0].(string))
+			// One statement locks a batch's rooms, in the order given
+			// (store.TestLockRoomsLocksInSortedOrder).
+			r.locked = append(r.locked, q.Arguments[0].([]string)...)
 		}
 	}
 	return ctx

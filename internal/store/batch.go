@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -160,69 +161,182 @@ func (tx *Tx) LockRoom(roomID string, limit int) (LockedRoom, error) {
 // first time cost one more, all together). It returns the rooms in sorted
 // order for a look; LockRoom hands each out for its decision. A room whose
 // state cannot be decoded gets its error from LockRoom; an error here is
-// the transaction's, attributed to the room whose statement failed.
+// the transaction's.
+//
+// One statement locks every room, and one reads every room's events and
+// the clock: a statement costs PostgreSQL about as much as the few rows
+// it touches. The events are read by the second, after the locks, so they
+// include what the room's previous decision marked decided. A room whose
+// version is the one the store's cache holds comes from the cache, its
+// state neither read nor decoded (roomcache.go).
 func (tx *Tx) LockRooms(locks []RoomLock) ([]LockedRoom, error) {
-	locks = slices.SortedFunc(slices.Values(locks), func(a, b RoomLock) int { return strings.Compare(a.RoomID, b.RoomID) })
-	b := &pgx.Batch{}
+	locks = distinctRooms(locks)
+	n := len(locks)
+	ids, known, limits := make([]string, n), make([]int64, n), make([]int32, n)
+	held := map[string]cachedRoom{}
 	var devices []floor.Device
-	for _, l := range locks {
-		b.Queue(`SELECT state, joined, clock_timestamp() + $2::interval FROM room WHERE room_id = $1 FOR UPDATE`, l.RoomID, tx.store.clockOffset())
-		b.Queue(pendingEventsSQL, l.RoomID, l.Limit)
+	for i, l := range locks {
+		ids[i], known[i], limits[i] = l.RoomID, noVersion, int32(min(l.Limit, math.MaxInt32))
+		if c, ok := tx.store.rooms.take(l.RoomID); ok {
+			held[l.RoomID], known[i] = c, c.version
+		}
 		devices = append(devices, l.Devices...)
 	}
+	b := &pgx.Batch{}
+	b.Queue(lockRoomsSQL, ids, known)
+	b.Queue(pendingEventsSQL, ids, limits, tx.store.clockOffset())
 	readDevices := tx.queueDeviceLocks(b, devices)
 	br, err := tx.send(b)
 	if err != nil {
 		return nil, err
 	}
-	if tx.prefetched == nil {
-		tx.prefetched = make(map[string]lockResult, len(locks))
+	rows, err := readLockedRooms(br, ids)
+	if err == nil {
+		err = readPendingEvents(br, rows)
 	}
-	states := make([][]byte, len(locks))
-	var missing []int
-	for i, l := range locks {
-		var locked LockedRoom
-		lockErr := br.QueryRow().Scan(&states[i], &locked.Joined, &locked.Now)
-		if errors.Is(lockErr, pgx.ErrNoRows) {
-			missing = append(missing, i)
-		} else if lockErr != nil {
-			_ = br.Close()
-			return nil, tx.owned(lockErr, l.RoomID)
-		}
-		rows, err := br.Query()
-		if err == nil {
-			locked.Events, err = pgx.CollectRows(rows, scanInboxEvent)
-		}
-		if err != nil {
-			_ = br.Close()
-			return nil, tx.owned(err, l.RoomID)
-		}
-		tx.prefetched[l.RoomID] = lockResult{locked: locked}
+	if err == nil && readDevices != nil {
+		err = readDevices(br)
 	}
-	if readDevices != nil {
-		if err := readDevices(br); err != nil {
-			_ = br.Close()
-			return nil, tx.owned(err, tx.owner)
-		}
+	if err != nil {
+		_ = br.Close()
+		return nil, tx.owned(err, tx.owner)
 	}
 	if err := br.Close(); err != nil {
 		return nil, err
 	}
+	if tx.prefetched == nil {
+		tx.prefetched = make(map[string]lockResult, n)
+	}
+	var missing []int
 	for i, l := range locks {
-		if !slices.Contains(missing, i) {
-			r := tx.prefetched[l.RoomID]
-			r.err = tx.decodeRoom(&r.locked, states[i])
-			tx.prefetched[l.RoomID] = r
+		row := rows[l.RoomID]
+		if !row.found {
+			missing = append(missing, i)
+			tx.prefetched[l.RoomID] = lockResult{locked: row.locked}
+			continue
 		}
+		r := lockResult{locked: row.locked}
+		if c, ok := held[l.RoomID]; ok && row.state == nil && c.version == row.version {
+			r.locked.Room = c.room
+			tx.store.loaded(c.room)
+		} else {
+			r.err = tx.decodeRoom(&r.locked, row.state)
+		}
+		tx.prefetched[l.RoomID] = r
 	}
 	if err := tx.createRooms(locks, missing); err != nil {
 		return nil, err
 	}
-	out := make([]LockedRoom, len(locks))
+	out := make([]LockedRoom, n)
 	for i, l := range locks {
 		out[i] = tx.prefetched[l.RoomID].locked
 	}
 	return out, nil
+}
+
+// noVersion is a version no row has (the sequence starts at 1): the lock
+// then answers the state.
+const noVersion = -1
+
+// lockRoomsSQL locks rooms in the order of their IDs' bytes, the order Go
+// sorts them in: PostgreSQL sorts before it locks (the locking clause of
+// SELECT), so two transactions locking rooms this way cannot deadlock on
+// them, whatever the database's collation. It answers a room's state only
+// when its version is not the one given beside its ID. No join with the
+// lists, and the plan stays an index scan of the rooms named.
+const lockRoomsSQL = `SELECT room_id, version, joined,
+	CASE WHEN version = ($2::bigint[])[array_position($1::text[], room_id)] THEN NULL ELSE state END
+	FROM room WHERE room_id = ANY($1) ORDER BY room_id COLLATE "C" FOR UPDATE`
+
+// pendingEventsSQL reads up to a limit of each room's undecided events, in
+// arrival order, and the clock; a room without events gets one row with
+// the clock only.
+const pendingEventsSQL = `SELECT k.room_id, clock_timestamp() + $3::interval, e.seq, e.event_id, e.event::text, e.received_at
+	FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS k(room_id, lim, ord)
+	LEFT JOIN LATERAL (SELECT seq, event_id, event, received_at FROM inbox
+		WHERE inbox.room_id = k.room_id AND processed_at IS NULL ORDER BY seq LIMIT k.lim) e ON true
+	ORDER BY k.ord, e.seq`
+
+// lockedRow is a room's row as the lock read it.
+type lockedRow struct {
+	found   bool
+	version int64
+	state   []byte // nil: the version asked for
+	locked  LockedRoom
+}
+
+// readLockedRooms reads the lock's rows: at most one per room asked for.
+func readLockedRooms(br pgx.BatchResults, ids []string) (map[string]*lockedRow, error) {
+	rows := make(map[string]*lockedRow, len(ids))
+	for _, id := range ids {
+		rows[id] = &lockedRow{}
+	}
+	res, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	var id string
+	var version int64
+	var joined bool
+	var state []byte
+	_, err = pgx.ForEachRow(res, []any{&id, &version, &joined, &state}, func() error {
+		row, ok := rows[id]
+		if !ok || row.found {
+			return fmt.Errorf("lock rooms: unexpected row for %s", id)
+		}
+		row.found, row.version, row.state, row.locked.Joined = true, version, state, joined
+		return nil
+	})
+	return rows, err
+}
+
+// readPendingEvents reads each room's events and the clock.
+func readPendingEvents(br pgx.BatchResults, rows map[string]*lockedRow) error {
+	res, err := br.Query()
+	if err != nil {
+		return err
+	}
+	var roomID string
+	var now time.Time
+	var seq *int64
+	var eventID, raw *string
+	var received *time.Time
+	seen := 0
+	_, err = pgx.ForEachRow(res, []any{&roomID, &now, &seq, &eventID, &raw, &received}, func() error {
+		row := rows[roomID]
+		if row == nil {
+			return fmt.Errorf("pending events: unexpected row for %s", roomID)
+		}
+		if row.locked.Now.IsZero() {
+			row.locked.Now = now
+			seen++
+		}
+		if seq != nil {
+			row.locked.Events = append(row.locked.Events, InboxEvent{Seq: *seq, EventID: *eventID, RoomID: roomID,
+				Raw: json.RawMessage(*raw), ReceivedAt: *received})
+		}
+		return nil
+	})
+	if err == nil && seen != len(rows) {
+		err = fmt.Errorf("pending events: %d rooms answered of %d", seen, len(rows))
+	}
+	return err
+}
+
+// distinctRooms sorts locks by room and merges those of one room (the
+// larger limit, every device).
+func distinctRooms(locks []RoomLock) []RoomLock {
+	locks = slices.SortedFunc(slices.Values(locks), func(a, b RoomLock) int { return strings.Compare(a.RoomID, b.RoomID) })
+	out := locks[:0]
+	for _, l := range locks {
+		if k := len(out) - 1; k >= 0 && out[k].RoomID == l.RoomID {
+			out[k].Limit = max(out[k].Limit, l.Limit)
+			out[k].Devices = append(slices.Clip(out[k].Devices), l.Devices...)
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
 }
 
 // decodeRoom fills in a locked room from its stored state.
@@ -231,10 +345,15 @@ func (tx *Tx) decodeRoom(locked *LockedRoom, state []byte) error {
 	if err := json.Unmarshal(state, locked.Room); err != nil {
 		return fmt.Errorf("decode room state: %w", err)
 	}
-	opts := tx.store.opts
-	locked.Room.Controller = opts.Controller
-	locked.Room.ApplyDefaults(opts.Defaults)
+	tx.store.loaded(locked.Room)
 	return nil
+}
+
+// loaded makes a room read from the database or the cache this process's:
+// its controller and config.yaml's defaults are not stored with it.
+func (s *Store) loaded(room *floor.Room) {
+	room.Controller = s.opts.Controller
+	room.ApplyDefaults(s.opts.Defaults)
 }
 
 // createRooms inserts the rows of rooms seen for the first time, in one

@@ -30,6 +30,9 @@ type Options struct {
 	// Tracer, when set, sees every query and batch (each one round trip):
 	// tests count a decision's round trips with it.
 	Tracer pgx.QueryTracer
+	// RoomCache bounds the decoded rooms kept in memory (roomcache.go):
+	// 0 means DefaultRoomCache, a negative number none.
+	RoomCache int
 }
 
 // Store is a handle on Walkie's database.
@@ -40,6 +43,8 @@ type Store struct {
 	// offset shifts the database clock as the engine sees it; only tests
 	// and benchmarks move it (AdvanceClock), to fire timers without waiting.
 	offset atomic.Int64
+	// rooms are decoded rooms as of a version of their rows.
+	rooms *roomCache
 }
 
 // AdvanceClock moves the engine's view of the database clock forward.
@@ -73,7 +78,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connect to the database (database.uri): %w", err)
 	}
-	return &Store{pool: pool, opts: opts}, nil
+	return &Store{pool: pool, opts: opts, rooms: newRoomCache(opts.RoomCache)}, nil
 }
 
 // Ping checks that the database answers.

@@ -26,7 +26,8 @@ const BatchSize = 256
 // writes are queued, and go to PostgreSQL ahead of the next read or with
 // the commit. A decision of one room or many thus takes two round trips:
 // BEGIN + the locks + pending events + clock in the first (LockRooms),
-// every write + COMMIT in the second.
+// every write + COMMIT in the second. Statements are the next cost: each
+// kind of read or write is one statement for all the rooms of a batch.
 type Tx struct {
 	ctx    context.Context
 	store  *Store
@@ -45,6 +46,9 @@ type Tx struct {
 	// writes are the rows decisions appended, written with the next
 	// round trip, one statement per table for all rooms (writes.go).
 	writes writes
+	// written are copies of the rooms saved, as of the versions their
+	// rows got: the store's cache takes them when the transaction commits.
+	written []cachedRoom
 }
 
 // LockedRoom is a room as a decision sees it, under its row lock.
@@ -87,6 +91,9 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) (time.Time, err
 		if err == nil {
 			written, err = tx.commit()
 		}
+		if err == nil {
+			tx.cacheSaved()
+		}
 		if err != nil {
 			// A broken connection is dropped by the pool instead.
 			_, _ = tx.conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
@@ -109,17 +116,6 @@ func (tx *Tx) SaveTransaction(txnID string, events []InboxEvent, saved func(repl
 		saved(replay, rooms)
 		return nil
 	})
-}
-
-const pendingEventsSQL = `SELECT seq, event_id, room_id, event::text, received_at FROM inbox
-	WHERE room_id = $1 AND processed_at IS NULL ORDER BY seq LIMIT $2`
-
-func scanInboxEvent(row pgx.CollectableRow) (InboxEvent, error) {
-	var ev InboxEvent
-	var raw string
-	err := row.Scan(&ev.Seq, &ev.EventID, &ev.RoomID, &raw, &ev.ReceivedAt)
-	ev.Raw = json.RawMessage(raw)
-	return ev, err
 }
 
 // BusyElsewhere reports whether the device holds the floor in another room
@@ -149,27 +145,27 @@ func (tx *Tx) BusyElsewhere(roomID string, d floor.Device) (bool, error) {
 }
 
 // SaveRoom queues the room's new state and the columns copied from it for
-// indexes, the timer poll, busy_elsewhere and metrics.
+// indexes, the timer poll, busy_elsewhere and metrics (written with the
+// other rooms' in one statement, writes.go). A copy of the room goes to
+// the store's cache when the transaction commits.
 func (tx *Tx) SaveRoom(room *floor.Room, joined bool, now time.Time) error {
 	state, err := json.Marshal(room)
 	if err != nil {
 		return Poison(fmt.Errorf("encode room state: %w", err))
 	}
-	var holderUser, holderDevice *string
+	save := roomSave{roomID: room.RoomID, state: string(state), joined: joined, managed: room.Managed, passive: room.Passive,
+		term: room.Term, queueLength: int32(len(room.Queue)), validPermits: int32(room.ValidPermits(now))}
 	if room.Holder != nil {
-		holderUser, holderDevice = &room.Holder.UserID, &room.Holder.DeviceID
+		save.holderUser, save.holderDevice = &room.Holder.UserID, &room.Holder.DeviceID
 	}
-	var deadline *time.Time
 	if d := room.NextDeadline(); !d.IsZero() {
-		deadline = &d
+		save.deadline = &d
+	}
+	if tx.store.rooms != nil {
+		save.copy = room.Clone()
 	}
 	tx.noteSaved(room, joined)
-	tx.queued.Queue(`UPDATE room SET state = $2, joined = $3, managed = $4, passive = $5, term = $6,
-		holder_user = $7, holder_device = $8, queue_length = $9, next_deadline = $10, valid_permits = $11,
-		updated_at = clock_timestamp()
-		WHERE room_id = $1`,
-		room.RoomID, state, joined, room.Managed, room.Passive, room.Term,
-		holderUser, holderDevice, len(room.Queue), deadline, room.ValidPermits(now))
+	tx.writes.saveRoom(save)
 	return nil
 }
 
