@@ -219,6 +219,7 @@ func (tx *Tx) LockRooms(locks []RoomLock) ([]LockedRoom, error) {
 		if c, ok := held[l.RoomID]; ok && row.state == nil && c.version == row.version {
 			r.locked.Room = c.room
 			tx.store.loaded(c.room)
+			tx.store.rooms.hits.Add(1)
 		} else {
 			r.err = tx.decodeRoom(&r.locked, row.state)
 		}

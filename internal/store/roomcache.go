@@ -3,6 +3,7 @@ package store
 import (
 	"container/list"
 	"sync"
+	"sync/atomic"
 
 	"github.com/walkie-ptt/walkie/internal/floor"
 )
@@ -32,6 +33,8 @@ type roomCache struct {
 	max   int
 	rooms map[string]*list.Element // of cachedRoom
 	order list.List                // front: the most recently put
+	// hits counts locks answered from here (for tests).
+	hits atomic.Int64
 }
 
 // cachedRoom is a decoded room as of a version of its row. Whoever holds
