@@ -22,8 +22,8 @@ type holding struct {
 	joined bool
 }
 
-// queueDeviceLocks queues, for each device not yet known to tx, its
-// advisory lock (in sorted order) and one read of the rooms where the
+// queueDeviceLocks queues, for the devices not yet known to tx, their
+// advisory locks (in sorted order) and one read of the rooms where the
 // devices hold the floor; read reads the answers. Nil read: nothing new.
 func (tx *Tx) queueDeviceLocks(b *pgx.Batch, devices []floor.Device) (read func(pgx.BatchResults) error) {
 	var keys, users, ids []string
@@ -37,17 +37,16 @@ func (tx *Tx) queueDeviceLocks(b *pgx.Batch, devices []floor.Device) (read func(
 	if len(keys) == 0 {
 		return nil
 	}
-	for _, k := range slices.Sorted(slices.Values(keys)) {
-		b.Queue(`SELECT pg_advisory_xact_lock(hashtext($1))`, k)
-	}
+	// One statement takes every lock, in the order of the sorted list
+	// (the function scan yields it in order; ORDER BY says so).
+	b.Queue(`SELECT pg_advisory_xact_lock(hashtext(k)) FROM unnest($1::text[]) WITH ORDINALITY AS x(k, o) ORDER BY o`,
+		slices.Sorted(slices.Values(keys)))
 	// By user on the holder index, the devices sorted out here: cheaper
 	// than a join with the list of pairs.
 	b.Queue(`SELECT room_id, holder_user, holder_device FROM room WHERE joined AND holder_user = ANY($1)`, users)
 	return func(br pgx.BatchResults) error {
-		for range keys {
-			if _, err := br.Exec(); err != nil {
-				return err
-			}
+		if _, err := br.Exec(); err != nil {
+			return err
 		}
 		asked := make(map[floor.Device][]string, len(users))
 		for i := range users {

@@ -37,7 +37,8 @@ type FloorNotice struct {
 
 // NotifyFloor queues a notification of the room's new floor state. It is
 // part of the decision's transaction: PostgreSQL delivers it to listeners
-// on commit, and never if the transaction rolls back.
+// on commit, and never if the transaction rolls back. The notifications of
+// every room decided in the transaction go in one statement (writes.go).
 func (tx *Tx) NotifyFloor(roomID string, version int64, fs floor.FloorState) {
 	n := FloorNotice{RoomID: roomID, Version: version, Floor: &fs}
 	payload, err := json.Marshal(n)
@@ -45,7 +46,7 @@ func (tx *Tx) NotifyFloor(roomID string, version int64, fs floor.FloorState) {
 		n.Floor = nil
 		payload, _ = json.Marshal(n) // a room ID and a number
 	}
-	tx.queued.Queue(`SELECT pg_notify($1, $2)`, floorChannel, string(payload))
+	tx.writes.notices = append(tx.writes.notices, string(payload))
 }
 
 // ListenFloor sends every floor notice of the database to out until ctx

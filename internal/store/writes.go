@@ -8,8 +8,9 @@ import (
 	"github.com/walkie-ptt/walkie/internal/floor"
 )
 
-// The floor log, the outbox and the inbox marks of every room decided in
-// a transaction are written with one statement per table: a statement has
+// The floor log, the outbox, the inbox marks and the floor notifications
+// of every room decided in a transaction are written with one statement
+// per table (or channel): a statement has
 // a fixed cost, whatever its rows, and a batch decides many rooms.
 // (PostgreSQL then cannot say which room's row it refused: the decision
 // package decides each room of the batch alone instead.)
@@ -20,6 +21,7 @@ type writes struct {
 	outbox  []outboxLine
 	due     []string // rooms with outbox rows, in the order written (a room's twice in a row at most)
 	decided []int64  // inbox seqs
+	notices []string // floor notifications' payloads, in order (notify.go)
 }
 
 type logLine struct {
@@ -36,7 +38,7 @@ type outboxLine struct {
 // forgets them.
 func (tx *Tx) queueWrites() {
 	w := tx.writes
-	if len(w.log)+len(w.outbox)+len(w.decided) == 0 {
+	if len(w.log)+len(w.outbox)+len(w.decided)+len(w.notices) == 0 {
 		return
 	}
 	tx.writes = writes{}
@@ -46,6 +48,9 @@ func (tx *Tx) queueWrites() {
 	queueOutbox(tx.queued, w.outbox, slices.Compact(w.due))
 	if len(w.decided) > 0 {
 		tx.queued.Queue(`UPDATE inbox SET processed_at = clock_timestamp() WHERE seq = ANY($1)`, w.decided)
+	}
+	if len(w.notices) > 0 {
+		tx.queued.Queue(`SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS x(p, o) ORDER BY o`, floorChannel, w.notices)
 	}
 }
 
