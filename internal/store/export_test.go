@@ -6,3 +6,10 @@ func (s *Store) RoomCacheHits() int64 { return s.rooms.hits.Load() }
 
 // CachedRooms is how many decoded rooms the store keeps.
 func (s *Store) CachedRooms() int { return s.rooms.len() }
+
+// The statements of a batch lock, for plan tests.
+const (
+	LockRoomsSQL     = lockRoomsSQL
+	PendingEventsSQL = pendingEventsSQL
+	GenericPlans     = genericPlans
+)

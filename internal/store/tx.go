@@ -26,8 +26,9 @@ const BatchSize = 256
 // writes are queued, and go to PostgreSQL ahead of the next read or with
 // the commit. A decision of one room or many thus takes two round trips:
 // BEGIN + the locks + pending events + clock in the first (LockRooms),
-// every write + COMMIT in the second. Statements are the next cost: each
-// kind of read or write is one statement for all the rooms of a batch.
+// every write + COMMIT in the second. Statements are the next cost: the
+// locks, the reads and every write but the rooms' rows are one statement
+// for all the rooms of a batch.
 type Tx struct {
 	ctx    context.Context
 	store  *Store
