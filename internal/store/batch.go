@@ -239,15 +239,19 @@ func (tx *Tx) LockRooms(locks []RoomLock) ([]LockedRoom, error) {
 // then answers the state.
 const noVersion = -1
 
-// lockRoomsSQL locks rooms in the order of their IDs' bytes, the order Go
-// sorts them in: PostgreSQL sorts before it locks (the locking clause of
-// SELECT), so two transactions locking rooms this way cannot deadlock on
-// them, whatever the database's collation. It answers a room's state only
-// when its version is not the one given beside its ID. No join with the
-// lists, and the plan stays an index scan of the rooms named.
-const lockRoomsSQL = `SELECT room_id, version, joined,
-	CASE WHEN version = ($2::bigint[])[array_position($1::text[], room_id)] THEN NULL ELSE state END
-	FROM room WHERE room_id = ANY($1) ORDER BY room_id COLLATE "C" FOR UPDATE`
+// lockRoomsSQL locks rooms one after the other in the order of the list
+// (sorted by their IDs' bytes, as Go sorts them): the lateral subquery
+// runs once per room of the list, in order, and its FOR UPDATE keeps it
+// apart, a plain index scan of one room, so two transactions locking
+// rooms this way cannot deadlock on them, whatever the database's
+// collation. (An index scan of all the rooms at once, which PostgreSQL
+// plans as a bitmap scan, left the index entries of dead row versions
+// unmarked, and each lock read more of them.) It answers a room's state
+// only when its version is not the one given beside its ID.
+const lockRoomsSQL = `SELECT r.room_id, r.version, r.joined, CASE WHEN r.version = k.version THEN NULL ELSE r.state END
+	FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS k(room_id, version, ord)
+	CROSS JOIN LATERAL (SELECT room_id, version, joined, state FROM room WHERE room_id = k.room_id FOR UPDATE) r
+	ORDER BY k.ord`
 
 // pendingEventsSQL reads up to a limit of each room's undecided events, in
 // arrival order, and the clock; a room without events gets one row with
