@@ -32,7 +32,17 @@ type RoomBatch struct {
 	Items  []OutboxItem
 	gen    int64     // outbox_room.gen when leased
 	until  time.Time // outbox_room.until: with the owner, names this lease
+	// deadline is when the lease runs out by this process's clock,
+	// measured from before the lease was taken, so the holder never
+	// thinks it has more time than the database gave it.
+	deadline time.Time
+	// cut: more of the room's rows wait than the batch holds.
+	cut bool
 }
+
+// Deadline is when the lease runs out, by this process's clock: sending
+// and recording the results must end before it.
+func (b RoomBatch) Deadline() time.Time { return b.deadline }
 
 // maxRowsPerClaim bounds one room's batch, so a huge backlog is sent in
 // several leases and the lease never has to outlive a batch.
@@ -55,6 +65,7 @@ func NewOwner() string {
 // previous holder sent just before letting go would look unsent and go
 // out twice (a floor state could then overtake a newer one).
 func (s *Store) ClaimRooms(ctx context.Context, owner string, limit int, lease time.Duration) ([]RoomBatch, error) {
+	deadline := time.Now().Add(lease)
 	// The UPDATE re-checks the lease on the latest row version, so two
 	// senders never both take a room.
 	rows, err := s.pool.Query(ctx, `
@@ -103,12 +114,13 @@ func (s *Store) ClaimRooms(ctx context.Context, owner string, limit int, lease t
 	byRoom := map[string]*RoomBatch{}
 	batches := make([]RoomBatch, len(leased))
 	for i, l := range leased {
-		batches[i] = RoomBatch{RoomID: l.id, gen: l.gen, until: l.until}
+		batches[i] = RoomBatch{RoomID: l.id, gen: l.gen, until: l.until, deadline: deadline}
 		byRoom[l.id] = &batches[i]
 	}
 	for _, it := range items {
 		b := byRoom[it.RoomID]
 		b.Items = append(b.Items, it)
+		b.cut = len(b.Items) == maxRowsPerClaim
 	}
 	// A room with nothing left (another sender finished it meanwhile) is
 	// let go at once; FinishRoom marks it idle unless rows came meanwhile.
@@ -117,7 +129,8 @@ func (s *Store) ClaimRooms(ctx context.Context, owner string, limit int, lease t
 	var finishErr error
 	for _, b := range batches {
 		if len(b.Items) == 0 {
-			finishErr = errors.Join(finishErr, s.FinishRoom(ctx, owner, b, RoomResult{}))
+			_, err := s.FinishRooms(ctx, owner, []Finished{{Room: b}})
+			finishErr = errors.Join(finishErr, err)
 			continue
 		}
 		out = append(out, b)
@@ -186,24 +199,6 @@ type RetryRow struct {
 	Uncounted bool
 }
 
-// FinishRoom records a leased room's results and releases its lease, in
-// one round trip. The room is marked idle only when every row it read was
-// dealt with, the batch was not cut at maxRowsPerClaim, and no decision
-// added rows since the claim (gen unchanged); otherwise it is due again at
-// once, or after the backoff of a row to retry.
-//
-// A lease is named by owner and until together: if this one ran out and
-// the room was leased again (even by this process), only the sent marks
-// are recorded (they are facts; the homeserver deduplicates the re-send).
-// Failures and retries belong to the current lease's holder, who is
-// sending the same rows. (Each statement checks the lease for itself: if
-// it runs out in the middle of the batch, a failure mark may still land
-// after the room was claimed again, which only costs that holder a
-// re-send the homeserver deduplicates.)
-func (s *Store) FinishRoom(ctx context.Context, owner string, room RoomBatch, res RoomResult) error {
-	return s.FinishRooms(ctx, owner, []Finished{{Room: room, Result: res}})
-}
-
 // queueSent marks rows sent, with the event IDs the homeserver answered.
 func queueSent(b *pgx.Batch, sent []SentRow) {
 	if len(sent) == 0 {
@@ -235,23 +230,6 @@ func queueGivenUp(b *pgx.Batch, owner string, room RoomBatch, res RoomResult) {
 	}
 }
 
-// queueRelease releases a room's lease: idle when drained, due again at
-// once or after a retry's backoff otherwise.
-func queueRelease(b *pgx.Batch, owner string, room RoomBatch, res RoomResult) {
-	var backoff *time.Duration
-	if r := res.Retry; r != nil {
-		backoff = &r.Backoff
-	}
-	drained := res.Retry == nil && len(res.Sent)+len(res.Failed) == len(room.Items) && len(room.Items) < maxRowsPerClaim
-	// gen in the SET clause is the latest row version's: a decision that
-	// added rows after the claim keeps the room due.
-	b.Queue(`UPDATE outbox_room SET owner = NULL, until = NULL,
-		due = CASE WHEN $3::interval IS NOT NULL THEN clock_timestamp() + $3::interval
-		           WHEN $4 AND gen = $5 THEN 'infinity'::timestamptz
-		           ELSE clock_timestamp() END
-		WHERE room_id = $1 AND owner = $2 AND until = $6`, room.RoomID, owner, backoff, drained, room.gen, room.until)
-}
-
 // Enqueue adds outbox rows for a room outside a floor decision (state
 // reloads at start-up).
 //
@@ -272,7 +250,7 @@ func queueOutboxRows(b *pgx.Batch, roomID string, rows []OutboxRow) {
 	for i, r := range rows {
 		lines[i] = outboxLine{roomID, r}
 	}
-	queueOutbox(b, lines, []string{roomID})
+	queueOutbox(b, lines, []string{roomID}, nil)
 }
 
 // queueRoomsDue tells the senders: the rooms are due now, unless one
