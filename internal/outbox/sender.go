@@ -77,6 +77,8 @@ type Sender struct {
 	// decision said so, the poll came, a release left a room due, or the
 	// last claim filled every free slot).
 	claimDue atomic.Bool
+	// handOffs are the rooms Decider hands this sender while Run runs.
+	handOffs atomic.Pointer[decide.HandOffs]
 	finisher finisher
 }
 
@@ -120,11 +122,13 @@ func (s *Sender) Run(ctx context.Context) {
 		if handOffs = s.Decider.HandOffTo(s.owner, s.Lease); handOffs == nil {
 			s.Log.Warn().Msg("Another outbox sender takes this process's hand-offs; this one claims rooms only")
 		}
+		s.handOffs.Store(handOffs)
 	}
 	slots := make(chan struct{}, s.Concurrency)
 	var inflight sync.WaitGroup
 	defer func() {
 		if handOffs != nil {
+			s.handOffs.Store(nil)
 			s.release(ctx, handOffs.Stop())
 		}
 		inflight.Wait()
