@@ -67,16 +67,20 @@ func NewOwner() string {
 func (s *Store) ClaimRooms(ctx context.Context, owner string, limit int, lease time.Duration) ([]RoomBatch, error) {
 	deadline := time.Now().Add(lease)
 	// The UPDATE re-checks the lease on the latest row version, so two
-	// senders never both take a room.
+	// senders never both take a room. The scan on due is bounded by the
+	// index (outbox_room_waiting): a stable now (statement_timestamp, not
+	// the volatile clock_timestamp) can be an index condition, so the
+	// scan stops at the first room not yet due instead of reading every
+	// room to fill the LIMIT. The rooms found are updated by their key
+	// (= ANY of an array), which no plan turns into a scan of the table.
 	rows, err := s.pool.Query(ctx, `
 		UPDATE outbox_room r SET owner = $1, until = clock_timestamp() + $2::interval
-		FROM (
+		WHERE r.room_id = ANY(ARRAY(
 			SELECT room_id FROM outbox_room
-			WHERE due <= clock_timestamp() AND (until IS NULL OR until < clock_timestamp())
+			WHERE due <> 'infinity' AND due <= statement_timestamp() AND (until IS NULL OR until < clock_timestamp())
 			ORDER BY due LIMIT $3
 			FOR UPDATE SKIP LOCKED
-		) c
-		WHERE r.room_id = c.room_id AND (r.until IS NULL OR r.until < clock_timestamp())
+		)) AND (r.until IS NULL OR r.until < clock_timestamp())
 		RETURNING r.room_id, r.gen, r.until`, owner, lease, limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim outbox: %w", err)
