@@ -559,3 +559,39 @@ func TestAStoppingSenderReleasesItsHandOffs(t *testing.T) {
 	letGo()
 	<-stopped
 }
+
+// A retry whose backoff ran out is claimed even while hand-offs keep the
+// sender busy: they wake it often, but the poll's claim still comes.
+func TestARetryIsClaimedWhileHandOffsKeepComing(t *testing.T) {
+	r := newHandOffRig(t, 1)
+	p := r.replicas[0]
+	p.sender.Poll = 200 * time.Millisecond // far longer than a decision
+	p.start()
+	const busy = "!busy:test"
+	p.manage(busy)
+	p.manage(room)
+	r.drained()
+
+	r.hs.mu.Lock()
+	r.hs.refuse = 1
+	r.hs.mu.Unlock()
+	row := p.status(room)
+	waitFor(t, "the refused row's retry to be scheduled", func() bool {
+		owner, dueNow := r.lease(room)
+		var attempts int
+		_ = p.st.Pool().QueryRow(t.Context(), `SELECT attempts FROM outbox WHERE id = $1`, row).Scan(&attempts)
+		return attempts == 1 && owner == "" && !dueNow
+	})
+	sent := func(row int64) func() bool {
+		return func() bool {
+			return slices.ContainsFunc(r.hs.deliveries(), func(d delivery) bool { return d.row == row })
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); !sent(row)(); {
+		if time.Now().After(deadline) {
+			t.Fatal("the retry was not sent while decisions kept handing off rows")
+		}
+		// One at a time, so each finds its room idle and is handed off.
+		waitFor(t, "a busy room's row", sent(p.status(busy)))
+	}
+}

@@ -115,12 +115,22 @@ func (s *Sender) nudge() {
 
 // Run sends until ctx ends; rooms in flight finish first, rooms handed
 // off and not yet taken are released for a claim.
+//
+// Rooms handed off at commit are taken first (their lease is running).
+// Claims are made only when rooms may be due that nobody hands over: a
+// decision said so (Ready), a release left a room due, the last claim
+// filled every free slot, or Poll has passed since the last claim
+// (retries whose backoff ran out, other replicas' rows, dead processes'
+// leases), however busy hand-offs keep the sender.
 func (s *Sender) Run(ctx context.Context) {
 	s.init()
 	var handOffs *decide.HandOffs
+	var handedOff <-chan struct{}
 	if s.Decider != nil {
 		if handOffs = s.Decider.HandOffTo(s.owner, s.Lease); handOffs == nil {
 			s.Log.Warn().Msg("Another outbox sender takes this process's hand-offs; this one claims rooms only")
+		} else {
+			handedOff = handOffs.Ready()
 		}
 		s.handOffs.Store(handOffs)
 	}
@@ -133,13 +143,11 @@ func (s *Sender) Run(ctx context.Context) {
 		}
 		inflight.Wait()
 	}()
-	var handedOff <-chan struct{}
-	if handOffs != nil {
-		handedOff = handOffs.Ready()
-	}
-	s.claimDue.Store(true)
+	nextPoll := time.Now()
 	for ctx.Err() == nil {
-		// Rooms handed off first: their lease is running.
+		if !time.Now().Before(nextPoll) {
+			s.claimDue.Store(true)
+		}
 		free := s.Concurrency - len(slots)
 		var batches []store.RoomBatch
 		if handOffs != nil && free > 0 {
@@ -147,6 +155,7 @@ func (s *Sender) Run(ctx context.Context) {
 			free -= len(batches)
 		}
 		if free > 0 && s.claimDue.Swap(false) {
+			nextPoll = time.Now().Add(s.Poll)
 			claimed, err := s.Store.ClaimRooms(ctx, s.owner, free, s.Lease)
 			if err != nil && ctx.Err() == nil {
 				s.Log.Warn().Err(err).Msg("Could not claim outbox rooms")
@@ -169,17 +178,27 @@ func (s *Sender) Run(ctx context.Context) {
 		if free := s.Concurrency - len(slots); free > 0 && (s.claimDue.Load() || handOffs != nil && handOffs.Waiting() > 0) {
 			continue
 		}
-		timer := time.NewTimer(s.Poll)
-		select {
-		case <-ctx.Done():
-		case <-s.wake:
-		case <-handedOff:
-		case <-s.Ready:
-			s.claimDue.Store(true)
-		case <-timer.C:
-			s.claimDue.Store(true)
-		}
-		timer.Stop()
+		s.wait(ctx, handedOff, nextPoll)
+	}
+}
+
+// wait returns when there may be work: a slot came free, rooms were
+// handed off, a decision wrote rows (a claim is then due), or the next
+// poll is due (unless a claim already waits for a slot).
+func (s *Sender) wait(ctx context.Context, handedOff <-chan struct{}, nextPoll time.Time) {
+	var poll <-chan time.Time
+	if !s.claimDue.Load() {
+		timer := time.NewTimer(time.Until(nextPoll))
+		defer timer.Stop()
+		poll = timer.C
+	}
+	select {
+	case <-ctx.Done():
+	case <-s.wake:
+	case <-handedOff:
+	case <-s.Ready:
+		s.claimDue.Store(true)
+	case <-poll:
 	}
 }
 
