@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix"
 
@@ -281,7 +282,7 @@ func (r *handOffRig) deliveredOnce() map[int64]delivery {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	ids, err := pgxCollectIDs(rows)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -293,22 +294,59 @@ func (r *handOffRig) deliveredOnce() map[int64]delivery {
 	return byRow
 }
 
-func pgxCollectIDs(rows interface {
-	Next() bool
-	Scan(...any) error
-	Err() error
-	Close()
-}) ([]int64, error) {
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
+// oneReplica is a rig of one replica whose sender, tuned by tune (if
+// set), runs, with the rooms managed and their first rows sent.
+func oneReplica(t *testing.T, tune func(*outbox.Sender), rooms ...string) (*handOffRig, *replica) {
+	t.Helper()
+	r := newHandOffRig(t, 1)
+	p := r.replicas[0]
+	if tune != nil {
+		tune(p.sender)
 	}
-	return ids, rows.Err()
+	p.start()
+	for _, rm := range rooms {
+		p.manage(rm)
+	}
+	r.drained()
+	return r, p
+}
+
+// refusedStatus asks `!walkie status` in room with the homeserver
+// refusing the notice once, and waits until its retry waits for the
+// backoff, the room released; it returns the notice's row.
+func (r *handOffRig) refusedStatus(p *replica, room string) int64 {
+	r.t.Helper()
+	r.hs.mu.Lock()
+	r.hs.refuse = 1
+	r.hs.mu.Unlock()
+	row := p.status(room)
+	waitFor(r.t, "the refused row's retry to be scheduled", func() bool {
+		owner, dueNow := r.lease(room)
+		var attempts int
+		_ = p.st.Pool().QueryRow(r.t.Context(), `SELECT attempts FROM outbox WHERE id = $1`, row).Scan(&attempts)
+		return attempts == 1 && owner == "" && !dueNow
+	})
+	return row
+}
+
+// busySlot makes the busy room's sending keep its slot until letGo: its
+// results wait to be recorded.
+func (r *handOffRig) busySlot(p *replica, busy string) (letGo func()) {
+	r.t.Helper()
+	held, gate := make(chan struct{}, 1), make(chan struct{})
+	letGo = sync.OnceFunc(func() { close(gate) })
+	r.t.Cleanup(letGo)
+	p.store.mu.Lock()
+	p.store.beforeFinish = func(rooms []store.Finished) {
+		if rooms[0].Room.RoomID == busy {
+			held <- struct{}{}
+			<-gate
+		}
+	}
+	p.store.mu.Unlock()
+	p.status(busy)
+	<-held
+	return letGo
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -323,11 +361,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // A decision in an idle room hands its rows to the sender: they are sent
 // without any claim returning the room.
 func TestAHandOffIsSentWithoutAClaim(t *testing.T) {
-	r := newHandOffRig(t, 1)
-	p := r.replicas[0]
-	p.start()
-	p.manage(room)
-	r.drained()
+	r, p := oneReplica(t, nil, room)
 	for range 3 {
 		p.status(room)
 		r.drained()
@@ -345,23 +379,8 @@ func TestAHandOffIsSentWithoutAClaim(t *testing.T) {
 // there leaves the lease alone, and its row goes after the retried one,
 // by a claim.
 func TestARoomWithARetryWaitingIsNotHandedOff(t *testing.T) {
-	r := newHandOffRig(t, 1)
-	p := r.replicas[0]
-	p.start()
-	p.manage(room)
-	r.drained()
-
-	r.hs.mu.Lock()
-	r.hs.refuse = 1
-	r.hs.mu.Unlock()
-	first := p.status(room)
-	// The refused row waits for its backoff, the room released.
-	waitFor(t, "the refused row's retry to be scheduled", func() bool {
-		owner, dueNow := r.lease(room)
-		var attempts int
-		_ = p.st.Pool().QueryRow(t.Context(), `SELECT attempts FROM outbox WHERE id = $1`, first).Scan(&attempts)
-		return attempts == 1 && owner == "" && !dueNow
-	})
+	r, p := oneReplica(t, nil, room)
+	first := r.refusedStatus(p, room)
 	// Long enough that the decision below meets the retry waiting.
 	if _, err := p.st.Pool().Exec(t.Context(), `UPDATE outbox_room SET due = clock_timestamp() + interval '1 hour' WHERE room_id = $1`, room); err != nil {
 		t.Fatal(err)
@@ -387,12 +406,7 @@ func TestARoomWithARetryWaitingIsNotHandedOff(t *testing.T) {
 // off (the room is leased); its row goes after the first, by a claim as
 // soon as the first is done.
 func TestTwoDecisionsInARowKeepTheirOrder(t *testing.T) {
-	r := newHandOffRig(t, 1)
-	p := r.replicas[0]
-	p.start()
-	p.manage(room)
-	r.drained()
-
+	r, p := oneReplica(t, nil, room)
 	letGo := r.hs.hold(room)
 	defer letGo()
 	first := p.status(room)
@@ -404,11 +418,10 @@ func TestTwoDecisionsInARowKeepTheirOrder(t *testing.T) {
 	letGo()
 	r.drained()
 	byRow := r.deliveredOnce()
-	if _, ok := byRow[first]; !ok {
-		t.Fatalf("row %d not delivered", first)
-	}
-	if _, ok := byRow[second]; !ok {
-		t.Fatalf("row %d not delivered", second)
+	for _, row := range []int64{first, second} {
+		if _, ok := byRow[row]; !ok {
+			t.Fatalf("row %d not delivered", row)
+		}
 	}
 	if claims := p.store.claims(); !slices.Equal(claims, []string{room}) {
 		t.Fatalf("claims returned %v, want the room once (for the second row)", claims)
@@ -491,33 +504,13 @@ func TestTwoReplicasHandOffToTheirOwnSenders(t *testing.T) {
 	}
 }
 
+const busy = "!busy:test"
+
 // A hand-off that waits for a free slot longer than its lease allows is
 // not sent under it: the sender releases it and a claim sends it.
 func TestAHandOffThatWaitedTooLongIsClaimedAgain(t *testing.T) {
-	r := newHandOffRig(t, 1)
-	p := r.replicas[0]
-	p.sender.Concurrency = 1
-	p.sender.Lease = 2 * time.Second
-	p.start()
-	const busy = "!busy:test"
-	p.manage(busy)
-	p.manage(room)
-	r.drained()
-
-	// The busy room keeps the only slot until let go.
-	held, gate := make(chan struct{}, 1), make(chan struct{})
-	letGo := sync.OnceFunc(func() { close(gate) })
-	defer letGo()
-	p.store.mu.Lock()
-	p.store.beforeFinish = func(rooms []store.Finished) {
-		if rooms[0].Room.RoomID == busy {
-			held <- struct{}{}
-			<-gate
-		}
-	}
-	p.store.mu.Unlock()
-	p.status(busy)
-	<-held
+	r, p := oneReplica(t, func(s *outbox.Sender) { s.Concurrency, s.Lease = 1, 2*time.Second }, busy, room)
+	letGo := r.busySlot(p, busy)
 	row := p.status(room)
 	waitFor(t, "the hand-off to wait for the slot", func() bool { return p.sender.HandOffsWaiting() == 1 })
 	// Until less than half the lease is left: too little to send in.
@@ -535,19 +528,8 @@ func TestAHandOffThatWaitedTooLongIsClaimedAgain(t *testing.T) {
 // A sender that stops releases the hand-offs it has not taken, so another
 // sender can claim them at once instead of after their lease.
 func TestAStoppingSenderReleasesItsHandOffs(t *testing.T) {
-	r := newHandOffRig(t, 1)
-	p := r.replicas[0]
-	p.sender.Concurrency = 1
-	p.start()
-	const busy = "!busy:test"
-	p.manage(busy)
-	p.manage(room)
-	r.drained()
-
-	letGo := r.hs.hold(busy)
-	defer letGo()
-	p.status(busy)
-	<-r.hs.waiting
+	r, p := oneReplica(t, func(s *outbox.Sender) { s.Concurrency = 1 }, busy, room)
+	letGo := r.busySlot(p, busy)
 	p.status(room)
 	waitFor(t, "the hand-off to wait for the slot", func() bool { return p.sender.HandOffsWaiting() == 1 })
 	stopped := make(chan struct{})
@@ -563,25 +545,8 @@ func TestAStoppingSenderReleasesItsHandOffs(t *testing.T) {
 // A retry whose backoff ran out is claimed even while hand-offs keep the
 // sender busy: they wake it often, but the poll's claim still comes.
 func TestARetryIsClaimedWhileHandOffsKeepComing(t *testing.T) {
-	r := newHandOffRig(t, 1)
-	p := r.replicas[0]
-	p.sender.Poll = 200 * time.Millisecond // far longer than a decision
-	p.start()
-	const busy = "!busy:test"
-	p.manage(busy)
-	p.manage(room)
-	r.drained()
-
-	r.hs.mu.Lock()
-	r.hs.refuse = 1
-	r.hs.mu.Unlock()
-	row := p.status(room)
-	waitFor(t, "the refused row's retry to be scheduled", func() bool {
-		owner, dueNow := r.lease(room)
-		var attempts int
-		_ = p.st.Pool().QueryRow(t.Context(), `SELECT attempts FROM outbox WHERE id = $1`, row).Scan(&attempts)
-		return attempts == 1 && owner == "" && !dueNow
-	})
+	r, p := oneReplica(t, func(s *outbox.Sender) { s.Poll = 200 * time.Millisecond }, busy, room) // far longer than a decision
+	row := r.refusedStatus(p, room)
 	sent := func(row int64) func() bool {
 		return func() bool {
 			return slices.ContainsFunc(r.hs.deliveries(), func(d delivery) bool { return d.row == row })
