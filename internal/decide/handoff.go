@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/walkie-ptt/walkie/internal/matrix"
 	"github.com/walkie-ptt/walkie/internal/store"
 )
 
@@ -25,8 +26,16 @@ type HandOffs struct {
 	ready  chan struct{}
 
 	mu      sync.Mutex
-	queue   []store.RoomBatch
+	queue   []HandedOff
 	stopped bool
+}
+
+// HandedOff is a room leased to the sender at commit: its rows, and the
+// calls they encode (Calls[i] is Room.Items[i]'s), so the sender need not
+// decode them again.
+type HandedOff struct {
+	Room  store.RoomBatch
+	Calls []matrix.Call
 }
 
 // HandOffTo makes this Decider's decisions lease the idle rooms they
@@ -47,7 +56,7 @@ func (h *HandOffs) Ready() <-chan struct{} { return h.ready }
 // Take removes up to n hand-offs from the queue, oldest first. Each is
 // the sender's from then on: it sends it, or at least releases it
 // (store.FinishRooms), before its Deadline.
-func (h *HandOffs) Take(n int) []store.RoomBatch {
+func (h *HandOffs) Take(n int) []HandedOff {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	n = min(n, len(h.queue))
@@ -69,7 +78,7 @@ func (h *HandOffs) Waiting() int {
 // Stop ends hand-offs to this sender and returns those it has not taken,
 // for it to release. A decision that leased a room before Stop and
 // commits after it releases the room itself.
-func (h *HandOffs) Stop() []store.RoomBatch {
+func (h *HandOffs) Stop() []HandedOff {
 	h.d.handOffs.CompareAndSwap(h, nil)
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -80,7 +89,7 @@ func (h *HandOffs) Stop() []store.RoomBatch {
 }
 
 // push queues a hand-off; false when the sender has stopped.
-func (h *HandOffs) push(b store.RoomBatch) bool {
+func (h *HandOffs) push(b HandedOff) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.stopped {
@@ -94,20 +103,23 @@ func (h *HandOffs) push(b store.RoomBatch) bool {
 	return true
 }
 
-// handOff is a decision's request for a hand-off, and where it goes.
+// handOff is a decision's request for a hand-off, where it goes, and
+// the calls its rows encode.
 type handOff struct {
 	to    *HandOffs
 	lease *store.HandOff
+	calls []matrix.Call
 }
 
 // leaseOutbox asks the transaction to lease the room to the sender when
-// it is idle, if a sender takes hand-offs and the decision wrote rows.
-func (d *Decider) leaseOutbox(tx *store.Tx, roomID string, rows int) *handOff {
+// it is idle, if a sender takes hand-offs and the decision wrote rows
+// (the calls, just appended).
+func (d *Decider) leaseOutbox(tx *store.Tx, roomID string, calls []matrix.Call) *handOff {
 	h := d.handOffs.Load()
-	if h == nil || rows == 0 {
+	if h == nil || len(calls) == 0 {
 		return nil
 	}
-	return &handOff{to: h, lease: tx.LeaseOutbox(roomID, h.lessee)}
+	return &handOff{to: h, lease: tx.LeaseOutbox(roomID, h.lessee), calls: calls}
 }
 
 // handOver gives a committed decision's leased rows to the sender; false
@@ -121,7 +133,7 @@ func (d *Decider) handOver(out Outcome) bool {
 	if !ok {
 		return false
 	}
-	if out.handOff.to.push(b) {
+	if out.handOff.to.push(HandedOff{Room: b, Calls: out.handOff.calls[:len(b.Items)]}) {
 		return true
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), b.Deadline())

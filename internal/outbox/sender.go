@@ -149,7 +149,7 @@ func (s *Sender) Run(ctx context.Context) {
 			s.claimDue.Store(true)
 		}
 		free := s.Concurrency - len(slots)
-		var batches []store.RoomBatch
+		var batches []decide.HandedOff
 		if handOffs != nil && free > 0 {
 			batches = handOffs.Take(free)
 			free -= len(batches)
@@ -163,12 +163,14 @@ func (s *Sender) Run(ctx context.Context) {
 			if len(claimed) == free {
 				s.claimDue.Store(true) // there may be more
 			}
-			batches = append(batches, claimed...)
+			for _, b := range claimed {
+				batches = append(batches, decide.HandedOff{Room: b})
+			}
 		}
 		for _, b := range batches {
 			slots <- struct{}{}
 			inflight.Add(1)
-			go func(b store.RoomBatch) {
+			go func(b decide.HandedOff) {
 				defer func() { <-slots; inflight.Done(); s.nudge() }()
 				if s.deliverRoom(context.WithoutCancel(ctx), b) {
 					s.claimDue.Store(true)
@@ -204,13 +206,13 @@ func (s *Sender) wait(ctx context.Context, handedOff <-chan struct{}, nextPoll t
 
 // release lets go of handed-off rooms this sender will not send, so a
 // claim can take them before their lease runs out.
-func (s *Sender) release(ctx context.Context, rooms []store.RoomBatch) {
+func (s *Sender) release(ctx context.Context, rooms []decide.HandedOff) {
 	if len(rooms) == 0 {
 		return
 	}
 	finished := make([]store.Finished, len(rooms))
 	for i, b := range rooms {
-		finished[i] = store.Finished{Room: b}
+		finished[i] = store.Finished{Room: b.Room}
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
@@ -223,12 +225,18 @@ func (s *Sender) release(ctx context.Context, rooms []store.RoomBatch) {
 // It stops at the first transient failure (later rows wait for it) and
 // before the lease could run out (later rows go in the next lease). It
 // reports whether the room is due again at once (rows came meanwhile).
-func (s *Sender) deliverRoom(ctx context.Context, b store.RoomBatch) (dueAgain bool) {
+// A claimed room (no calls) has its rows' payloads decoded here.
+func (s *Sender) deliverRoom(ctx context.Context, leased decide.HandedOff) (dueAgain bool) {
+	b := leased.Room
 	deadline := b.Deadline()
 	// Each payload is decoded once; a corrupt one fails in send.
 	reqs := make([]matrix.Request, len(b.Items))
 	corrupt := make([]error, len(b.Items))
 	for i, it := range b.Items {
+		if i < len(leased.Calls) && leased.Calls[i].Kind == it.Kind {
+			reqs[i] = leased.Calls[i].Request
+			continue
+		}
 		corrupt[i] = json.Unmarshal(it.Payload, &reqs[i])
 	}
 	var res store.RoomResult
