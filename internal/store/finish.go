@@ -113,12 +113,17 @@ func queueRelease(b *pgx.Batch, owner string, rooms []Finished) *pgx.QueuedQuery
 	// gen in the SET clause is the latest row version's: a decision that
 	// added rows after the lease was taken keeps the room due. No join
 	// with unnest (see queueSent): each room finds its own entries.
-	return b.Queue(`UPDATE outbox_room SET owner = NULL, until = NULL,
+	return b.Queue(releaseSQL, owner, ids, untils, backoffs, drained, gens)
+}
+
+// releaseSQL releases owner $1's leases of rooms $2 (each named by its
+// until in $3): due after a backoff of $4 microseconds (-1: none), idle
+// when drained ($5) and its gen unchanged ($6), due now otherwise.
+const releaseSQL = `UPDATE outbox_room SET owner = NULL, until = NULL,
 		due = CASE WHEN ($4::bigint[])[array_position($2::text[], room_id)] >= 0
 		                THEN clock_timestamp() + ($4::bigint[])[array_position($2::text[], room_id)] * interval '1 microsecond'
 		           WHEN ($5::bool[])[array_position($2::text[], room_id)] AND gen = ($6::bigint[])[array_position($2::text[], room_id)]
 		                THEN 'infinity'::timestamptz
 		           ELSE clock_timestamp() END
 		WHERE room_id = ANY($2) AND owner = $1 AND until = ($3::timestamptz[])[array_position($2::text[], room_id)]
-		RETURNING due <= clock_timestamp()`, owner, ids, untils, backoffs, drained, gens)
-}
+		RETURNING due <= clock_timestamp()`

@@ -73,15 +73,7 @@ func (s *Store) ClaimRooms(ctx context.Context, owner string, limit int, lease t
 	// scan stops at the first room not yet due instead of reading every
 	// room to fill the LIMIT. The rooms found are updated by their key
 	// (= ANY of an array), which no plan turns into a scan of the table.
-	rows, err := s.pool.Query(ctx, `
-		UPDATE outbox_room r SET owner = $1, until = clock_timestamp() + $2::interval
-		WHERE r.room_id = ANY(ARRAY(
-			SELECT room_id FROM outbox_room
-			WHERE due <> 'infinity' AND due <= statement_timestamp() AND (until IS NULL OR until < clock_timestamp())
-			ORDER BY due LIMIT $3
-			FOR UPDATE SKIP LOCKED
-		)) AND (r.until IS NULL OR r.until < clock_timestamp())
-		RETURNING r.room_id, r.gen, r.until`, owner, lease, limit)
+	rows, err := s.pool.Query(ctx, claimSQL, owner, lease, limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim outbox: %w", err)
 	}
@@ -165,6 +157,16 @@ type leasedRoom struct {
 	gen   int64
 	until time.Time
 }
+
+// claimSQL leases up to $3 due rooms to owner $1 for $2 (see ClaimRooms).
+const claimSQL = `UPDATE outbox_room r SET owner = $1, until = clock_timestamp() + $2::interval
+	WHERE r.room_id = ANY(ARRAY(
+		SELECT room_id FROM outbox_room
+		WHERE due <> 'infinity' AND due <= statement_timestamp() AND (until IS NULL OR until < clock_timestamp())
+		ORDER BY due LIMIT $3
+		FOR UPDATE SKIP LOCKED
+	)) AND (r.until IS NULL OR r.until < clock_timestamp())
+	RETURNING r.room_id, r.gen, r.until`
 
 // TxnID derives the Matrix transaction ID of an outbox row.
 func (s *Store) TxnID(id int64) string { return fmt.Sprintf("walkie.%s.%d", s.installID, id) }
