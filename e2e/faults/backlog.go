@@ -63,7 +63,9 @@ func WaitIdle(t testing.TB, db *pgxpool.Pool, limit time.Duration, describe func
 func ExpireLeases(ctx context.Context, db interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }) (int64, error) {
-	tag, err := db.Exec(ctx, `UPDATE outbox_room SET until = NULL, owner = NULL WHERE until IS NOT NULL`)
+	// A room handed off at commit is due when its lease runs out: due now.
+	tag, err := db.Exec(ctx, `UPDATE outbox_room SET until = NULL, owner = NULL, due = least(due, clock_timestamp())
+		WHERE until IS NOT NULL`)
 	return tag.RowsAffected(), err
 }
 

@@ -116,7 +116,7 @@ func NewService(ctx context.Context, cfg *config.Config, log zerolog.Logger, reg
 	})
 	s.workers = newRoomScheduler(s.decideRoom)
 	s.sender = &outbox.Sender{
-		Client: client, Store: st, Ready: s.decider.OutboxReady(), Metrics: s.metrics,
+		Client: client, Store: st, Ready: s.decider.OutboxReady(), Decider: s.decider, Metrics: s.metrics,
 		Loader: &outbox.Loader{
 			Client: client, Store: st, Decider: s.decider, Controller: cfg.BotUserID(),
 			Log: log.With().Str("component", "loader").Logger(),

@@ -58,6 +58,9 @@ type Decider struct {
 	// floorChanges and floorLost: see FloorChanges.
 	floorChanges chan FloorChange
 	floorLost    atomic.Bool
+	// handOffs is the outbox sender that takes idle rooms at commit, nil
+	// when none does (handoff.go).
+	handOffs atomic.Pointer[HandOffs]
 	// fault, when set, adds calls to an event's translation, or panics:
 	// tests inject the faults a bug or a missed input would cause here
 	// (export_test.go). It is nil in a running service.
@@ -76,8 +79,9 @@ func New(opts Options) *Decider {
 	return d
 }
 
-// OutboxReady receives a value after a commit that wrote outbox rows: the
-// sender drains the outbox then instead of at its next poll.
+// OutboxReady receives a value after a commit that wrote outbox rows it
+// did not hand off (HandOffTo): the sender claims them then instead of
+// at its next poll.
 func (d *Decider) OutboxReady() <-chan struct{} { return d.outboxReady }
 
 // Outcome is what one room's committed decision did.
@@ -108,6 +112,9 @@ type Outcome struct {
 	Answers []floor.Response
 	// joined: the controller is in the room after the decision.
 	joined bool
+	// handOff is the room's rows leased to the outbox sender at commit
+	// (nil: none asked for).
+	handOff *handOff
 }
 
 // Decide decides a room's inputs, then its pending events (up to
@@ -152,7 +159,7 @@ func (d *Decider) committed(out Outcome) {
 		}
 		d.metrics.ObserveOutcome(dec)
 	}
-	if out.Calls > 0 {
+	if out.Calls > 0 && !d.handOver(out) {
 		select {
 		case d.outboxReady <- struct{}{}:
 		default:

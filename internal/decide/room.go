@@ -98,6 +98,7 @@ func (d *Decider) decideRoom(tx *store.Tx, roomID string, limit int, inputs []fl
 	}
 	tx.AppendLog(roomID, out.Log)
 	tx.AppendOutbox(roomID, rows)
+	out.handOff = d.leaseOutbox(tx, roomID, calls)
 	tx.MarkDecided(locked.Events)
 	if published != nil {
 		// Other processes push it to their floor-channel sockets when

@@ -6,3 +6,14 @@ func (s *Sender) FinishesWaiting() int {
 	defer s.finisher.mu.Unlock()
 	return len(s.finisher.waiting)
 }
+
+// TakesHandOffs reports whether Run takes rooms handed off at commit.
+func (s *Sender) TakesHandOffs() bool { return s.handOffs.Load() != nil }
+
+// HandOffsWaiting is how many handed-off rooms wait for a free slot.
+func (s *Sender) HandOffsWaiting() int {
+	if h := s.handOffs.Load(); h != nil {
+		return h.Waiting()
+	}
+	return 0
+}

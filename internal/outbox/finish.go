@@ -20,13 +20,15 @@ type finisher struct {
 
 type finishJob struct {
 	finished store.Finished
+	dueAgain bool // a room of its round is due again at once
 	err      error
 	done     chan struct{} // closed when another round recorded it
 	lead     chan struct{} // closed when it is to lead the next round
 }
 
-// finish records a leased room's results (see store.FinishRoom).
-func (s *Sender) finish(ctx context.Context, b store.RoomBatch, res store.RoomResult) error {
+// finish records a leased room's results (see store.FinishRoom); dueAgain
+// says that a room of the round is due again at once.
+func (s *Sender) finish(ctx context.Context, b store.RoomBatch, res store.RoomResult) (dueAgain bool, err error) {
 	j := &finishJob{finished: store.Finished{Room: b, Result: res}, done: make(chan struct{}), lead: make(chan struct{})}
 	f := &s.finisher
 	f.mu.Lock()
@@ -35,7 +37,7 @@ func (s *Sender) finish(ctx context.Context, b store.RoomBatch, res store.RoomRe
 		f.mu.Unlock()
 		select {
 		case <-j.done:
-			return j.err
+			return j.dueAgain, j.err
 		case <-j.lead:
 		}
 		f.mu.Lock()
@@ -49,9 +51,9 @@ func (s *Sender) finish(ctx context.Context, b store.RoomBatch, res store.RoomRe
 	for i, r := range round {
 		rooms[i] = r.finished
 	}
-	err := s.Store.FinishRooms(ctx, s.owner, rooms)
+	n, err := s.Store.FinishRooms(ctx, s.owner, rooms)
 	for _, r := range round {
-		r.err = err
+		r.err, r.dueAgain = err, n > 0
 		if r != j {
 			close(r.done)
 		}
@@ -64,5 +66,5 @@ func (s *Sender) finish(ctx context.Context, b store.RoomBatch, res store.RoomRe
 		f.leading = false
 	}
 	f.mu.Unlock()
-	return err
+	return n > 0, err
 }

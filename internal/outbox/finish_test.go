@@ -22,7 +22,7 @@ type heldStore struct {
 	rounds  []int
 }
 
-func (h *heldStore) FinishRooms(ctx context.Context, owner string, rooms []store.Finished) error {
+func (h *heldStore) FinishRooms(ctx context.Context, owner string, rooms []store.Finished) (int, error) {
 	first := false
 	h.once.Do(func() { first = true; close(h.held) })
 	if first {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -18,6 +19,7 @@ import (
 
 	"maunium.net/go/mautrix/id"
 
+	"github.com/walkie-ptt/walkie/internal/decide"
 	"github.com/walkie-ptt/walkie/internal/floor"
 	"github.com/walkie-ptt/walkie/internal/matrix"
 	"github.com/walkie-ptt/walkie/internal/metrics"
@@ -27,7 +29,7 @@ import (
 // OutboxStore is the part of the store the Sender uses.
 type OutboxStore interface {
 	ClaimRooms(ctx context.Context, owner string, limit int, lease time.Duration) ([]store.RoomBatch, error)
-	FinishRooms(ctx context.Context, owner string, rooms []store.Finished) error
+	FinishRooms(ctx context.Context, owner string, rooms []store.Finished) (dueAgain int, err error)
 }
 
 // MediaPermissions sets who may publish on a room's SFU (live mode). A
@@ -49,9 +51,14 @@ type Sender struct {
 	// Media performs media_permission rows (live mode); nil when no SFU is
 	// set up.
 	Media MediaPermissions
-	// Ready wakes the sender when a decision wrote rows (the decision
-	// package's OutboxReady); nil: only the poll and Wake do.
+	// Ready wakes the sender to claim rooms when a decision wrote rows it
+	// did not hand off (the decision package's OutboxReady); nil: only
+	// the poll and Wake do.
 	Ready <-chan struct{}
+	// Decider, when set, hands this sender the rooms its decisions find
+	// idle, leased at commit with their rows (decide.HandOffTo): they are
+	// sent without a claim.
+	Decider *decide.Decider
 	// Concurrency is how many rooms are sent to at once.
 	Concurrency int
 	// Lease bounds how long a claimed room stays invisible to other
@@ -66,6 +73,12 @@ type Sender struct {
 	initOnce sync.Once
 	owner    string
 	wake     chan struct{}
+	// claimDue: rooms may be due that this sender has not claimed (a
+	// decision said so, the poll came, a release left a room due, or the
+	// last claim filled every free slot).
+	claimDue atomic.Bool
+	// handOffs are the rooms Decider hands this sender while Run runs.
+	handOffs atomic.Pointer[decide.HandOffs]
 	finisher finisher
 }
 
@@ -88,62 +101,142 @@ func (s *Sender) init() {
 // Wake tells the sender new rows are waiting.
 func (s *Sender) Wake() {
 	s.init()
+	s.claimDue.Store(true)
+	s.nudge()
+}
+
+// nudge makes Run look again for work: a slot came free.
+func (s *Sender) nudge() {
 	select {
 	case s.wake <- struct{}{}:
 	default:
 	}
 }
 
-// Run sends until ctx ends; rooms in flight finish first.
+// Run sends until ctx ends; rooms in flight finish first, rooms handed
+// off and not yet taken are released for a claim.
+//
+// Rooms handed off at commit are taken first (their lease is running).
+// Claims are made only when rooms may be due that nobody hands over: a
+// decision said so (Ready), a release left a room due, the last claim
+// filled every free slot, or Poll has passed since the last claim
+// (retries whose backoff ran out, other replicas' rows, dead processes'
+// leases), however busy hand-offs keep the sender.
 func (s *Sender) Run(ctx context.Context) {
 	s.init()
+	var handOffs *decide.HandOffs
+	var handedOff <-chan struct{}
+	if s.Decider != nil {
+		if handOffs = s.Decider.HandOffTo(s.owner, s.Lease); handOffs == nil {
+			s.Log.Warn().Msg("Another outbox sender takes this process's hand-offs; this one claims rooms only")
+		} else {
+			handedOff = handOffs.Ready()
+		}
+		s.handOffs.Store(handOffs)
+	}
 	slots := make(chan struct{}, s.Concurrency)
 	var inflight sync.WaitGroup
-	defer inflight.Wait()
+	defer func() {
+		if handOffs != nil {
+			s.handOffs.Store(nil)
+			s.release(ctx, handOffs.Stop())
+		}
+		inflight.Wait()
+	}()
+	nextPoll := time.Now()
 	for ctx.Err() == nil {
+		if !time.Now().Before(nextPoll) {
+			s.claimDue.Store(true)
+		}
 		free := s.Concurrency - len(slots)
-		var batches []store.RoomBatch
-		// The lease counts from the claim; measured from before it, by
-		// this process's clock, the sender never thinks it has more time
-		// than the database gave it.
-		deadline := time.Now().Add(s.Lease)
-		if free > 0 {
-			var err error
-			batches, err = s.Store.ClaimRooms(ctx, s.owner, free, s.Lease)
+		var batches []decide.HandedOff
+		if handOffs != nil && free > 0 {
+			batches = handOffs.Take(free)
+			free -= len(batches)
+		}
+		if free > 0 && s.claimDue.Swap(false) {
+			nextPoll = time.Now().Add(s.Poll)
+			claimed, err := s.Store.ClaimRooms(ctx, s.owner, free, s.Lease)
 			if err != nil && ctx.Err() == nil {
 				s.Log.Warn().Err(err).Msg("Could not claim outbox rooms")
+			}
+			if len(claimed) == free {
+				s.claimDue.Store(true) // there may be more
+			}
+			for _, b := range claimed {
+				batches = append(batches, decide.HandedOff{Room: b})
 			}
 		}
 		for _, b := range batches {
 			slots <- struct{}{}
 			inflight.Add(1)
-			go func(b store.RoomBatch) {
-				defer func() { <-slots; inflight.Done(); s.Wake() }()
-				s.deliverRoom(context.WithoutCancel(ctx), b, deadline)
+			go func(b decide.HandedOff) {
+				defer func() { <-slots; inflight.Done(); s.nudge() }()
+				if s.deliverRoom(context.WithoutCancel(ctx), b) {
+					s.claimDue.Store(true)
+				}
 			}(b)
 		}
-		if len(batches) > 0 && len(batches) == free {
-			continue // there may be more
+		if free := s.Concurrency - len(slots); free > 0 && (s.claimDue.Load() || handOffs != nil && handOffs.Waiting() > 0) {
+			continue
 		}
-		timer := time.NewTimer(s.Poll)
-		select {
-		case <-ctx.Done():
-		case <-s.wake:
-		case <-s.Ready:
-		case <-timer.C:
-		}
-		timer.Stop()
+		s.wait(ctx, handedOff, nextPoll)
+	}
+}
+
+// wait returns when there may be work: a slot came free, rooms were
+// handed off, a decision wrote rows (a claim is then due), or the next
+// poll is due (unless a claim already waits for a slot).
+func (s *Sender) wait(ctx context.Context, handedOff <-chan struct{}, nextPoll time.Time) {
+	var poll <-chan time.Time
+	if !s.claimDue.Load() {
+		timer := time.NewTimer(time.Until(nextPoll))
+		defer timer.Stop()
+		poll = timer.C
+	}
+	select {
+	case <-ctx.Done():
+	case <-s.wake:
+	case <-handedOff:
+	case <-s.Ready:
+		s.claimDue.Store(true)
+	case <-poll:
+	}
+}
+
+// release lets go of handed-off rooms this sender will not send, so a
+// claim can take them before their lease runs out.
+func (s *Sender) release(ctx context.Context, rooms []decide.HandedOff) {
+	if len(rooms) == 0 {
+		return
+	}
+	finished := make([]store.Finished, len(rooms))
+	for i, b := range rooms {
+		finished[i] = store.Finished{Room: b.Room}
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if _, err := s.Store.FinishRooms(ctx, s.owner, finished); err != nil {
+		s.Log.Warn().Err(err).Int("rooms", len(rooms)).Msg("Could not release handed-off rooms; their leases run out")
 	}
 }
 
 // deliverRoom sends a leased room's rows in order and records the results.
 // It stops at the first transient failure (later rows wait for it) and
-// before the lease could run out (later rows go in the next lease).
-func (s *Sender) deliverRoom(ctx context.Context, b store.RoomBatch, deadline time.Time) {
+// before the lease could run out (later rows go in the next lease). It
+// reports whether the room is due again at once (rows came meanwhile).
+// A claimed room (no calls) has its rows' payloads decoded here.
+func (s *Sender) deliverRoom(ctx context.Context, leased decide.HandedOff) (dueAgain bool) {
+	b := leased.Room
+	deadline := b.Deadline()
 	// Each payload is decoded once; a corrupt one fails in send.
 	reqs := make([]matrix.Request, len(b.Items))
 	corrupt := make([]error, len(b.Items))
 	for i, it := range b.Items {
+		if i < len(leased.Calls) && leased.Calls[i].Kind == it.Kind {
+			reqs[i] = leased.Calls[i].Request
+			continue
+		}
 		corrupt[i] = json.Unmarshal(it.Payload, &reqs[i])
 	}
 	var res store.RoomResult
@@ -207,10 +300,12 @@ func (s *Sender) deliverRoom(ctx context.Context, b store.RoomBatch, deadline ti
 			break
 		}
 	}
-	if err := s.finish(ctx, b, res); err != nil {
+	dueAgain, err := s.finish(ctx, b, res)
+	if err != nil {
 		// The lease runs out and the rows are sent again with the same txn IDs.
 		log.Warn().Err(err).Msg("Could not record send results")
 	}
+	return dueAgain
 }
 
 func (s *Sender) observe(it store.OutboxItem, outcome string, took time.Duration) {

@@ -30,7 +30,7 @@ func TestFinishRoomsRecordsEachRoomWhateverTheOthers(t *testing.T) {
 		}
 		finished = append(finished, store.Finished{Room: b, Result: res})
 	}
-	if err := f.st.FinishRooms(f.ctx, "me", finished); err == nil {
+	if _, err := f.st.FinishRooms(f.ctx, "me", finished); err == nil {
 		t.Fatal("the refused room's error was not reported")
 	}
 

@@ -32,7 +32,17 @@ type RoomBatch struct {
 	Items  []OutboxItem
 	gen    int64     // outbox_room.gen when leased
 	until  time.Time // outbox_room.until: with the owner, names this lease
+	// deadline is when the lease runs out by this process's clock,
+	// measured from before the lease was taken, so the holder never
+	// thinks it has more time than the database gave it.
+	deadline time.Time
+	// cut: more of the room's rows wait than the batch holds.
+	cut bool
 }
+
+// Deadline is when the lease runs out, by this process's clock: sending
+// and recording the results must end before it.
+func (b RoomBatch) Deadline() time.Time { return b.deadline }
 
 // maxRowsPerClaim bounds one room's batch, so a huge backlog is sent in
 // several leases and the lease never has to outlive a batch.
@@ -55,18 +65,15 @@ func NewOwner() string {
 // previous holder sent just before letting go would look unsent and go
 // out twice (a floor state could then overtake a newer one).
 func (s *Store) ClaimRooms(ctx context.Context, owner string, limit int, lease time.Duration) ([]RoomBatch, error) {
+	deadline := time.Now().Add(lease)
 	// The UPDATE re-checks the lease on the latest row version, so two
-	// senders never both take a room.
-	rows, err := s.pool.Query(ctx, `
-		UPDATE outbox_room r SET owner = $1, until = clock_timestamp() + $2::interval
-		FROM (
-			SELECT room_id FROM outbox_room
-			WHERE due <= clock_timestamp() AND (until IS NULL OR until < clock_timestamp())
-			ORDER BY due LIMIT $3
-			FOR UPDATE SKIP LOCKED
-		) c
-		WHERE r.room_id = c.room_id AND (r.until IS NULL OR r.until < clock_timestamp())
-		RETURNING r.room_id, r.gen, r.until`, owner, lease, limit)
+	// senders never both take a room. The scan on due is bounded by the
+	// index (outbox_room_waiting): a stable now (statement_timestamp, not
+	// the volatile clock_timestamp) can be an index condition, so the
+	// scan stops at the first room not yet due instead of reading every
+	// room to fill the LIMIT. The rooms found are updated by their key
+	// (= ANY of an array), which no plan turns into a scan of the table.
+	rows, err := s.pool.Query(ctx, claimSQL, owner, lease, limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim outbox: %w", err)
 	}
@@ -103,12 +110,13 @@ func (s *Store) ClaimRooms(ctx context.Context, owner string, limit int, lease t
 	byRoom := map[string]*RoomBatch{}
 	batches := make([]RoomBatch, len(leased))
 	for i, l := range leased {
-		batches[i] = RoomBatch{RoomID: l.id, gen: l.gen, until: l.until}
+		batches[i] = RoomBatch{RoomID: l.id, gen: l.gen, until: l.until, deadline: deadline}
 		byRoom[l.id] = &batches[i]
 	}
 	for _, it := range items {
 		b := byRoom[it.RoomID]
 		b.Items = append(b.Items, it)
+		b.cut = len(b.Items) == maxRowsPerClaim
 	}
 	// A room with nothing left (another sender finished it meanwhile) is
 	// let go at once; FinishRoom marks it idle unless rows came meanwhile.
@@ -117,7 +125,8 @@ func (s *Store) ClaimRooms(ctx context.Context, owner string, limit int, lease t
 	var finishErr error
 	for _, b := range batches {
 		if len(b.Items) == 0 {
-			finishErr = errors.Join(finishErr, s.FinishRoom(ctx, owner, b, RoomResult{}))
+			_, err := s.FinishRooms(ctx, owner, []Finished{{Room: b}})
+			finishErr = errors.Join(finishErr, err)
 			continue
 		}
 		out = append(out, b)
@@ -148,6 +157,16 @@ type leasedRoom struct {
 	gen   int64
 	until time.Time
 }
+
+// claimSQL leases up to $3 due rooms to owner $1 for $2 (see ClaimRooms).
+const claimSQL = `UPDATE outbox_room r SET owner = $1, until = clock_timestamp() + $2::interval
+	WHERE r.room_id = ANY(ARRAY(
+		SELECT room_id FROM outbox_room
+		WHERE due <> 'infinity' AND due <= statement_timestamp() AND (until IS NULL OR until < clock_timestamp())
+		ORDER BY due LIMIT $3
+		FOR UPDATE SKIP LOCKED
+	)) AND (r.until IS NULL OR r.until < clock_timestamp())
+	RETURNING r.room_id, r.gen, r.until`
 
 // TxnID derives the Matrix transaction ID of an outbox row.
 func (s *Store) TxnID(id int64) string { return fmt.Sprintf("walkie.%s.%d", s.installID, id) }
@@ -186,24 +205,6 @@ type RetryRow struct {
 	Uncounted bool
 }
 
-// FinishRoom records a leased room's results and releases its lease, in
-// one round trip. The room is marked idle only when every row it read was
-// dealt with, the batch was not cut at maxRowsPerClaim, and no decision
-// added rows since the claim (gen unchanged); otherwise it is due again at
-// once, or after the backoff of a row to retry.
-//
-// A lease is named by owner and until together: if this one ran out and
-// the room was leased again (even by this process), only the sent marks
-// are recorded (they are facts; the homeserver deduplicates the re-send).
-// Failures and retries belong to the current lease's holder, who is
-// sending the same rows. (Each statement checks the lease for itself: if
-// it runs out in the middle of the batch, a failure mark may still land
-// after the room was claimed again, which only costs that holder a
-// re-send the homeserver deduplicates.)
-func (s *Store) FinishRoom(ctx context.Context, owner string, room RoomBatch, res RoomResult) error {
-	return s.FinishRooms(ctx, owner, []Finished{{Room: room, Result: res}})
-}
-
 // queueSent marks rows sent, with the event IDs the homeserver answered.
 func queueSent(b *pgx.Batch, sent []SentRow) {
 	if len(sent) == 0 {
@@ -235,23 +236,6 @@ func queueGivenUp(b *pgx.Batch, owner string, room RoomBatch, res RoomResult) {
 	}
 }
 
-// queueRelease releases a room's lease: idle when drained, due again at
-// once or after a retry's backoff otherwise.
-func queueRelease(b *pgx.Batch, owner string, room RoomBatch, res RoomResult) {
-	var backoff *time.Duration
-	if r := res.Retry; r != nil {
-		backoff = &r.Backoff
-	}
-	drained := res.Retry == nil && len(res.Sent)+len(res.Failed) == len(room.Items) && len(room.Items) < maxRowsPerClaim
-	// gen in the SET clause is the latest row version's: a decision that
-	// added rows after the claim keeps the room due.
-	b.Queue(`UPDATE outbox_room SET owner = NULL, until = NULL,
-		due = CASE WHEN $3::interval IS NOT NULL THEN clock_timestamp() + $3::interval
-		           WHEN $4 AND gen = $5 THEN 'infinity'::timestamptz
-		           ELSE clock_timestamp() END
-		WHERE room_id = $1 AND owner = $2 AND until = $6`, room.RoomID, owner, backoff, drained, room.gen, room.until)
-}
-
 // Enqueue adds outbox rows for a room outside a floor decision (state
 // reloads at start-up).
 //
@@ -272,7 +256,7 @@ func queueOutboxRows(b *pgx.Batch, roomID string, rows []OutboxRow) {
 	for i, r := range rows {
 		lines[i] = outboxLine{roomID, r}
 	}
-	queueOutbox(b, lines, []string{roomID})
+	queueOutbox(b, lines, []string{roomID}, nil)
 }
 
 // queueRoomsDue tells the senders: the rooms are due now, unless one

@@ -2,6 +2,7 @@ package store
 
 import (
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -22,6 +23,10 @@ type writes struct {
 	due     []string // rooms with outbox rows, in the order written (a room's twice in a row at most)
 	decided []int64  // inbox seqs
 	notices []string // floor notifications' payloads, in order (notify.go)
+	// handOffs are the rooms whose rows are to be leased to lessee when
+	// idle (Tx.LeaseOutbox).
+	handOffs map[string]*HandOff
+	lessee   Lessee
 }
 
 type logLine struct {
@@ -45,7 +50,11 @@ func (tx *Tx) queueWrites() {
 	tx.marks = append(tx.marks, ownerMark{at: len(tx.queued.QueuedQueries)})
 	defer tx.SetOwner(tx.owner)
 	queueLog(tx.queued, w.log)
-	queueOutbox(tx.queued, w.outbox, slices.Compact(w.due))
+	var round *handOffRound
+	if len(w.handOffs) > 0 {
+		round = &handOffRound{lessee: w.lessee, rooms: w.handOffs, txnID: tx.store.TxnID}
+	}
+	queueOutbox(tx.queued, w.outbox, slices.Compact(w.due), round)
 	if len(w.decided) > 0 {
 		tx.queued.Queue(`UPDATE inbox SET processed_at = clock_timestamp() WHERE seq = ANY($1)`, w.decided)
 	}
@@ -73,8 +82,10 @@ func queueLog(b *pgx.Batch, lines []logLine) {
 
 // queueOutbox appends outbox rows in order (so IDs follow it within a
 // room) and marks their rooms due, in the order given (sorted, when the
-// rooms were decided in sorted order: the row locks are taken so).
-func queueOutbox(b *pgx.Batch, lines []outboxLine, due []string) {
+// rooms were decided in sorted order: the row locks are taken so). With
+// a hand-off round, the idle rooms it asks for are leased instead
+// (handoff.go).
+func queueOutbox(b *pgx.Batch, lines []outboxLine, due []string, round *handOffRound) {
 	if len(lines) == 0 {
 		return
 	}
@@ -82,8 +93,15 @@ func queueOutbox(b *pgx.Batch, lines []outboxLine, due []string) {
 	for i, l := range lines {
 		rooms[i], kinds[i], payloads[i] = l.roomID, l.row.Kind, string(l.row.Payload)
 	}
-	b.Queue(`INSERT INTO outbox (room_id, kind, payload)
-		SELECT m, k, p::jsonb FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS x(m, k, p, ord) ORDER BY ord`,
-		rooms, kinds, payloads)
-	queueRoomsDue(b, due)
+	const insert = `INSERT INTO outbox (room_id, kind, payload)
+		SELECT m, k, p::jsonb FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS x(m, k, p, ord) ORDER BY ord`
+	if round == nil {
+		b.Queue(insert, rooms, kinds, payloads)
+		queueRoomsDue(b, due)
+		return
+	}
+	round.lines = lines
+	round.deadline = time.Now().Add(round.lessee.Lease)
+	b.Queue(insert+` RETURNING id, room_id, created_at`, rooms, kinds, payloads).Query(round.readIDs)
+	round.queueLeases(b, due)
 }
