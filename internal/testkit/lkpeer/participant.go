@@ -40,11 +40,15 @@ type participant struct {
 	received     map[string]uint64
 	lastSent     map[string]time.Time
 	subscribed   map[string]int
+	arrivals     map[string]*arrivalLog
+	unsubscribed map[string]time.Time
+	unpublished  time.Time
 }
 
 func newParticipant() *participant {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &participant{ctx: ctx, cancel: cancel, received: map[string]uint64{}, lastSent: map[string]time.Time{}, subscribed: map[string]int{}}
+	return &participant{ctx: ctx, cancel: cancel, received: map[string]uint64{}, lastSent: map[string]time.Time{},
+		subscribed: map[string]int{}, arrivals: map[string]*arrivalLog{}, unsubscribed: map[string]time.Time{}}
 }
 
 func (p *participant) join(url, token string) (string, error) {
@@ -56,10 +60,12 @@ func (p *participant) join(url, token string) (string, error) {
 	cb.OnTrackUnsubscribed = func(_ *webrtc.TrackRemote, _ *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
 		p.mu.Lock()
 		p.subscribed[rp.Identity()]--
+		p.unsubscribed[rp.Identity()] = time.Now()
 		p.mu.Unlock()
 	}
 	cb.OnLocalTrackUnpublished = func(pub *lksdk.LocalTrackPublication, _ *lksdk.LocalParticipant) {
 		p.mu.Lock()
+		p.unpublished = time.Now()
 		if pub.SID() == p.liveSID {
 			p.liveSID = ""
 		}
@@ -85,15 +91,17 @@ func (p *participant) onTrackSubscribed(track *webrtc.TrackRemote, _ *lksdk.Remo
 	go func() {
 		for {
 			pkt, _, err := track.ReadRTP()
+			at := time.Now()
 			if err != nil {
 				return
 			}
-			_, sent, marked := readMarker(pkt.Payload)
+			seq, sent, marked := readMarker(pkt.Payload)
 			p.mu.Lock()
 			p.received[identity]++
 			if marked && sent.After(p.lastSent[identity]) {
 				p.lastSent[identity] = sent
 			}
+			p.arrivalLog(identity).add(Arrival{Seq: seq, Sent: sent, At: at})
 			p.mu.Unlock()
 		}
 	}()
@@ -217,7 +225,26 @@ func (p *participant) stats() Stats {
 	s.Received = maps.Clone(p.received)
 	s.LastSent = maps.Clone(p.lastSent)
 	s.Subscribed = maps.Clone(p.subscribed)
+	s.Unsubscribed = maps.Clone(p.unsubscribed)
+	s.Unpublished = p.unpublished
 	return s
+}
+
+// arrivalLog is identity's log; the caller holds mu.
+func (p *participant) arrivalLog(identity string) *arrivalLog {
+	l := p.arrivals[identity]
+	if l == nil {
+		l = &arrivalLog{}
+		p.arrivals[identity] = l
+	}
+	return l
+}
+
+// arrivalsSince returns identity's packets that arrived after since.
+func (p *participant) arrivalsSince(identity string, since time.Time) []Arrival {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.arrivalLog(identity).since(since)
 }
 
 // leave disconnects. The goroutines end with the process, which exits

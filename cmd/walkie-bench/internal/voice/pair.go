@@ -44,7 +44,7 @@ func newPair(ctx context.Context, s *stack.Stack, b *browser.Browser, live bool)
 	if live {
 		p.heardJS = heardLive
 	}
-	admin, err := login(ctx, s, fmt.Sprintf("benchadmin%d", n))
+	admin, err := Login(ctx, s, fmt.Sprintf("benchadmin%d", n), "ADMIN")
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +54,7 @@ func newPair(ctx context.Context, s *stack.Stack, b *browser.Browser, live bool)
 	if p.listener, err = openPage(ctx, s, b, fmt.Sprintf("listener%d", n)); err != nil {
 		return nil, err
 	}
-	if p.room, err = createRoom(ctx, admin, s.Walkie.BotUserID(), live, p.speaker.client, p.listener.client); err != nil {
+	if p.room, err = CreateRoom(ctx, admin, s.Walkie.BotUserID(), live, p.speaker.client, p.listener.client); err != nil {
 		return nil, err
 	}
 	for _, who := range []*page{p.speaker, p.listener} {
@@ -167,17 +167,18 @@ func firstFrom(onsets []int64, from int64) int64 {
 	return 0
 }
 
-func login(ctx context.Context, s *stack.Stack, local string) (*mautrix.Client, error) {
+// Login registers the user local and logs it in as device.
+func Login(ctx context.Context, s *stack.Stack, local, device string) (*mautrix.Client, error) {
 	if _, err := s.HS.RegisterUser(ctx, local, "bench-password-"+local, false); err != nil {
 		return nil, err
 	}
-	return s.HS.Login(ctx, local, "bench-password-"+local, "ADMIN")
+	return s.HS.Login(ctx, local, "bench-password-"+local, device)
 }
 
-// createRoom: admin creates a room with Walkie at level 100, puts it in
+// CreateRoom: admin creates a room with Walkie at level 100, puts it in
 // live mode if asked, the members join, and it returns once Walkie's
 // floor state says the room is ready (and live, if asked).
-func createRoom(ctx context.Context, admin *mautrix.Client, bot string, live bool, members ...*mautrix.Client) (id.RoomID, error) {
+func CreateRoom(ctx context.Context, admin *mautrix.Client, bot string, live bool, members ...*mautrix.Client) (id.RoomID, error) {
 	invite := []id.UserID{id.UserID(bot)}
 	for _, m := range members {
 		invite = append(invite, m.UserID)
