@@ -53,8 +53,13 @@ type Stats struct {
 	Attempts     int `json:"attempts"`
 	Refused      int `json:"refused"`
 	Publications int `json:"publications"`
-	// Publishing: a confirmed publication is live now.
-	Publishing bool `json:"publishing"`
+	// Publishing: a confirmed publication is live now; LiveSID is its
+	// track's SID.
+	Publishing bool   `json:"publishing"`
+	LiveSID    string `json:"live_sid,omitempty"`
+	// WrittenOn counts the frames written into each track the server
+	// confirmed, by SID, before and after it was unpublished.
+	WrittenOn map[string]uint64 `json:"written_on"`
 	// Received counts the RTP packets received per publisher identity;
 	// LastSent is the latest send time their markers carried (a packet
 	// can still arrive after its track ended at the listener, if it was
