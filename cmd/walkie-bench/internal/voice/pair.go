@@ -84,6 +84,17 @@ func newPair(ctx context.Context, s *stack.Stack, b *browser.Browser, live bool)
 type measure struct {
 	pressToAudio, mouthToEar time.Duration
 	late                     bool // the first audio came after its burst had ended
+	// jitterBuffer is the listener's mean WebRTC jitter buffer delay over
+	// the turn's track, read as the next burst was heard (live mode; 0
+	// when unread).
+	jitterBuffer time.Duration
+}
+
+func (m measure) jitterBufferText() string {
+	if m.jitterBuffer == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (listener's jitter buffer %s)", m.jitterBuffer.Round(time.Millisecond))
 }
 
 func (m measure) pressToAudioText() string {
@@ -137,14 +148,23 @@ func (p *pair) press(ctx context.Context, warmUp bool) (m measure, err error) {
 			return m, err
 		}
 		next := firstFrom(spoken, pressed.UnixMilli()+1)
-		got, err := waitFor(ctx, p.listener, "the next burst heard", p.heardJS, after(next))
+		from := next
+		if p.live {
+			from -= pairSlack.Milliseconds()
+		}
+		got, err := waitFor(ctx, p.listener, "the next burst heard", p.heardJS, after(from))
 		if err != nil {
 			return m, err
 		}
 		heardFirst := first[len(heard)]
 		m.late = heardFirst >= next
 		m.pressToAudio = time.Duration(heardFirst-pressed.UnixMilli()) * time.Millisecond
-		m.mouthToEar = time.Duration(firstFrom(got, next)-next) * time.Millisecond
+		m.mouthToEar = time.Duration(firstFrom(got, from)-next) * time.Millisecond
+		if p.live {
+			if m.jitterBuffer, err = p.jitterBuffer(); err != nil {
+				return m, err
+			}
+		}
 	}
 	if err := p.speaker.mouse(false); err != nil {
 		return m, err
@@ -155,6 +175,31 @@ func (p *pair) press(ctx context.Context, warmUp bool) (m measure, err error) {
 		}
 	}
 	return m, nil
+}
+
+// pairSlack is how much earlier than the burst's onset at the speaker
+// its onset at the listener may be timed and still pair with it. Each page
+// times onsets on its own audio graph's clock: the speaker's where its
+// capture graph meters the microphone, behind the track WebRTC sends
+// straight from the microphone; the listener's before its output's
+// latency. Under load the speaker's times come out later, by more than
+// the audio's whole trip at times: the listener's onset is then timed
+// before the speaker's, and pairing only onsets at or after the speaker's
+// took the next burst's instead, one tone period (5 s) on. The slack stays
+// well inside the tone's silence (2.5 s), and those samples count as they
+// were timed, below zero if so. Live mode only: chunks take seconds, and
+// there a slack would only let a gap in the previous burst's playback
+// (the tone heard again after it) pass for the next burst's onset.
+const pairSlack = 500 * time.Millisecond
+
+// jitterBuffer reads the listener's mean jitter buffer delay of the audio
+// it receives now (live.js's jitterBuffer).
+func (p *pair) jitterBuffer() (time.Duration, error) {
+	var jb *struct{ Delay float64 }
+	if err := p.listener.evalAwait(`window.walkieDebug.live.jitterBuffer?.() ?? null`, &jb); err != nil || jb == nil {
+		return 0, err
+	}
+	return time.Duration(jb.Delay * float64(time.Second)), nil
 }
 
 // firstFrom is the first onset at or after from (onsets are in order).

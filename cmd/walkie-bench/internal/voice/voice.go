@@ -47,6 +47,10 @@ type Path struct {
 	// began in had ended (the tone was silent when audio started): no
 	// press-to-audio sample, only mouth to ear.
 	Late int
+	// JitterBuffer is the listener's mean WebRTC jitter buffer delay per
+	// turn (live mode only): the part of mouth to ear the receiving
+	// browser holds the audio back.
+	JitterBuffer []time.Duration
 }
 
 // Result holds both paths.
@@ -115,13 +119,16 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 				continue
 			}
 			out.MouthToEar = append(out.MouthToEar, m.mouthToEar)
+			if m.jitterBuffer > 0 {
+				out.JitterBuffer = append(out.JitterBuffer, m.jitterBuffer)
+			}
 			if m.late {
 				out.Late++
 			} else {
 				out.PressToAudio = append(out.PressToAudio, m.pressToAudio)
 			}
-			fmt.Fprintf(opts.Progress, "%s press %d/%d: press to first audio %s, mouth to ear %s\n",
-				out.Name, i, opts.Presses, m.pressToAudioText(), m.mouthToEar.Round(time.Millisecond))
+			fmt.Fprintf(opts.Progress, "%s press %d/%d: press to first audio %s, mouth to ear %s%s\n",
+				out.Name, i, opts.Presses, m.pressToAudioText(), m.mouthToEar.Round(time.Millisecond), m.jitterBufferText())
 		}
 	}
 	return res, nil
