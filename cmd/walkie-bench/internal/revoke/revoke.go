@@ -18,10 +18,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
-	"github.com/walkie-ptt/walkie/internal/testkit/stack"
+	"github.com/walkie-ptt/walkie/cmd/walkie-bench/internal/voice"
 	"github.com/walkie-ptt/walkie/internal/testkit/timers"
 )
 
@@ -69,21 +68,13 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	if opts.Progress == nil {
 		opts.Progress = io.Discard
 	}
-	logFile, err := os.CreateTemp(opts.LogDir, "walkie-revokebench-*.log")
+	l, err := voice.StartLiveStack(ctx, opts.LogDir, "revokebench", benchFloor, opts.Progress)
 	if err != nil {
 		return Result{}, err
 	}
-	defer logFile.Close()
-	fmt.Fprintf(opts.Progress, "starting PostgreSQL, Dendrite, LiveKit and Walkie (logs: %s)\n", logFile.Name())
-	sfu := &stack.SFU{Log: logFile}
-	defer func() { _ = sfu.Stop() }()
-	s, err := stack.Start(ctx, stack.Options{Log: logFile, LogLevel: "info", Floor: benchFloor, Web: true, LiveKit: sfu.Start})
-	if err != nil {
-		return Result{}, err
-	}
-	defer s.Stop()
+	defer l.Stop()
 	fmt.Fprintln(opts.Progress, "setting up the live room and its call")
-	r, err := newRig(ctx, s, sfu, logFile)
+	r, err := newRig(ctx, l)
 	if err != nil {
 		return Result{}, err
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"time"
@@ -50,8 +49,9 @@ type rig struct {
 	term                        int64 // the talker's turn being measured
 }
 
-func newRig(ctx context.Context, s *stack.Stack, sfu *stack.SFU, log io.Writer) (r *rig, err error) {
+func newRig(ctx context.Context, l *voice.LiveStack) (r *rig, err error) {
 	listenCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s := l.Stack
 	r = &rig{s: s, inbox: &inbox{}, stop: stop}
 	defer func() {
 		if err != nil {
@@ -90,10 +90,10 @@ func newRig(ctx context.Context, s *stack.Stack, sfu *stack.SFU, log io.Writer) 
 	}); err != nil {
 		return r, err
 	}
-	if r.listenerPeer, _, err = r.joinCall(ctx, sfu, r.listener, listenerDevice, log); err != nil {
+	if r.listenerPeer, _, err = r.joinCall(ctx, l, r.listener, listenerDevice); err != nil {
 		return r, err
 	}
-	if r.talkerPeer, r.talkerID, err = r.joinCall(ctx, sfu, r.talker, talkerDevice, log); err != nil {
+	if r.talkerPeer, r.talkerID, err = r.joinCall(ctx, l, r.talker, talkerDevice); err != nil {
 		return r, err
 	}
 	// The talker tries to publish from now on, allowed or not.
@@ -119,7 +119,7 @@ func (r *rig) openChannel(ctx, listenCtx context.Context, c *mautrix.Client, dev
 // MatrixRTC client does, and joins the room's call with it as a Go
 // participant in the SFU's namespace. It returns the participant and its
 // identity.
-func (r *rig) joinCall(ctx context.Context, sfu *stack.SFU, c *mautrix.Client, device string, log io.Writer) (*lkpeer.Peer, string, error) {
+func (r *rig) joinCall(ctx context.Context, l *voice.LiveStack, c *mautrix.Client, device string) (*lkpeer.Peer, string, error) {
 	tok, err := c.RequestOpenIDToken(ctx)
 	if err != nil {
 		return nil, "", err
@@ -137,7 +137,7 @@ func (r *rig) joinCall(ctx context.Context, sfu *stack.SFU, c *mautrix.Client, d
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK || out.JWT == "" {
 		return nil, "", fmt.Errorf("the token service answered %d (%v): no token for %s", resp.StatusCode, err, c.UserID)
 	}
-	peer, err := lkpeer.Start(ctx, sfu.NS, lkpeer.Options{LogWriter: log})
+	peer, err := lkpeer.Start(ctx, l.SFU.NS, lkpeer.Options{LogWriter: l.Log})
 	if err != nil {
 		return nil, "", err
 	}

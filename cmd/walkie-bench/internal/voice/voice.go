@@ -18,11 +18,9 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"os"
 	"time"
 
 	"github.com/walkie-ptt/walkie/internal/testkit/browser"
-	"github.com/walkie-ptt/walkie/internal/testkit/stack"
 	"github.com/walkie-ptt/walkie/internal/testkit/timers"
 )
 
@@ -72,22 +70,15 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	if opts.Progress == nil {
 		opts.Progress = io.Discard
 	}
-	logFile, err := os.CreateTemp(opts.LogDir, "walkie-livebench-*.log")
+	l, err := StartLiveStack(ctx, opts.LogDir, "livebench", benchFloor, opts.Progress)
 	if err != nil {
 		return Result{}, err
 	}
-	defer logFile.Close()
-	fmt.Fprintf(opts.Progress, "starting PostgreSQL, Dendrite, LiveKit and Walkie (logs: %s)\n", logFile.Name())
-	sfu := &stack.SFU{Log: logFile}
-	defer func() { _ = sfu.Stop() }()
-	s, err := stack.Start(ctx, stack.Options{Log: logFile, LogLevel: "info", Floor: benchFloor, Web: true, LiveKit: sfu.Start})
-	if err != nil {
-		return Result{}, err
-	}
-	defer s.Stop()
+	defer l.Stop()
+	s := l.Stack
 	// The browser lives until Close, not until ctx's deadline.
 	// The pages' consoles go to the log too (a log.Logger serialises them).
-	pageLog := log.New(logFile, "browser: ", 0)
+	pageLog := log.New(l.Log, "browser: ", 0)
 	b, err := browser.Start(context.WithoutCancel(ctx), browser.Options{Tone: Tone, Logf: pageLog.Printf})
 	if err != nil {
 		return Result{}, err
