@@ -106,6 +106,9 @@ func (r *rig) sample(ctx context.Context, w Way) (Sample, error) {
 	if err != nil {
 		return Sample{}, err
 	}
+	if err := r.endedBy(ctx, w.reason); err != nil {
+		return Sample{}, err
+	}
 	ended, after, err := r.silence(ctx, track)
 	if err != nil {
 		return Sample{}, err
@@ -156,6 +159,21 @@ func (r *rig) sample(ctx context.Context, w Way) (Sample, error) {
 // holds: the floor is the talker's, in the measured turn.
 func (r *rig) holds(f floor.FloorState) bool {
 	return f.Holder != nil && f.Holder.UserID == r.talker.UserID.String() && f.Holder.DeviceID == talkerDevice && f.Term == r.term
+}
+
+// endedBy checks in Walkie's floor log that the measured turn ended for
+// reason, so that each way measures what it names.
+func (r *rig) endedBy(ctx context.Context, reason floor.Reason) error {
+	var log struct{ Entries []floor.LogEntry }
+	if err := r.adminAPI(ctx, http.MethodGet, "/log?limit=20", &log); err != nil {
+		return err
+	}
+	for _, e := range log.Entries {
+		if e.Term == r.term && e.Reason == reason {
+			return nil
+		}
+	}
+	return fmt.Errorf("the floor log has no line for term %d with reason %s: %+v", r.term, reason, log.Entries)
 }
 
 // grantTalker waits for the free floor and has the talker ask for it

@@ -16,6 +16,8 @@ import (
 type Way struct {
 	Name  string
 	About string
+	// reason is what Walkie's floor log gives for the turn's end.
+	reason floor.Reason
 	// prepare does what must come before the revoke (reading state) and
 	// returns fire, which sends it: the measurement starts as fire is
 	// called.
@@ -31,12 +33,15 @@ type Way struct {
 // so the permit way is the talker's user withdrawing it, say from another
 // client; the moderator's state-event way is the power-levels change.
 var Ways = []Way{
-	{Name: "chair", About: "a moderator's talk_request revoke (room event through Dendrite)", prepare: chairRevoke},
-	{Name: "preempt", About: "a moderator's request with preempt over the floor channel", prepare: preempt, restore: releasePreemption},
+	{Name: "chair", About: "a moderator's talk_request revoke (room event through Dendrite)", reason: floor.ReasonChair,
+		prepare: chairRevoke},
+	{Name: "preempt", About: "a moderator's request with preempt over the floor channel", reason: floor.ReasonPreempted,
+		prepare: preempt, restore: releasePreemption},
 	{Name: "power", About: "a moderator lowers the talker's power level (state event through Dendrite)",
-		prepare: demote(-1), restore: restorePower},
-	{Name: "permit", About: "the talker's permit emptied (state event through Dendrite)", prepare: withdrawPermit, restore: givePermit},
-	{Name: "admin", About: "the admin API's release (HTTP to Walkie)", prepare: adminRelease},
+		reason: floor.ReasonInsufficientPower, prepare: demote(-1), restore: restorePower},
+	{Name: "permit", About: "the talker's permit emptied (state event through Dendrite)", reason: floor.ReasonPermitGone,
+		prepare: withdrawPermit, restore: givePermit},
+	{Name: "admin", About: "the admin API's release (HTTP to Walkie)", reason: floor.ReasonAdmin, prepare: adminRelease},
 }
 
 // pick returns the ways named, all when none is.
