@@ -22,7 +22,6 @@ var seq atomic.Int64
 
 // What the pages say (window.walkieDebug, see docs/client.md).
 const (
-	spokenJS   = `window.walkieDebug.recorder?.stats().toneOnsets ?? []` // bursts at the speaker's microphone
 	heardLive  = `window.walkieDebug.live?.toneOnsets ?? []`             // bursts heard live
 	heardChunk = `window.walkieDebug.player.stats().toneOnsets`          // bursts heard in chunks
 )
@@ -119,6 +118,10 @@ func (p *pair) press(ctx context.Context, warmUp bool) (m measure, err error) {
 		return m, err
 	}
 	if !warmUp {
+		// The warm-up opened the microphone.
+		if err := p.speaker.waitUntil(ctx, "the bench's detector on the microphone", mouthJS); err != nil {
+			return m, err
+		}
 		var spoken []int64
 		if err := p.speaker.eval(spokenJS, &spoken); err != nil {
 			return m, err
@@ -178,18 +181,16 @@ func (p *pair) press(ctx context.Context, warmUp bool) (m measure, err error) {
 }
 
 // pairSlack is how much earlier than the burst's onset at the speaker
-// its onset at the listener may be timed and still pair with it. Each page
-// times onsets on its own audio graph's clock: the speaker's where its
-// capture graph meters the microphone, behind the track WebRTC sends
-// straight from the microphone; the listener's before its output's
-// latency. Under load the speaker's times come out later, by more than
-// the audio's whole trip at times: the listener's onset is then timed
+// its onset at the listener may be timed and still pair with it. When the
+// bench timed the mouth at the client's capture graph (see mouth.go),
+// those times came out up to 100 ms late, the listener's onset was timed
 // before the speaker's, and pairing only onsets at or after the speaker's
-// took the next burst's instead, one tone period (5 s) on. The slack stays
-// well inside the tone's silence (2.5 s), and those samples count as they
-// were timed, below zero if so. Live mode only: chunks take seconds, and
-// there a slack would only let a gap in the previous burst's playback
-// (the tone heard again after it) pass for the next burst's onset.
+// took the next burst's instead, one tone period (5 s) on. The mouth is
+// timed at the microphone now; the slack stays, so that a timing error
+// shows as a sample below zero, not as a 5 s one. It is well inside the
+// tone's silence (2.5 s). Live mode only: chunks take seconds, and there a
+// slack would only let a gap in the previous burst's playback (the tone
+// heard again after it) pass for the next burst's onset.
 const pairSlack = 500 * time.Millisecond
 
 // jitterBuffer reads the listener's mean jitter buffer delay of the audio

@@ -5,9 +5,9 @@
 // chunks through the homeserver).
 //
 // The fake microphone plays bursts of a 1 kHz tone; the speaker's page
-// detects each burst's onset at its capture (the recorder's meter), the
-// listener's at its playback (the player's probe, or live mode's own), on
-// the same machine's clock. A press comes right after a burst began, while
+// detects each burst's onset on the microphone track's frames (a detector
+// the bench installs, mouth.go), the listener's at its playback (the
+// player's probe, or live mode's own), on the same machine's clock. A press comes right after a burst began, while
 // the tone still sounds: press to first audio is the press to the
 // listener's first onset (its audio starts mid-burst); mouth to ear is the
 // next burst's onset at the speaker to its onset at the listener.
