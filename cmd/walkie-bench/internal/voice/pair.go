@@ -22,8 +22,8 @@ var seq atomic.Int64
 
 // What the pages say (window.walkieDebug, see docs/client.md).
 const (
-	heardLive  = `window.walkieDebug.live?.toneOnsets ?? []`             // bursts heard live
-	heardChunk = `window.walkieDebug.player.stats().toneOnsets`          // bursts heard in chunks
+	heardLive  = `window.walkieDebug.live?.toneOnsets ?? []`    // bursts heard live
+	heardChunk = `window.walkieDebug.player.stats().toneOnsets` // bursts heard in chunks
 )
 
 // pair is a speaker and a listener in a room of their own.
