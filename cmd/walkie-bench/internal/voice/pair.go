@@ -151,10 +151,7 @@ func (p *pair) press(ctx context.Context, warmUp bool) (m measure, err error) {
 			return m, err
 		}
 		next := firstFrom(spoken, pressed.UnixMilli()+1)
-		from := next
-		if p.live {
-			from -= pairSlack.Milliseconds()
-		}
+		from := pairFrom(next, p.live)
 		got, err := waitFor(ctx, p.listener, "the next burst heard", p.heardJS, after(from))
 		if err != nil {
 			return m, err
@@ -201,6 +198,15 @@ func (p *pair) jitterBuffer() (time.Duration, error) {
 		return 0, err
 	}
 	return time.Duration(jb.Delay * float64(time.Second)), nil
+}
+
+// pairFrom is the earliest listener onset that may pair with the speaker's
+// onset at next (Unix milliseconds).
+func pairFrom(next int64, live bool) int64 {
+	if live {
+		return next - pairSlack.Milliseconds()
+	}
+	return next
 }
 
 // firstFrom is the first onset at or after from (onsets are in order).
