@@ -99,6 +99,8 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"channel-idle", "-sockets", "5", "-users", "5"}, exitUsage, "more sockets than users"},
 		{[]string{"live", "-h"}, exitOK, "-presses"},
 		{[]string{"live", "extra"}, exitUsage, `unexpected argument "extra"`},
+		{[]string{"revoke", "-h"}, exitOK, "-samples"},
+		{[]string{"revoke", "extra"}, exitUsage, `unexpected argument "extra"`},
 	} {
 		var out bytes.Buffer
 		if code := run(context.Background(), tc.args, &out, &out); code != tc.code || !strings.Contains(out.String(), tc.out) {

@@ -12,6 +12,8 @@
 //	                              client in Chromium, channel and room events (part E)
 //	walkie-bench live [flags]     mouth to ear through the web client: live
 //	                              mode and broadcast chunks side by side (part F)
+//	walkie-bench revoke [flags]   revoke to silence in live mode, Go participants
+//	                              (part F)
 package main
 
 import (
@@ -23,6 +25,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/walkie-ptt/walkie/internal/testkit/lkpeer"
 )
 
 // Exit codes, as package flag uses them.
@@ -33,6 +37,7 @@ const (
 )
 
 func main() {
+	lkpeer.RunIfPeer() // `revoke`'s LiveKit participants are this binary, run again
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -58,6 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runClient(ctx, args[1:], stdout, stderr)
 	case "live":
 		return runLive(ctx, args[1:], stdout, stderr)
+	case "revoke":
+		return runRevoke(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		usage(stdout)
 		return exitOK
@@ -84,6 +91,8 @@ Commands:
            Chromium, over the floor channel and over room events
   live     mouth to ear and press to first audio through the web client in
            Chromium: live mode (LiveKit) and broadcast chunks side by side
+  revoke   revoke to silence in live mode: how soon a talker whose turn is
+           taken away goes quiet at a listener, each way a turn is ended
 
 Run walkie-bench <command> -h for the command's flags.
 `)

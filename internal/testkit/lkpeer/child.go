@@ -59,6 +59,8 @@ func (p *participant) handle(req request) answer {
 	case opStats:
 		s := p.stats()
 		return answer{Stats: &s}
+	case opArrivals:
+		return answer{Arrivals: p.arrivalsSince(req.Identity, req.Since)}
 	case opLeave:
 		p.leave()
 		return answer{}

@@ -36,7 +36,8 @@
 // Publish makes the participant behave like a client that wants to talk
 // all the time, whatever it is allowed: it keeps trying to publish a
 // microphone track and writes a 20 ms frame every 20 ms into every track
-// it ever created, published or not. A refused attempt (the server ignores
+// it created, published or not, until 5 s after the server refused or
+// unpublished that track (so a long session's attempts do not pile up). A refused attempt (the server ignores
 // the request) gives up after the SDK's 10 s; as soon as the server grants
 // publishing a new attempt starts without waiting for the old one. When
 // the server unpublishes the track (permission withdrawn) it starts over.

@@ -40,11 +40,29 @@ type participant struct {
 	received     map[string]uint64
 	lastSent     map[string]time.Time
 	subscribed   map[string]int
+	arrivals     map[string]*arrivalLog
+	unsubscribed map[string]time.Time
+	unpublished  time.Time
+	// retired holds tracks refused or unpublished, and since when: their
+	// writers stop after retireGrace.
+	retired map[webrtc.TrackLocal]time.Time
+	// sids names the tracks the server confirmed; writtenOn counts the
+	// frames written into each, by SID.
+	sids      map[webrtc.TrackLocal]string
+	writtenOn map[string]uint64
 }
+
+// retireGrace is how long a track's writer goes on after the server
+// refused or unpublished it: long enough to show that its frames go
+// nowhere, short enough that the writers of a long session's many
+// attempts do not pile up.
+const retireGrace = 5 * time.Second
 
 func newParticipant() *participant {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &participant{ctx: ctx, cancel: cancel, received: map[string]uint64{}, lastSent: map[string]time.Time{}, subscribed: map[string]int{}}
+	return &participant{ctx: ctx, cancel: cancel, received: map[string]uint64{}, lastSent: map[string]time.Time{},
+		subscribed: map[string]int{}, arrivals: map[string]*arrivalLog{}, unsubscribed: map[string]time.Time{},
+		retired: map[webrtc.TrackLocal]time.Time{}, sids: map[webrtc.TrackLocal]string{}, writtenOn: map[string]uint64{}}
 }
 
 func (p *participant) join(url, token string) (string, error) {
@@ -56,10 +74,13 @@ func (p *participant) join(url, token string) (string, error) {
 	cb.OnTrackUnsubscribed = func(_ *webrtc.TrackRemote, _ *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
 		p.mu.Lock()
 		p.subscribed[rp.Identity()]--
+		p.unsubscribed[rp.Identity()] = time.Now()
 		p.mu.Unlock()
 	}
 	cb.OnLocalTrackUnpublished = func(pub *lksdk.LocalTrackPublication, _ *lksdk.LocalParticipant) {
 		p.mu.Lock()
+		p.unpublished = time.Now()
+		p.retired[pub.TrackLocal()] = p.unpublished
 		if pub.SID() == p.liveSID {
 			p.liveSID = ""
 		}
@@ -85,15 +106,17 @@ func (p *participant) onTrackSubscribed(track *webrtc.TrackRemote, _ *lksdk.Remo
 	go func() {
 		for {
 			pkt, _, err := track.ReadRTP()
+			at := time.Now()
 			if err != nil {
 				return
 			}
-			_, sent, marked := readMarker(pkt.Payload)
+			seq, sent, marked := readMarker(pkt.Payload)
 			p.mu.Lock()
 			p.received[identity]++
 			if marked && sent.After(p.lastSent[identity]) {
 				p.lastSent[identity] = sent
 			}
+			p.arrivalLog(identity).add(Arrival{Seq: seq, Sent: sent, At: at})
 			p.mu.Unlock()
 		}
 	}()
@@ -118,7 +141,7 @@ func (p *participant) publish() error {
 // attempt is waiting, or when publishing became allowed while the waiting
 // attempt had been made without permission (the server dropped that one).
 func (p *participant) keepPublishing() {
-	p.everyFrame(func(time.Time) {
+	p.everyFrame(func(time.Time) bool {
 		can := p.canPublish()
 		p.mu.Lock()
 		start := p.liveSID == "" && (p.inFlight == 0 || (can && !p.inFlightCan))
@@ -131,11 +154,13 @@ func (p *participant) keepPublishing() {
 		if start {
 			go p.attempt(attempt)
 		}
+		return true
 	})
 }
 
-// everyFrame calls f every frame duration until the participant leaves.
-func (p *participant) everyFrame(f func(now time.Time)) {
+// everyFrame calls f every frame duration until the participant leaves
+// or f returns false.
+func (p *participant) everyFrame(f func(now time.Time) bool) {
 	tick := time.NewTicker(frameDuration)
 	defer tick.Stop()
 	for {
@@ -143,9 +168,20 @@ func (p *participant) everyFrame(f func(now time.Time)) {
 		case <-p.ctx.Done():
 			return
 		case now := <-tick.C:
-			f(now)
+			if !f(now) {
+				return
+			}
 		}
 	}
+}
+
+// retiredLongAgo: the server refused or unpublished track more than
+// retireGrace before now.
+func (p *participant) retiredLongAgo(track *lksdk.LocalTrack, now time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	at, ok := p.retired[track]
+	return ok && now.Sub(at) > retireGrace
 }
 
 func (p *participant) canPublish() bool {
@@ -158,7 +194,7 @@ func (p *participant) attempt(n int) {
 		MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
 	})
 	if err != nil {
-		p.attemptDone(n, "", err)
+		p.attemptDone(n, nil, "", err)
 		return
 	}
 	go p.writeFrames(track)
@@ -169,38 +205,52 @@ func (p *participant) attempt(n int) {
 	if err == nil {
 		sid = pub.SID()
 	}
-	p.attemptDone(n, sid, err)
+	p.attemptDone(n, track, sid, err)
 }
 
-func (p *participant) attemptDone(n int, sid string, err error) {
+func (p *participant) attemptDone(n int, track *lksdk.LocalTrack, sid string, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.inFlight == n {
 		p.inFlight = 0
 	}
 	if err != nil {
+		if track != nil {
+			p.retired[track] = time.Now()
+		}
 		p.refused++
 		fmt.Fprintf(os.Stderr, "lkpeer: publish attempt %d: %v\n", n, err)
 		return
 	}
 	p.publications++
 	p.liveSID = sid
+	p.sids[track] = sid
 }
 
 // writeFrames writes a frame every 20 ms until the participant leaves,
 // whether or not the track is published: a refused track whose sender was
-// negotiated still sends RTP, which the server must drop.
+// negotiated still sends RTP, which the server must drop. It stops
+// retireGrace after the track was refused or unpublished.
 func (p *participant) writeFrames(track *lksdk.LocalTrack) {
-	p.everyFrame(func(now time.Time) {
+	p.everyFrame(func(now time.Time) bool {
+		if p.retiredLongAgo(track, now) {
+			return false
+		}
 		frame := silenceFrame(p.seq.Add(1), now)
 		bound := track.IsBound()
 		if err := track.WriteSample(media.Sample{Data: frame, Duration: frameDuration}, nil); err != nil {
-			return
+			return true
 		}
 		p.written.Add(1)
 		if bound {
 			p.bound.Add(1)
 		}
+		p.mu.Lock()
+		if sid, ok := p.sids[track]; ok {
+			p.writtenOn[sid]++
+		}
+		p.mu.Unlock()
+		return true
 	})
 }
 
@@ -214,10 +264,31 @@ func (p *participant) stats() Stats {
 	defer p.mu.Unlock()
 	s.Attempts, s.Refused, s.Publications = p.attempts, p.refused, p.publications
 	s.Publishing = p.liveSID != ""
+	s.LiveSID = p.liveSID
+	s.WrittenOn = maps.Clone(p.writtenOn)
 	s.Received = maps.Clone(p.received)
 	s.LastSent = maps.Clone(p.lastSent)
 	s.Subscribed = maps.Clone(p.subscribed)
+	s.Unsubscribed = maps.Clone(p.unsubscribed)
+	s.Unpublished = p.unpublished
 	return s
+}
+
+// arrivalLog is identity's log; the caller holds mu.
+func (p *participant) arrivalLog(identity string) *arrivalLog {
+	l := p.arrivals[identity]
+	if l == nil {
+		l = &arrivalLog{}
+		p.arrivals[identity] = l
+	}
+	return l
+}
+
+// arrivalsSince returns identity's packets that arrived after since.
+func (p *participant) arrivalsSince(identity string, since time.Time) []Arrival {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.arrivalLog(identity).since(since)
 }
 
 // leave disconnects. The goroutines end with the process, which exits

@@ -94,6 +94,14 @@ func (p *Peer) Stats(ctx context.Context) (Stats, error) {
 	return *a.Stats, nil
 }
 
+// Arrivals returns the packets from the publisher identity that arrived
+// after since, oldest first, with their markers and arrival times (the
+// participant keeps the last minute's).
+func (p *Peer) Arrivals(ctx context.Context, identity string, since time.Time) ([]Arrival, error) {
+	a, err := p.call(ctx, request{Op: opArrivals, Identity: identity, Since: since})
+	return a.Arrivals, err
+}
+
 // WaitFor polls Stats until cond holds, and returns the Stats it held for.
 // It fails when ctx ends (give it a deadline), naming what it waited for
 // and the last Stats.

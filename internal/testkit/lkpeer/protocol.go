@@ -16,19 +16,25 @@ const (
 	opJoin    = "join"
 	opPublish = "publish"
 	opStats   = "stats"
-	opLeave   = "leave"
+	// opArrivals asks for one publisher's packets received after a time.
+	opArrivals = "arrivals"
+	opLeave    = "leave"
 )
 
 type request struct {
 	Op    string `json:"op"`
 	URL   string `json:"url,omitempty"`
 	Token string `json:"token,omitempty"`
+	// Identity and Since: opArrivals's publisher and time.
+	Identity string    `json:"identity,omitempty"`
+	Since    time.Time `json:"since,omitzero"`
 }
 
 type answer struct {
-	Error    string `json:"error,omitempty"`
-	Identity string `json:"identity,omitempty"`
-	Stats    *Stats `json:"stats,omitempty"`
+	Error    string    `json:"error,omitempty"`
+	Identity string    `json:"identity,omitempty"`
+	Stats    *Stats    `json:"stats,omitempty"`
+	Arrivals []Arrival `json:"arrivals,omitempty"`
 }
 
 // Stats is what a participant has seen and done so far.
@@ -47,8 +53,13 @@ type Stats struct {
 	Attempts     int `json:"attempts"`
 	Refused      int `json:"refused"`
 	Publications int `json:"publications"`
-	// Publishing: a confirmed publication is live now.
-	Publishing bool `json:"publishing"`
+	// Publishing: a confirmed publication is live now; LiveSID is its
+	// track's SID.
+	Publishing bool   `json:"publishing"`
+	LiveSID    string `json:"live_sid,omitempty"`
+	// WrittenOn counts the frames written into each track the server
+	// confirmed, by SID, before and after it was unpublished.
+	WrittenOn map[string]uint64 `json:"written_on"`
 	// Received counts the RTP packets received per publisher identity;
 	// LastSent is the latest send time their markers carried (a packet
 	// can still arrive after its track ended at the listener, if it was
@@ -57,4 +68,9 @@ type Stats struct {
 	Received   map[string]uint64    `json:"received"`
 	LastSent   map[string]time.Time `json:"last_sent"`
 	Subscribed map[string]int       `json:"subscribed"`
+	// Unsubscribed is when each publisher's track last ended here;
+	// Unpublished when the server last unpublished one of this
+	// participant's own tracks (zero: never).
+	Unsubscribed map[string]time.Time `json:"unsubscribed"`
+	Unpublished  time.Time            `json:"unpublished"`
 }

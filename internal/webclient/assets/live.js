@@ -41,6 +41,25 @@ const loadSdk = () => (sdk ??= import(SDK_URL).then(
 
 const remotes = new WeakMap(); // player → RemoteAudio: one per page
 
+// jitterBuffer is what walkie-bench reads of the audio received now: the
+// WebRTC jitter buffer's mean delay and mean target delay (seconds), over
+// the current tracks' lives (each turn is a track of its own); null when
+// none played yet.
+async function jitterBuffer(lk) {
+  let delay = 0, target = 0, emitted = 0;
+  for (const p of lk.remoteParticipants.values()) {
+    for (const pub of p.audioTrackPublications.values()) {
+      (await pub.track?.getRTCStatsReport())?.forEach((s) => {
+        if (s.type !== 'inbound-rtp' || !s.jitterBufferEmittedCount) return;
+        delay += s.jitterBufferDelay;
+        target += s.jitterBufferTargetDelay ?? 0;
+        emitted += s.jitterBufferEmittedCount;
+      });
+    }
+  }
+  return emitted ? { delay: delay / emitted, target: target / emitted } : null;
+}
+
 export class Live {
   // isTalking says whether the button is held for a turn (talk.js's phase
   // asking or talking): the floor alone does not decide, another tab of
@@ -168,6 +187,7 @@ export class Live {
         return;
       }
       this.lk = lk;
+      this.stats.jitterBuffer = () => jitterBuffer(lk);
       this.stats.joins++;
       this.retryMs = FIRST_RETRY_MS;
       this.set('connected');

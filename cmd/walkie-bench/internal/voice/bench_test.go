@@ -32,6 +32,9 @@ func TestQuickRun(t *testing.T) {
 			}
 		}
 	}
+	if jb := res.Live.JitterBuffer; len(jb) != 1 || jb[0] <= 0 {
+		t.Errorf("live: the listener's jitter buffer %v, want one positive reading", jb)
+	}
 	var out bytes.Buffer
 	res.Report(&out)
 	t.Logf("report:\n%s", out.String())

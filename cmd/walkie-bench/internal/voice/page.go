@@ -84,6 +84,17 @@ func (p *page) eval(js string, out any) error {
 	return json.Unmarshal(raw, out)
 }
 
+// evalAwait is eval for an expression whose value is a promise.
+func (p *page) evalAwait(js string, out any) error {
+	ctx, cancel := context.WithTimeout(p.u.Context(), waitLimit)
+	defer cancel()
+	raw, err := chromedp.Run(ctx, chromedp.Evaluate[json.RawMessage](js, chromedp.EvalAwaitPromise))
+	if err != nil {
+		return fmt.Errorf("%s: evaluate %s: %w", p.name, js, err)
+	}
+	return json.Unmarshal(raw, out)
+}
+
 // waitUntil polls a JavaScript condition until it holds.
 func (p *page) waitUntil(ctx context.Context, what, js string) error {
 	_, err := waitFor(ctx, p, what, js, func(ok bool) bool { return ok })

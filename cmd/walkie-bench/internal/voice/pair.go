@@ -22,9 +22,8 @@ var seq atomic.Int64
 
 // What the pages say (window.walkieDebug, see docs/client.md).
 const (
-	spokenJS   = `window.walkieDebug.recorder?.stats().toneOnsets ?? []` // bursts at the speaker's microphone
-	heardLive  = `window.walkieDebug.live?.toneOnsets ?? []`             // bursts heard live
-	heardChunk = `window.walkieDebug.player.stats().toneOnsets`          // bursts heard in chunks
+	heardLive  = `window.walkieDebug.live?.toneOnsets ?? []`    // bursts heard live
+	heardChunk = `window.walkieDebug.player.stats().toneOnsets` // bursts heard in chunks
 )
 
 // pair is a speaker and a listener in a room of their own.
@@ -44,7 +43,7 @@ func newPair(ctx context.Context, s *stack.Stack, b *browser.Browser, live bool)
 	if live {
 		p.heardJS = heardLive
 	}
-	admin, err := login(ctx, s, fmt.Sprintf("benchadmin%d", n))
+	admin, err := Login(ctx, s, fmt.Sprintf("benchadmin%d", n), "ADMIN")
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +53,7 @@ func newPair(ctx context.Context, s *stack.Stack, b *browser.Browser, live bool)
 	if p.listener, err = openPage(ctx, s, b, fmt.Sprintf("listener%d", n)); err != nil {
 		return nil, err
 	}
-	if p.room, err = createRoom(ctx, admin, s.Walkie.BotUserID(), live, p.speaker.client, p.listener.client); err != nil {
+	if p.room, err = CreateRoom(ctx, admin, s.Walkie.BotUserID(), live, p.speaker.client, p.listener.client); err != nil {
 		return nil, err
 	}
 	for _, who := range []*page{p.speaker, p.listener} {
@@ -84,6 +83,17 @@ func newPair(ctx context.Context, s *stack.Stack, b *browser.Browser, live bool)
 type measure struct {
 	pressToAudio, mouthToEar time.Duration
 	late                     bool // the first audio came after its burst had ended
+	// jitterBuffer is the listener's mean WebRTC jitter buffer delay over
+	// the turn's track, read as the next burst was heard (live mode; 0
+	// when unread).
+	jitterBuffer time.Duration
+}
+
+func (m measure) jitterBufferText() string {
+	if m.jitterBuffer == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (listener's jitter buffer %s)", m.jitterBuffer.Round(time.Millisecond))
 }
 
 func (m measure) pressToAudioText() string {
@@ -108,6 +118,10 @@ func (p *pair) press(ctx context.Context, warmUp bool) (m measure, err error) {
 		return m, err
 	}
 	if !warmUp {
+		// The warm-up opened the microphone.
+		if err := p.speaker.waitUntil(ctx, "the bench's detector on the microphone", mouthJS); err != nil {
+			return m, err
+		}
 		var spoken []int64
 		if err := p.speaker.eval(spokenJS, &spoken); err != nil {
 			return m, err
@@ -137,14 +151,20 @@ func (p *pair) press(ctx context.Context, warmUp bool) (m measure, err error) {
 			return m, err
 		}
 		next := firstFrom(spoken, pressed.UnixMilli()+1)
-		got, err := waitFor(ctx, p.listener, "the next burst heard", p.heardJS, after(next))
+		from := pairFrom(next, p.live)
+		got, err := waitFor(ctx, p.listener, "the next burst heard", p.heardJS, after(from))
 		if err != nil {
 			return m, err
 		}
 		heardFirst := first[len(heard)]
 		m.late = heardFirst >= next
 		m.pressToAudio = time.Duration(heardFirst-pressed.UnixMilli()) * time.Millisecond
-		m.mouthToEar = time.Duration(firstFrom(got, next)-next) * time.Millisecond
+		m.mouthToEar = time.Duration(firstFrom(got, from)-next) * time.Millisecond
+		if p.live {
+			if m.jitterBuffer, err = p.jitterBuffer(); err != nil {
+				return m, err
+			}
+		}
 	}
 	if err := p.speaker.mouse(false); err != nil {
 		return m, err
@@ -157,6 +177,38 @@ func (p *pair) press(ctx context.Context, warmUp bool) (m measure, err error) {
 	return m, nil
 }
 
+// pairSlack is how much earlier than the burst's onset at the speaker
+// its onset at the listener may be timed and still pair with it. When the
+// bench timed the mouth at the client's capture graph (see mouth.go),
+// those times came out up to 100 ms late, the listener's onset was timed
+// before the speaker's, and pairing only onsets at or after the speaker's
+// took the next burst's instead, one tone period (5 s) on. The mouth is
+// timed at the microphone now; the slack stays, so that a timing error
+// shows as a sample below zero, not as a 5 s one. It is well inside the
+// tone's silence (2.5 s). Live mode only: chunks take seconds, and there a
+// slack would only let a gap in the previous burst's playback (the tone
+// heard again after it) pass for the next burst's onset.
+const pairSlack = 500 * time.Millisecond
+
+// jitterBuffer reads the listener's mean jitter buffer delay of the audio
+// it receives now (live.js's jitterBuffer).
+func (p *pair) jitterBuffer() (time.Duration, error) {
+	var jb *struct{ Delay float64 }
+	if err := p.listener.evalAwait(`window.walkieDebug.live.jitterBuffer?.() ?? null`, &jb); err != nil || jb == nil {
+		return 0, err
+	}
+	return time.Duration(jb.Delay * float64(time.Second)), nil
+}
+
+// pairFrom is the earliest listener onset that may pair with the speaker's
+// onset at next (Unix milliseconds).
+func pairFrom(next int64, live bool) int64 {
+	if live {
+		return next - pairSlack.Milliseconds()
+	}
+	return next
+}
+
 // firstFrom is the first onset at or after from (onsets are in order).
 func firstFrom(onsets []int64, from int64) int64 {
 	for _, o := range onsets {
@@ -167,17 +219,18 @@ func firstFrom(onsets []int64, from int64) int64 {
 	return 0
 }
 
-func login(ctx context.Context, s *stack.Stack, local string) (*mautrix.Client, error) {
+// Login registers the user local and logs it in as device.
+func Login(ctx context.Context, s *stack.Stack, local, device string) (*mautrix.Client, error) {
 	if _, err := s.HS.RegisterUser(ctx, local, "bench-password-"+local, false); err != nil {
 		return nil, err
 	}
-	return s.HS.Login(ctx, local, "bench-password-"+local, "ADMIN")
+	return s.HS.Login(ctx, local, "bench-password-"+local, device)
 }
 
-// createRoom: admin creates a room with Walkie at level 100, puts it in
+// CreateRoom: admin creates a room with Walkie at level 100, puts it in
 // live mode if asked, the members join, and it returns once Walkie's
 // floor state says the room is ready (and live, if asked).
-func createRoom(ctx context.Context, admin *mautrix.Client, bot string, live bool, members ...*mautrix.Client) (id.RoomID, error) {
+func CreateRoom(ctx context.Context, admin *mautrix.Client, bot string, live bool, members ...*mautrix.Client) (id.RoomID, error) {
 	invite := []id.UserID{id.UserID(bot)}
 	for _, m := range members {
 		invite = append(invite, m.UserID)

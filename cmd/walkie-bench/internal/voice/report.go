@@ -26,6 +26,9 @@ func (r Result) Report(w io.Writer) {
 		}
 		fmt.Fprintf(w, "%-8s %-34s %s%s\n", p.Name, percentiles(p.MouthToEar), percentiles(p.PressToAudio), late)
 	}
+	if jb := r.Live.JitterBuffer; len(jb) > 0 {
+		fmt.Fprintf(w, "live: the listener's WebRTC jitter buffer, mean per turn: %s\n", percentiles(jb))
+	}
 	p95 := e2e.Percentile(r.Live.MouthToEar, 95)
 	fmt.Fprintf(w, "live mouth to ear p95 = %s: target <= %s %s; MCPTT KPI 3 (< %s) %s\n", p95.Round(time.Millisecond),
 		liveTarget, verdict(p95 <= liveTarget), kpi3, verdict(p95 < kpi3))

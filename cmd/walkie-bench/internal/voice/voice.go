@@ -5,9 +5,9 @@
 // chunks through the homeserver).
 //
 // The fake microphone plays bursts of a 1 kHz tone; the speaker's page
-// detects each burst's onset at its capture (the recorder's meter), the
-// listener's at its playback (the player's probe, or live mode's own), on
-// the same machine's clock. A press comes right after a burst began, while
+// detects each burst's onset on the microphone track's frames (a detector
+// the bench installs, mouth.go), the listener's at its playback (the
+// player's probe, or live mode's own), on the same machine's clock. A press comes right after a burst began, while
 // the tone still sounds: press to first audio is the press to the
 // listener's first onset (its audio starts mid-burst); mouth to ear is the
 // next burst's onset at the speaker to its onset at the listener.
@@ -18,11 +18,9 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"os"
 	"time"
 
 	"github.com/walkie-ptt/walkie/internal/testkit/browser"
-	"github.com/walkie-ptt/walkie/internal/testkit/stack"
 	"github.com/walkie-ptt/walkie/internal/testkit/timers"
 )
 
@@ -47,6 +45,10 @@ type Path struct {
 	// began in had ended (the tone was silent when audio started): no
 	// press-to-audio sample, only mouth to ear.
 	Late int
+	// JitterBuffer is the listener's mean WebRTC jitter buffer delay per
+	// turn (live mode only): the part of mouth to ear the receiving
+	// browser holds the audio back.
+	JitterBuffer []time.Duration
 }
 
 // Result holds both paths.
@@ -68,22 +70,15 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	if opts.Progress == nil {
 		opts.Progress = io.Discard
 	}
-	logFile, err := os.CreateTemp(opts.LogDir, "walkie-livebench-*.log")
+	l, err := StartLiveStack(ctx, opts.LogDir, "livebench", benchFloor, opts.Progress)
 	if err != nil {
 		return Result{}, err
 	}
-	defer logFile.Close()
-	fmt.Fprintf(opts.Progress, "starting PostgreSQL, Dendrite, LiveKit and Walkie (logs: %s)\n", logFile.Name())
-	sfu := &stack.SFU{Log: logFile}
-	defer func() { _ = sfu.Stop() }()
-	s, err := stack.Start(ctx, stack.Options{Log: logFile, LogLevel: "info", Floor: benchFloor, Web: true, LiveKit: sfu.Start})
-	if err != nil {
-		return Result{}, err
-	}
-	defer s.Stop()
+	defer l.Stop()
+	s := l.Stack
 	// The browser lives until Close, not until ctx's deadline.
 	// The pages' consoles go to the log too (a log.Logger serialises them).
-	pageLog := log.New(logFile, "browser: ", 0)
+	pageLog := log.New(l.Log, "browser: ", 0)
 	b, err := browser.Start(context.WithoutCancel(ctx), browser.Options{Tone: Tone, Logf: pageLog.Printf})
 	if err != nil {
 		return Result{}, err
@@ -115,13 +110,16 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 				continue
 			}
 			out.MouthToEar = append(out.MouthToEar, m.mouthToEar)
+			if m.jitterBuffer > 0 {
+				out.JitterBuffer = append(out.JitterBuffer, m.jitterBuffer)
+			}
 			if m.late {
 				out.Late++
 			} else {
 				out.PressToAudio = append(out.PressToAudio, m.pressToAudio)
 			}
-			fmt.Fprintf(opts.Progress, "%s press %d/%d: press to first audio %s, mouth to ear %s\n",
-				out.Name, i, opts.Presses, m.pressToAudioText(), m.mouthToEar.Round(time.Millisecond))
+			fmt.Fprintf(opts.Progress, "%s press %d/%d: press to first audio %s, mouth to ear %s%s\n",
+				out.Name, i, opts.Presses, m.pressToAudioText(), m.mouthToEar.Round(time.Millisecond), m.jitterBufferText())
 		}
 	}
 	return res, nil
