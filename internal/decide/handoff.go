@@ -43,7 +43,7 @@ type HandedOff struct {
 // is one such sender per Decider: nil when another holds it (that one
 // gets the hand-offs, this one claims).
 func (d *Decider) HandOffTo(owner string, lease time.Duration) *HandOffs {
-	h := &HandOffs{d: d, lessee: store.Lessee{Owner: owner, Lease: lease}, ready: make(chan struct{}, 1)}
+	h := &HandOffs{d: d, lessee: store.Lessee{Owner: owner, Lease: lease, Now: time.Now}, ready: make(chan struct{}, 1)}
 	if !d.handOffs.CompareAndSwap(nil, h) {
 		return nil
 	}

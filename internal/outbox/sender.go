@@ -156,6 +156,10 @@ func (s *Sender) Run(ctx context.Context) {
 		}
 		if free > 0 && s.claimDue.Swap(false) {
 			nextPoll = time.Now().Add(s.Poll)
+			// The lease counts from the claim; measured from before it, by
+			// this process's clock, the sender never thinks it has more
+			// time than the database gave it.
+			deadline := time.Now().Add(s.Lease)
 			claimed, err := s.Store.ClaimRooms(ctx, s.owner, free, s.Lease)
 			if err != nil && ctx.Err() == nil {
 				s.Log.Warn().Err(err).Msg("Could not claim outbox rooms")
@@ -164,7 +168,7 @@ func (s *Sender) Run(ctx context.Context) {
 				s.claimDue.Store(true) // there may be more
 			}
 			for _, b := range claimed {
-				batches = append(batches, decide.HandedOff{Room: b})
+				batches = append(batches, decide.HandedOff{Room: b.WithDeadline(deadline)})
 			}
 		}
 		for _, b := range batches {

@@ -24,6 +24,12 @@ import (
 type Lessee struct {
 	Owner string // NewOwner
 	Lease time.Duration
+	// Now is the lessee's process clock, for the local deadline of a
+	// hand-off only (RoomBatch.Deadline): the store itself never reads the
+	// process clock (decisions run on the database's, see e2e/faults'
+	// clock test). Nil: hand-offs get no local deadline, and the lessee
+	// must set one (RoomBatch.WithDeadline).
+	Now func() time.Time
 }
 
 // HandOff is what a transaction leased of a room's outbox rows (see

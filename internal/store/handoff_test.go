@@ -34,7 +34,7 @@ func (f *fixture) writeLeased(lessee store.Lessee, rows map[string][]store.Outbo
 // txn IDs a claim would read, and nobody else can claim them.
 func TestAHandOffCarriesTheRowsItWrote(t *testing.T) {
 	f := newFixture(t)
-	lessee := store.Lessee{Owner: "me", Lease: time.Minute}
+	lessee := store.Lessee{Owner: "me", Lease: time.Minute, Now: time.Now}
 	rows := map[string][]store.OutboxRow{"!a:test": {row(1), row(2)}, "!b:test": {row(3)}}
 	handOffs := f.writeLeased(lessee, rows, "!a:test", "!b:test")
 	for room, h := range handOffs {
@@ -95,7 +95,7 @@ func mustJSON(v any) []byte {
 // ones.
 func TestOnlyIdleRoomsAreHandedOff(t *testing.T) {
 	f := newFixture(t)
-	lessee := store.Lessee{Owner: "me", Lease: time.Minute}
+	lessee := store.Lessee{Owner: "me", Lease: time.Minute, Now: time.Now}
 	for _, room := range []string{"!held:test", "!retry:test"} {
 		if err := f.st.Enqueue(f.ctx, room, row(1)); err != nil {
 			t.Fatal(err)

@@ -44,6 +44,14 @@ type RoomBatch struct {
 // and recording the results must end before it.
 func (b RoomBatch) Deadline() time.Time { return b.deadline }
 
+// WithDeadline is b with its local deadline set: a claim's caller measures
+// it by its own clock from before the claim (ClaimRooms does not read the
+// process clock).
+func (b RoomBatch) WithDeadline(d time.Time) RoomBatch {
+	b.deadline = d
+	return b
+}
+
 // maxRowsPerClaim bounds one room's batch, so a huge backlog is sent in
 // several leases and the lease never has to outlive a batch.
 const maxRowsPerClaim = 64
@@ -65,7 +73,6 @@ func NewOwner() string {
 // previous holder sent just before letting go would look unsent and go
 // out twice (a floor state could then overtake a newer one).
 func (s *Store) ClaimRooms(ctx context.Context, owner string, limit int, lease time.Duration) ([]RoomBatch, error) {
-	deadline := time.Now().Add(lease)
 	// The UPDATE re-checks the lease on the latest row version, so two
 	// senders never both take a room. The scan on due is bounded by the
 	// index (outbox_room_waiting): a stable now (statement_timestamp, not
@@ -110,7 +117,7 @@ func (s *Store) ClaimRooms(ctx context.Context, owner string, limit int, lease t
 	byRoom := map[string]*RoomBatch{}
 	batches := make([]RoomBatch, len(leased))
 	for i, l := range leased {
-		batches[i] = RoomBatch{RoomID: l.id, gen: l.gen, until: l.until, deadline: deadline}
+		batches[i] = RoomBatch{RoomID: l.id, gen: l.gen, until: l.until}
 		byRoom[l.id] = &batches[i]
 	}
 	for _, it := range items {

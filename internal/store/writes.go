@@ -2,7 +2,6 @@ package store
 
 import (
 	"slices"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -101,7 +100,9 @@ func queueOutbox(b *pgx.Batch, lines []outboxLine, due []string, round *handOffR
 		return
 	}
 	round.lines = lines
-	round.deadline = time.Now().Add(round.lessee.Lease)
+	if now := round.lessee.Now; now != nil {
+		round.deadline = now().Add(round.lessee.Lease)
+	}
 	b.Queue(insert+` RETURNING id, room_id, created_at`, rooms, kinds, payloads).Query(round.readIDs)
 	round.queueLeases(b, due)
 }
