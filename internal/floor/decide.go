@@ -184,8 +184,14 @@ func (d *decider) respondVia(dev Device, inReplyTo, channel string, resp Respons
 // deny logs and answers a refused request. detail says what was wrong
 // (the error field); "" explains the reason in general terms.
 func (d *decider) deny(dev Device, eventID string, reason Reason, detail string) {
+	d.denyVia(dev, eventID, "", reason, detail)
+}
+
+// denyVia is deny answering on the floor-channel request named channel
+// when that is set (see respondVia).
+func (d *decider) denyVia(dev Device, eventID, channel string, reason Reason, detail string) {
 	d.record(LogDeny, dev, reason, eventID)
-	d.respond(dev, eventID, denial(reason, detail))
+	d.respondVia(dev, eventID, channel, denial(reason, detail))
 }
 
 // denial is the response refusing a request for reason.

@@ -10,6 +10,8 @@ package floor
 // ends loses the floor at once, and start_timeout means granted but not
 // publishing.
 
+import "slices"
+
 // Room modes (floor_config "mode").
 const (
 	ModeBroadcast = "broadcast"
@@ -101,6 +103,9 @@ func (d *decider) onModeChange(wasLive bool) {
 // take milliseconds, while each Matrix event takes a homeserver round
 // trip, and a revoked talker must go quiet before anyone reads why.
 func mediaFirst(effects []Effect) []Effect {
+	if !slices.ContainsFunc(effects, func(e Effect) bool { return e.Kind == EffectMediaPermission }) {
+		return effects // broadcast mode, and most live decisions: nothing to move
+	}
 	media := make([]Effect, 0, 2)
 	rest := make([]Effect, 0, len(effects))
 	for _, e := range effects {
@@ -109,9 +114,6 @@ func mediaFirst(effects []Effect) []Effect {
 		} else {
 			rest = append(rest, e)
 		}
-	}
-	if len(media) == 0 {
-		return effects
 	}
 	return append(media, rest...)
 }

@@ -20,10 +20,7 @@ func (d *decider) onTalkRequest(in TalkRequest) {
 	// reply answers the requester: in the room, or on the floor channel
 	// the request came from.
 	reply := func(resp Response) { d.respondVia(dev, in.EventID, in.Channel, resp) }
-	deny := func(reason Reason, detail string) {
-		d.record(LogDeny, dev, reason, in.EventID)
-		reply(denial(reason, detail))
-	}
+	deny := func(reason Reason, detail string) { d.denyVia(dev, in.EventID, in.Channel, reason, detail) }
 	switch {
 	case r.Passive && in.Channel != "":
 		// The controller that manages the room cannot answer a socket
