@@ -126,7 +126,7 @@ func (s *Store) ClaimRooms(ctx context.Context, owner string, limit int, lease t
 		b.cut = len(b.Items) == maxRowsPerClaim
 	}
 	// A room with nothing left (another sender finished it meanwhile) is
-	// let go at once; FinishRoom marks it idle unless rows came meanwhile.
+	// let go at once; FinishRooms marks it idle unless rows came meanwhile.
 	// Should that fail, the lease runs out and the room is claimed again.
 	var out []RoomBatch
 	var finishErr error
@@ -263,7 +263,7 @@ func queueOutboxRows(b *pgx.Batch, roomID string, rows []OutboxRow) {
 	for i, r := range rows {
 		lines[i] = outboxLine{roomID, r}
 	}
-	queueOutbox(b, lines, []string{roomID}, nil)
+	queueOutbox(b, lines, nil)
 }
 
 // queueRoomsDue tells the senders: the rooms are due now, unless one

@@ -140,7 +140,7 @@ func (tx *Tx) BusyElsewhere(roomID string, d floor.Device) (bool, error) {
 		return busy, nil
 	}
 	b := &pgx.Batch{}
-	b.Queue(`SELECT pg_advisory_xact_lock(hashtext($1))`, d.UserID+"|"+d.DeviceID)
+	b.Queue(`SELECT pg_advisory_xact_lock(hashtext($1))`, deviceKey(d))
 	b.Queue(`SELECT EXISTS (SELECT 1 FROM room
 		WHERE holder_user = $1 AND holder_device = $2 AND room_id <> $3 AND joined)`, d.UserID, d.DeviceID, roomID)
 	br, err := tx.send(b)
@@ -214,13 +214,9 @@ func (tx *Tx) AppendLog(roomID string, log []floor.LogEntry) {
 
 // AppendOutbox queues outbox rows, in order.
 func (tx *Tx) AppendOutbox(roomID string, rows []OutboxRow) {
-	if len(rows) == 0 {
-		return
-	}
 	for _, r := range rows {
 		tx.writes.outbox = append(tx.writes.outbox, outboxLine{roomID, r})
 	}
-	tx.writes.due = append(tx.writes.due, roomID)
 }
 
 // MarkDecided queues the inbox marks of the events a decision handled.

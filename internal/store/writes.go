@@ -19,7 +19,6 @@ import (
 type writes struct {
 	log     []logLine
 	outbox  []outboxLine
-	due     []string // rooms with outbox rows, in the order written (a room's twice in a row at most)
 	decided []int64  // inbox seqs
 	notices []string // floor notifications' payloads, in order (notify.go)
 	// handOffs are the rooms whose rows are to be leased to lessee when
@@ -53,7 +52,7 @@ func (tx *Tx) queueWrites() {
 	if len(w.handOffs) > 0 {
 		round = &handOffRound{lessee: w.lessee, rooms: w.handOffs, txnID: tx.store.TxnID}
 	}
-	queueOutbox(tx.queued, w.outbox, slices.Compact(w.due), round)
+	queueOutbox(tx.queued, w.outbox, round)
 	if len(w.decided) > 0 {
 		tx.queued.Queue(`UPDATE inbox SET processed_at = clock_timestamp() WHERE seq = ANY($1)`, w.decided)
 	}
@@ -80,11 +79,12 @@ func queueLog(b *pgx.Batch, lines []logLine) {
 }
 
 // queueOutbox appends outbox rows in order (so IDs follow it within a
-// room) and marks their rooms due, in the order given (sorted, when the
-// rooms were decided in sorted order: the row locks are taken so). With
+// room) and marks their rooms due, each once, in the order of the rows
+// (sorted, when the rooms were decided in sorted order: the row locks are
+// taken so). With
 // a hand-off round, the idle rooms it asks for are leased instead
 // (handoff.go).
-func queueOutbox(b *pgx.Batch, lines []outboxLine, due []string, round *handOffRound) {
+func queueOutbox(b *pgx.Batch, lines []outboxLine, round *handOffRound) {
 	if len(lines) == 0 {
 		return
 	}
@@ -92,6 +92,7 @@ func queueOutbox(b *pgx.Batch, lines []outboxLine, due []string, round *handOffR
 	for i, l := range lines {
 		rooms[i], kinds[i], payloads[i] = l.roomID, l.row.Kind, string(l.row.Payload)
 	}
+	due := slices.Compact(slices.Clone(rooms))
 	const insert = `INSERT INTO outbox (room_id, kind, payload)
 		SELECT m, k, p::jsonb FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS x(m, k, p, ord) ORDER BY ord`
 	if round == nil {
