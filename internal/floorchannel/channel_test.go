@@ -155,6 +155,8 @@ func TestBadMessagesAreAnsweredWithErrors(t *testing.T) {
 	}{
 		{`not json`, "M_NOT_JSON", ""},
 		{`[1, 2]`, "M_NOT_JSON", ""},
+		{`{"type": "request", "id": "x0"`, "M_NOT_JSON", ""},
+		{`{"type": "release"} {}`, "M_NOT_JSON", ""},
 		{`{"type": "shout", "id": "x1"}`, "M_UNRECOGNIZED", "x1"},
 		{`{"id": "x2"}`, "M_BAD_JSON", "x2"},
 		{`{"type": "request", "room_id": "!room:test"}`, "M_BAD_JSON", ""},

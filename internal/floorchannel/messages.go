@@ -85,10 +85,17 @@ func badJSON(format string, args ...any) *protocolError {
 func parseMessage(data []byte) (clientMessage, *protocolError) {
 	var m clientMessage
 	trimmed := bytes.TrimLeft(data, " \t\r\n")
-	if !json.Valid(data) || len(trimmed) == 0 || trimmed[0] != '{' {
-		return m, &protocolError{code: errNotJSON, msg: "a message is one JSON object"}
+	notJSON := &protocolError{code: errNotJSON, msg: "a message is one JSON object"}
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return m, notJSON
 	}
+	// Unmarshal checks the whole input is valid JSON before it decodes
+	// anything, so a syntax error comes first and alone.
 	if err := json.Unmarshal(data, &m); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return clientMessage{}, notJSON
+		}
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			return clientMessage{}, badJSON("%s must be %s", te.Field, kindName(te.Type.Kind()))
