@@ -100,7 +100,11 @@ func (l *liveMode) reconcile(ctx context.Context, lr store.LiveKitRoom) error {
 			reported[dev] = true
 			inputs = append(inputs, floor.MediaEvent{Kind: floor.MediaJoined, Device: dev, ID: reconcileID})
 		}
-		l.fixed(map[bool]string{true: "allow", false: "deny"}[isHolder], lr, p)
+		action := "deny"
+		if isHolder {
+			action = "allow"
+		}
+		l.fixed(action, lr, p)
 	}
 	if holder != nil && holder.Publishing && !holderThere {
 		inputs = append(inputs, floor.MediaEvent{Kind: floor.MediaLeft, Device: holder.Device, ID: reconcileID})
