@@ -34,14 +34,20 @@ func (d *Decider) FloorChanges() <-chan FloorChange { return d.floorChanges }
 // last call: the reader must then read the rooms it cares about.
 func (d *Decider) FloorChangesLost() bool { return d.floorLost.Swap(false) }
 
-// PublishedFloor is a room's floor state as Walkie publishes it: in live
-// mode with the token service's URL, which the engine does not know.
+// PublishedFloor is a room's floor state as Walkie publishes it (see
+// completeFloor).
 func (d *Decider) PublishedFloor(room *floor.Room, now time.Time) floor.FloorState {
 	fs := room.FloorState(now)
+	d.completeFloor(&fs)
+	return fs
+}
+
+// completeFloor adds to a floor state what Walkie publishes and the
+// engine does not know: in live mode, the token service's URL.
+func (d *Decider) completeFloor(fs *floor.FloorState) {
 	if fs.Mode == floor.ModeLive {
 		fs.LiveKitServiceURL = d.liveService
 	}
-	return fs
 }
 
 func (d *Decider) publishFloor(out Outcome) {

@@ -119,8 +119,8 @@ func (d *Decider) render(roomID string, effects []floor.Effect) []matrix.Call {
 		if eff.ToChannel() {
 			continue
 		}
-		if eff.Kind == floor.EffectFloorState && eff.Floor.Mode == floor.ModeLive {
-			eff.Floor.LiveKitServiceURL = d.liveService
+		if eff.Kind == floor.EffectFloorState {
+			d.completeFloor(eff.Floor) // the room's published floor too: it is this one
 		}
 		c, ok := matrix.Render(eff)
 		if !ok {
