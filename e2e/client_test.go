@@ -38,10 +38,7 @@ func newUser(t *testing.T, s *stack.Stack, name, deviceID string) *device {
 	t.Helper()
 	ctx := context.Background()
 	local := fmt.Sprintf("%s%d", name, userSeq.Add(1))
-	if _, err := s.HS.RegisterUser(ctx, local, "password-"+local, false); err != nil {
-		t.Fatal(err)
-	}
-	c, err := s.HS.Login(ctx, local, "password-"+local, deviceID)
+	c, err := s.HS.NewUser(ctx, local, "password-"+local, deviceID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,10 +46,7 @@ func newMember(t *testing.T, name string) *member {
 	t.Helper()
 	ctx := t.Context()
 	local := fmt.Sprintf("%s%d", name, userSeq.Add(1))
-	if _, err := shared.HS.RegisterUser(ctx, local, "password-"+local, false); err != nil {
-		t.Fatal(err)
-	}
-	c, err := shared.HS.Login(ctx, local, "password-"+local, "PHONE")
+	c, err := shared.HS.NewUser(ctx, local, "password-"+local, "PHONE")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,10 +27,7 @@ func newAdmin(t *testing.T) *admin {
 	t.Helper()
 	ctx := context.Background()
 	local := fmt.Sprintf("admin%d", userSeq.Add(1))
-	if _, err := shared.HS.RegisterUser(ctx, local, "password-"+local, false); err != nil {
-		t.Fatal(err)
-	}
-	c, err := shared.HS.Login(ctx, local, "password-"+local, "ADMIN")
+	c, err := shared.HS.NewUser(ctx, local, "password-"+local, "ADMIN")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,7 +43,8 @@ func newPair(ctx context.Context, s *stack.Stack, b *browser.Browser, live bool)
 	if live {
 		p.heardJS = heardLive
 	}
-	admin, err := Login(ctx, s, fmt.Sprintf("benchadmin%d", n), "ADMIN")
+	adminLocal := fmt.Sprintf("benchadmin%d", n)
+	admin, err := s.HS.NewUser(ctx, adminLocal, "bench-password-"+adminLocal, "ADMIN")
 	if err != nil {
 		return nil, err
 	}
@@ -217,14 +218,6 @@ func firstFrom(onsets []int64, from int64) int64 {
 		}
 	}
 	return 0
-}
-
-// Login registers the user local and logs it in as device.
-func Login(ctx context.Context, s *stack.Stack, local, device string) (*mautrix.Client, error) {
-	if _, err := s.HS.RegisterUser(ctx, local, "bench-password-"+local, false); err != nil {
-		return nil, err
-	}
-	return s.HS.Login(ctx, local, "bench-password-"+local, device)
 }
 
 // CreateRoom: admin creates a room with Walkie at level 100, puts it in
