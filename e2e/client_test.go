@@ -130,13 +130,7 @@ func (d *device) chunk(room id.RoomID, started id.EventID, seq int) id.EventID {
 // waitFloor waits until this device's /sync shows floor state matching pred.
 func (d *device) waitFloor(room id.RoomID, what string, pred func(floor.FloorState) bool) floor.FloorState {
 	d.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
-	seen, err := dendrite.WaitForFloor(ctx, d.c, room, pred)
-	if err != nil {
-		d.t.Fatalf("%s never saw the floor state %q; last seen %+v: %v", d.user, what, seen, err)
-	}
-	return seen
+	return dendrite.MustWaitForFloor(d.t, d.c, room, what, waitLimit, pred)
 }
 
 // holderIs matches floor state held by the device.

@@ -130,13 +130,7 @@ func (m *member) waitFor(what string, cond func(ctx context.Context) bool) {
 // waitFloor waits until this member's /sync shows floor state matching pred.
 func (m *member) waitFloor(room id.RoomID, what string, pred func(floor.FloorState) bool) floor.FloorState {
 	m.t.Helper()
-	ctx, cancel := context.WithTimeout(m.t.Context(), waitLimit)
-	defer cancel()
-	seen, err := dendrite.WaitForFloor(ctx, m.c, room, pred)
-	if err != nil {
-		m.t.Fatalf("%s never saw the floor state %q; last seen %+v: %v", m.user, what, seen, err)
-	}
-	return seen
+	return dendrite.MustWaitForFloor(m.t, m.c, room, what, waitLimit, pred)
 }
 
 func heldBy(m *member) func(floor.FloorState) bool {

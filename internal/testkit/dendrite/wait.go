@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"testing"
+	"time"
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
@@ -77,4 +79,18 @@ func WaitForFloor(ctx context.Context, client *mautrix.Client, roomID id.RoomID,
 			return pred(f)
 		})
 	return seen, err
+}
+
+// MustWaitForFloor is WaitForFloor for a test: it waits up to limit for
+// client's /sync to show floor state matching pred (what names it in the
+// failure), fails t if it never does, and returns the matching state.
+func MustWaitForFloor(t testing.TB, client *mautrix.Client, roomID id.RoomID, what string, limit time.Duration, pred func(floor.FloorState) bool) floor.FloorState {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), limit)
+	defer cancel()
+	seen, err := WaitForFloor(ctx, client, roomID, pred)
+	if err != nil {
+		t.Fatalf("%s never saw the floor state %q; last seen %+v: %v", client.UserID, what, seen, err)
+	}
+	return seen
 }
