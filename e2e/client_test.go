@@ -225,17 +225,9 @@ func (d *device) waitPermitLevel(room id.RoomID) map[string]int {
 	d.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	for {
-		var pl event.PowerLevelsEventContent
-		if err := d.c.StateEvent(ctx, room, event.StatePowerLevels, "", &pl); err == nil {
-			if _, ok := pl.Events[floor.TypePermit]; ok {
-				return pl.Events
-			}
-		}
-		select {
-		case <-ctx.Done():
-			d.t.Fatalf("the bot never set up the permit level in %s", room)
-		case <-time.After(100 * time.Millisecond):
-		}
+	levels, err := dendrite.WaitForPermitLevel(ctx, d.c, room)
+	if err != nil {
+		d.t.Fatalf("the bot never set up the permit level in %s: %v", room, err)
 	}
+	return levels
 }

@@ -103,14 +103,11 @@ func liveRoom(t *testing.T, admin *member, talkers ...*member) id.RoomID {
 // permits.
 func (m *member) waitPermitLevel(room id.RoomID) {
 	m.t.Helper()
-	m.waitFor("the bot sets the permit level up", func(ctx context.Context) bool {
-		var pl event.PowerLevelsEventContent
-		if err := m.c.StateEvent(ctx, room, event.StatePowerLevels, "", &pl); err != nil {
-			return false
-		}
-		_, ok := pl.Events[floor.TypePermit]
-		return ok
-	})
+	ctx, cancel := context.WithTimeout(m.t.Context(), waitLimit)
+	defer cancel()
+	if _, err := dendrite.WaitForPermitLevel(ctx, m.c, room); err != nil {
+		m.t.Fatalf("the bot never set up the permit level in %s: %v", room, err)
+	}
 }
 
 // waitFor polls cond until it holds; the test fails after waitLimit.

@@ -94,3 +94,30 @@ func MustWaitForFloor(t testing.TB, client *mautrix.Client, roomID id.RoomID, wh
 	}
 	return seen
 }
+
+// WaitForPermitLevel waits until the room's power levels give the permit
+// event type a level (Walkie's room setup sets it, after its first floor),
+// and returns the room's current event levels. They are read from the
+// room's state after the wait, not taken from the matching event: a /sync
+// batch may hold older power levels than the room's current ones.
+func WaitForPermitLevel(ctx context.Context, client *mautrix.Client, roomID id.RoomID) (map[string]int, error) {
+	err := WaitForStateEvent(ctx, client, roomID, event.StatePowerLevels, "", func(raw json.RawMessage) bool {
+		var pl event.PowerLevelsEventContent
+		if json.Unmarshal(raw, &pl) != nil {
+			return false
+		}
+		_, ok := pl.Events[floor.TypePermit]
+		return ok
+	})
+	if err != nil {
+		return nil, fmt.Errorf("permit level in %s: %w", roomID, err)
+	}
+	var pl event.PowerLevelsEventContent
+	if err := client.StateEvent(ctx, roomID, event.StatePowerLevels, "", &pl); err != nil {
+		return nil, fmt.Errorf("power levels of %s: %w", roomID, err)
+	}
+	if _, ok := pl.Events[floor.TypePermit]; !ok {
+		return nil, fmt.Errorf("the permit level in %s was set, then removed: %v", roomID, pl.Events)
+	}
+	return pl.Events, nil
+}

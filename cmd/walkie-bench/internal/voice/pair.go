@@ -2,7 +2,6 @@ package voice
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -241,14 +240,7 @@ func CreateRoom(ctx context.Context, admin *mautrix.Client, bot string, live boo
 	wait, cancel := context.WithTimeout(ctx, waitLimit)
 	defer cancel()
 	// Walkie sets the permit level up after it published the first floor.
-	if err := dendrite.WaitForStateEvent(wait, admin, resp.RoomID, event.StatePowerLevels, "", func(raw json.RawMessage) bool {
-		var pl event.PowerLevelsEventContent
-		if json.Unmarshal(raw, &pl) != nil {
-			return false
-		}
-		_, ok := pl.Events[floor.TypePermit]
-		return ok
-	}); err != nil {
+	if _, err := dendrite.WaitForPermitLevel(wait, admin, resp.RoomID); err != nil {
 		return "", fmt.Errorf("no permit level set up in %s: %w", resp.RoomID, err)
 	}
 	if !live {
