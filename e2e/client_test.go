@@ -38,10 +38,7 @@ func newUser(t *testing.T, s *stack.Stack, name, deviceID string) *device {
 	t.Helper()
 	ctx := context.Background()
 	local := fmt.Sprintf("%s%d", name, userSeq.Add(1))
-	if _, err := s.HS.RegisterUser(ctx, local, "password-"+local, false); err != nil {
-		t.Fatal(err)
-	}
-	c, err := s.HS.Login(ctx, local, "password-"+local, deviceID)
+	c, err := s.HS.NewUser(ctx, local, "password-"+local, deviceID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,13 +130,7 @@ func (d *device) chunk(room id.RoomID, started id.EventID, seq int) id.EventID {
 // waitFloor waits until this device's /sync shows floor state matching pred.
 func (d *device) waitFloor(room id.RoomID, what string, pred func(floor.FloorState) bool) floor.FloorState {
 	d.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
-	seen, err := dendrite.WaitForFloor(ctx, d.c, room, pred)
-	if err != nil {
-		d.t.Fatalf("%s never saw the floor state %q; last seen %+v: %v", d.user, what, seen, err)
-	}
-	return seen
+	return dendrite.MustWaitForFloor(d.t, d.c, room, what, waitLimit, pred)
 }
 
 // holderIs matches floor state held by the device.
@@ -234,17 +225,9 @@ func (d *device) waitPermitLevel(room id.RoomID) map[string]int {
 	d.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	for {
-		var pl event.PowerLevelsEventContent
-		if err := d.c.StateEvent(ctx, room, event.StatePowerLevels, "", &pl); err == nil {
-			if _, ok := pl.Events[floor.TypePermit]; ok {
-				return pl.Events
-			}
-		}
-		select {
-		case <-ctx.Done():
-			d.t.Fatalf("the bot never set up the permit level in %s", room)
-		case <-time.After(100 * time.Millisecond):
-		}
+	levels, err := dendrite.WaitForPermitLevel(ctx, d.c, room)
+	if err != nil {
+		d.t.Fatalf("the bot never set up the permit level in %s: %v", room, err)
 	}
+	return levels
 }

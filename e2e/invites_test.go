@@ -22,10 +22,7 @@ func TestABlockedUsersInviteIsDeclinedWithAReason(t *testing.T) {
 	ctx := context.Background()
 	blocked := walkieproc.BlockedUser(stack.Domain)
 	local := strings.TrimPrefix(strings.SplitN(blocked, ":", 2)[0], "@")
-	if _, err := shared.HS.RegisterUser(ctx, local, "password-"+local, false); err != nil {
-		t.Fatal(err)
-	}
-	c, err := shared.HS.Login(ctx, local, "password-"+local, "INTRUDER")
+	c, err := shared.HS.NewUser(ctx, local, "password-"+local, "INTRUDER")
 	if err != nil {
 		t.Fatal(err)
 	}

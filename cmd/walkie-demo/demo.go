@@ -75,10 +75,7 @@ func demo(ctx context.Context, out io.Writer, opts options) error {
 
 	people := map[string]*person{}
 	for _, p := range demoPeople {
-		if _, err := s.HS.RegisterUser(ctx, p.name, "demo-password-"+p.name, false); err != nil {
-			return err
-		}
-		c, err := s.HS.Login(ctx, p.name, "demo-password-"+p.name, p.device)
+		c, err := s.HS.NewUser(ctx, p.name, "demo-password-"+p.name, p.device)
 		if err != nil {
 			return err
 		}

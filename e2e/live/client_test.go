@@ -46,10 +46,7 @@ func newMember(t *testing.T, name string) *member {
 	t.Helper()
 	ctx := t.Context()
 	local := fmt.Sprintf("%s%d", name, userSeq.Add(1))
-	if _, err := shared.HS.RegisterUser(ctx, local, "password-"+local, false); err != nil {
-		t.Fatal(err)
-	}
-	c, err := shared.HS.Login(ctx, local, "password-"+local, "PHONE")
+	c, err := shared.HS.NewUser(ctx, local, "password-"+local, "PHONE")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,14 +103,11 @@ func liveRoom(t *testing.T, admin *member, talkers ...*member) id.RoomID {
 // permits.
 func (m *member) waitPermitLevel(room id.RoomID) {
 	m.t.Helper()
-	m.waitFor("the bot sets the permit level up", func(ctx context.Context) bool {
-		var pl event.PowerLevelsEventContent
-		if err := m.c.StateEvent(ctx, room, event.StatePowerLevels, "", &pl); err != nil {
-			return false
-		}
-		_, ok := pl.Events[floor.TypePermit]
-		return ok
-	})
+	ctx, cancel := context.WithTimeout(m.t.Context(), waitLimit)
+	defer cancel()
+	if _, err := dendrite.WaitForPermitLevel(ctx, m.c, room); err != nil {
+		m.t.Fatalf("the bot never set up the permit level in %s: %v", room, err)
+	}
 }
 
 // waitFor polls cond until it holds; the test fails after waitLimit.
@@ -133,13 +127,7 @@ func (m *member) waitFor(what string, cond func(ctx context.Context) bool) {
 // waitFloor waits until this member's /sync shows floor state matching pred.
 func (m *member) waitFloor(room id.RoomID, what string, pred func(floor.FloorState) bool) floor.FloorState {
 	m.t.Helper()
-	ctx, cancel := context.WithTimeout(m.t.Context(), waitLimit)
-	defer cancel()
-	seen, err := dendrite.WaitForFloor(ctx, m.c, room, pred)
-	if err != nil {
-		m.t.Fatalf("%s never saw the floor state %q; last seen %+v: %v", m.user, what, seen, err)
-	}
-	return seen
+	return dendrite.MustWaitForFloor(m.t, m.c, room, what, waitLimit, pred)
 }
 
 func heldBy(m *member) func(floor.FloorState) bool {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
-	"time"
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
@@ -27,10 +26,7 @@ func newAdmin(t *testing.T) *admin {
 	t.Helper()
 	ctx := context.Background()
 	local := fmt.Sprintf("admin%d", userSeq.Add(1))
-	if _, err := shared.HS.RegisterUser(ctx, local, "password-"+local, false); err != nil {
-		t.Fatal(err)
-	}
-	c, err := shared.HS.Login(ctx, local, "password-"+local, "ADMIN")
+	c, err := shared.HS.NewUser(ctx, local, "password-"+local, "ADMIN")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,19 +59,10 @@ func (a *admin) room(name string, initial []*event.Event, people ...*person) id.
 	if err != nil {
 		a.t.Fatalf("Walkie never published a floor in %s: %v", resp.RoomID, err)
 	}
-	for {
-		var pl event.PowerLevelsEventContent
-		if err := a.c.StateEvent(ctx, resp.RoomID, event.StatePowerLevels, "", &pl); err == nil {
-			if _, ok := pl.Events[floor.TypePermit]; ok {
-				return resp.RoomID
-			}
-		}
-		select {
-		case <-ctx.Done():
-			a.t.Fatalf("Walkie never set up the permit level in %s", resp.RoomID)
-		case <-time.After(100 * time.Millisecond):
-		}
+	if _, err := dendrite.WaitForPermitLevel(ctx, a.c, resp.RoomID); err != nil {
+		a.t.Fatalf("Walkie never set up the permit level in %s: %v", resp.RoomID, err)
 	}
+	return resp.RoomID
 }
 
 // checkBroadcast reads the room's history and checks the person's first

@@ -114,3 +114,13 @@ func (d *Server) Login(ctx context.Context, localpart, password, deviceID string
 	}
 	return client, nil
 }
+
+// NewUser registers localpart (not as an admin) and logs it in as deviceID:
+// the usual start of a test user, which RegisterUser and Login keep apart
+// because a user may log in more devices.
+func (d *Server) NewUser(ctx context.Context, localpart, password, deviceID string) (*mautrix.Client, error) {
+	if _, err := d.RegisterUser(ctx, localpart, password, false); err != nil {
+		return nil, err
+	}
+	return d.Login(ctx, localpart, password, deviceID)
+}

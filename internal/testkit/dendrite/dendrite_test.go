@@ -67,6 +67,21 @@ func TestDendriteEndToEnd(t *testing.T) {
 		}
 	}
 
+	t.Run("NewUser registers a user and logs one device in", func(t *testing.T) {
+		carol, err := hs.NewUser(ctx, "carol", password, "CAROL_PHONE")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := id.NewUserID("carol", hs.ServerName())
+		if carol.UserID != want || carol.DeviceID != "CAROL_PHONE" || carol.AccessToken == "" {
+			t.Fatalf("NewUser gave %s device %q token set=%v, want %s device CAROL_PHONE with a token",
+				carol.UserID, carol.DeviceID, carol.AccessToken != "", want)
+		}
+		if whoami, err := carol.Whoami(ctx); err != nil || whoami.UserID != want {
+			t.Fatalf("whoami with carol's token: %+v, %v", whoami, err)
+		}
+	})
+
 	created, err := alicePhone.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", Name: "walkie"})
 	if err != nil {
 		t.Fatal(err)

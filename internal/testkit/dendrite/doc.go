@@ -18,6 +18,8 @@
 //	t.Cleanup(hs.Stop)
 //	alice, err := hs.RegisterUser(ctx, "alice", "password1", false)
 //	phone, err := hs.Login(ctx, "alice", "password1", "PHONE")
+//	laptop, err := hs.Login(ctx, "alice", "password1", "LAPTOP") // a second device
+//	bob, err := hs.NewUser(ctx, "bob", "password2", "PHONE")     // RegisterUser, then Login
 //
 // # What Dendrite v0.13.8 does and does not do for appservices
 //

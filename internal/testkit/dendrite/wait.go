@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"testing"
+	"time"
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
@@ -77,4 +79,45 @@ func WaitForFloor(ctx context.Context, client *mautrix.Client, roomID id.RoomID,
 			return pred(f)
 		})
 	return seen, err
+}
+
+// MustWaitForFloor is WaitForFloor for a test: it waits up to limit for
+// client's /sync to show floor state matching pred (what names it in the
+// failure), fails t if it never does, and returns the matching state.
+func MustWaitForFloor(t testing.TB, client *mautrix.Client, roomID id.RoomID, what string, limit time.Duration, pred func(floor.FloorState) bool) floor.FloorState {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), limit)
+	defer cancel()
+	seen, err := WaitForFloor(ctx, client, roomID, pred)
+	if err != nil {
+		t.Fatalf("%s never saw the floor state %q; last seen %+v: %v", client.UserID, what, seen, err)
+	}
+	return seen
+}
+
+// WaitForPermitLevel waits until the room's power levels give the permit
+// event type a level (Walkie's room setup sets it, after its first floor),
+// and returns the room's current event levels. They are read from the
+// room's state after the wait, not taken from the matching event: a /sync
+// batch may hold older power levels than the room's current ones.
+func WaitForPermitLevel(ctx context.Context, client *mautrix.Client, roomID id.RoomID) (map[string]int, error) {
+	err := WaitForStateEvent(ctx, client, roomID, event.StatePowerLevels, "", func(raw json.RawMessage) bool {
+		var pl event.PowerLevelsEventContent
+		if json.Unmarshal(raw, &pl) != nil {
+			return false
+		}
+		_, ok := pl.Events[floor.TypePermit]
+		return ok
+	})
+	if err != nil {
+		return nil, fmt.Errorf("permit level in %s: %w", roomID, err)
+	}
+	var pl event.PowerLevelsEventContent
+	if err := client.StateEvent(ctx, roomID, event.StatePowerLevels, "", &pl); err != nil {
+		return nil, fmt.Errorf("power levels of %s: %w", roomID, err)
+	}
+	if _, ok := pl.Events[floor.TypePermit]; !ok {
+		return nil, fmt.Errorf("the permit level in %s was set, then removed: %v", roomID, pl.Events)
+	}
+	return pl.Events, nil
 }

@@ -170,13 +170,14 @@ type idlePool struct {
 // user has joined.
 func newIdlePool(ctx context.Context, s *stack.Stack, opts IdleOptions) (*idlePool, error) {
 	p := &idlePool{webURL: s.Walkie.WebURL(), progress: opts.Progress}
-	admin, err := login(ctx, s, "idleadmin", "ADM")
+	admin, err := s.HS.NewUser(ctx, "idleadmin", "bench-password-idleadmin", "ADM")
 	if err != nil {
 		return nil, err
 	}
 	var users []*mautrix.Client
 	for i := range opts.Users {
-		u, err := login(ctx, s, fmt.Sprintf("idle%d", i), "IDLE")
+		local := fmt.Sprintf("idle%d", i)
+		u, err := s.HS.NewUser(ctx, local, "bench-password-"+local, "IDLE")
 		if err != nil {
 			return nil, err
 		}

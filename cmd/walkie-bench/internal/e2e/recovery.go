@@ -33,15 +33,15 @@ func measureRecovery(ctx context.Context, s *stack.Stack, rooms int) ([]time.Dur
 }
 
 func recoverOnce(ctx context.Context, s *stack.Stack, name string) (time.Duration, error) {
-	admin, err := login(ctx, s, name+"admin", "ADM")
+	admin, err := s.HS.NewUser(ctx, name+"admin", "bench-password-"+name+"admin", "ADM")
 	if err != nil {
 		return 0, err
 	}
-	talker, err := login(ctx, s, name+"talker", "TALK")
+	talker, err := s.HS.NewUser(ctx, name+"talker", "bench-password-"+name+"talker", "TALK")
 	if err != nil {
 		return 0, err
 	}
-	waiter, err := login(ctx, s, name+"waiter", "WAIT")
+	waiter, err := s.HS.NewUser(ctx, name+"waiter", "bench-password-"+name+"waiter", "WAIT")
 	if err != nil {
 		return 0, err
 	}

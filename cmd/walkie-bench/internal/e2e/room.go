@@ -59,15 +59,15 @@ type roomPeople struct {
 }
 
 func newRoomPeople(ctx context.Context, s *stack.Stack, name, bot string) (roomPeople, error) {
-	admin, err := login(ctx, s, name+"admin", "ADM")
+	admin, err := s.HS.NewUser(ctx, name+"admin", "bench-password-"+name+"admin", "ADM")
 	if err != nil {
 		return roomPeople{}, err
 	}
-	requester, err := login(ctx, s, name+"talker", "TALK")
+	requester, err := s.HS.NewUser(ctx, name+"talker", "bench-password-"+name+"talker", "TALK")
 	if err != nil {
 		return roomPeople{}, err
 	}
-	listener, err := login(ctx, s, name+"listener", "LISTEN")
+	listener, err := s.HS.NewUser(ctx, name+"listener", "bench-password-"+name+"listener", "LISTEN")
 	if err != nil {
 		return roomPeople{}, err
 	}
@@ -137,13 +137,6 @@ func (r *benchRoom) cycle(ctx context.Context) (requester, listener time.Duratio
 		return 0, 0, err
 	}
 	return seen.at.Sub(sent), heard.at.Sub(sent), nil
-}
-
-func login(ctx context.Context, s *stack.Stack, local, device string) (*mautrix.Client, error) {
-	if _, err := s.HS.RegisterUser(ctx, local, "bench-password-"+local, false); err != nil {
-		return nil, err
-	}
-	return s.HS.Login(ctx, local, "bench-password-"+local, device)
 }
 
 func waitJoined(ctx context.Context, c *mautrix.Client, room id.RoomID, user id.UserID) error {

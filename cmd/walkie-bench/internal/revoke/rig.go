@@ -58,13 +58,13 @@ func newRig(ctx context.Context, l *voice.LiveStack) (r *rig, err error) {
 			r.close()
 		}
 	}()
-	if r.moderator, err = voice.Login(ctx, s, "revokemoderator", moderatorDevice); err != nil {
+	if r.moderator, err = s.HS.NewUser(ctx, "revokemoderator", "bench-password-revokemoderator", moderatorDevice); err != nil {
 		return r, err
 	}
-	if r.talker, err = voice.Login(ctx, s, "revoketalker", talkerDevice); err != nil {
+	if r.talker, err = s.HS.NewUser(ctx, "revoketalker", "bench-password-revoketalker", talkerDevice); err != nil {
 		return r, err
 	}
-	if r.listener, err = voice.Login(ctx, s, "revokelistener", listenerDevice); err != nil {
+	if r.listener, err = s.HS.NewUser(ctx, "revokelistener", "bench-password-revokelistener", listenerDevice); err != nil {
 		return r, err
 	}
 	if r.room, err = voice.CreateRoom(ctx, r.moderator, s.Walkie.BotUserID(), true, r.talker, r.listener); err != nil {

@@ -32,10 +32,7 @@ type page struct {
 
 func openPage(ctx context.Context, s *stack.Stack, b *browser.Browser, local string) (*page, error) {
 	password := "bench-password-" + local
-	if _, err := s.HS.RegisterUser(ctx, local, password, false); err != nil {
-		return nil, err
-	}
-	c, err := s.HS.Login(ctx, local, password, strings.ToUpper(local))
+	c, err := s.HS.NewUser(ctx, local, password, strings.ToUpper(local))
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package voice
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -43,7 +42,8 @@ func newPair(ctx context.Context, s *stack.Stack, b *browser.Browser, live bool)
 	if live {
 		p.heardJS = heardLive
 	}
-	admin, err := Login(ctx, s, fmt.Sprintf("benchadmin%d", n), "ADMIN")
+	adminLocal := fmt.Sprintf("benchadmin%d", n)
+	admin, err := s.HS.NewUser(ctx, adminLocal, "bench-password-"+adminLocal, "ADMIN")
 	if err != nil {
 		return nil, err
 	}
@@ -219,14 +219,6 @@ func firstFrom(onsets []int64, from int64) int64 {
 	return 0
 }
 
-// Login registers the user local and logs it in as device.
-func Login(ctx context.Context, s *stack.Stack, local, device string) (*mautrix.Client, error) {
-	if _, err := s.HS.RegisterUser(ctx, local, "bench-password-"+local, false); err != nil {
-		return nil, err
-	}
-	return s.HS.Login(ctx, local, "bench-password-"+local, device)
-}
-
 // CreateRoom: admin creates a room with Walkie at level 100, puts it in
 // live mode if asked, the members join, and it returns once Walkie's
 // floor state says the room is ready (and live, if asked).
@@ -248,14 +240,7 @@ func CreateRoom(ctx context.Context, admin *mautrix.Client, bot string, live boo
 	wait, cancel := context.WithTimeout(ctx, waitLimit)
 	defer cancel()
 	// Walkie sets the permit level up after it published the first floor.
-	if err := dendrite.WaitForStateEvent(wait, admin, resp.RoomID, event.StatePowerLevels, "", func(raw json.RawMessage) bool {
-		var pl event.PowerLevelsEventContent
-		if json.Unmarshal(raw, &pl) != nil {
-			return false
-		}
-		_, ok := pl.Events[floor.TypePermit]
-		return ok
-	}); err != nil {
+	if _, err := dendrite.WaitForPermitLevel(wait, admin, resp.RoomID); err != nil {
 		return "", fmt.Errorf("no permit level set up in %s: %w", resp.RoomID, err)
 	}
 	if !live {
