@@ -54,7 +54,7 @@ func TestEngineQuickChannel(t *testing.T) {
 		t.Skip("starts PostgreSQL and runs pgbench (about 20 s); skipped with -short")
 	}
 	var stdout, stderr bytes.Buffer
-	rep, err := engineReport(context.Background(), []string{"-quick", "-load", "channel"}, &stdout, &stderr)
+	rep, err := engineReport(context.Background(), []string{"-quick", "-load", "channel", "-write-ceiling"}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("engine -quick -load channel: %v\nstderr:\n%s", err, stderr.String())
 	}
@@ -72,6 +72,11 @@ func TestEngineQuickChannel(t *testing.T) {
 	}
 	if rep.Ratio() <= 0 || !strings.Contains(stdout.String(), "channel requests") {
 		t.Errorf("ratio %v; report:\n%s", rep.Ratio(), stdout.String())
+	}
+	// The write ceiling replays the decision's statements on Walkie's
+	// tables: pgbench fails the run if one of them does not fit the schema.
+	if w := rep.WriteCeiling; w == nil || w.TPS <= 0 || w.RoomsPerCommit < 1 || !strings.Contains(stdout.String(), "ceiling ratio") {
+		t.Errorf("write ceiling %+v; report:\n%s", w, stdout.String())
 	}
 }
 

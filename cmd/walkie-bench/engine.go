@@ -58,6 +58,7 @@ func engineReport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	quick := flags.Bool("quick", false, "small run finishing within a minute, for CI (20 rooms (200 over the channel), 4 senders, 4s unless set)")
 	cpuProfile := flags.String("cpuprofile", "", "write a CPU profile of the measured phase to `file`")
 	logLevel := flags.String("log-level", "warn", "Walkie's log level (to stderr)")
+	writeCeiling := flags.Bool("write-ceiling", false, "after pgbench, replay a channel decision's writes with pgbench on Walkie's tables (no Walkie process) and print that ceiling's ratio")
 	pgStats := flags.Bool("pg-stats", false, "load pg_stat_statements and print PostgreSQL's costliest statements (to stderr)")
 	flags.Usage = func() {
 		fmt.Fprint(flags.Output(), `Usage: walkie-bench engine [flags]
@@ -104,7 +105,7 @@ stdout, progress to stderr.
 
 	opts := engine.Options{
 		Rooms: *rooms, Devices: *devices, Senders: *senders, Load: engine.Load(*load), Duration: *duration, Transactions: *requests,
-		PgbenchDuration: *pgbenchDuration, MaxConns: *maxConns, Progress: stderr,
+		PgbenchDuration: *pgbenchDuration, MaxConns: *maxConns, WriteCeiling: *writeCeiling, Progress: stderr,
 		Log: zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: true}).Level(level).With().Timestamp().Logger(),
 	}
 	if *pgStats {

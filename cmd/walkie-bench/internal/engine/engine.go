@@ -59,6 +59,9 @@ type Options struct {
 	ActiveRooms int
 	// SkipPgbench leaves out the pgbench baseline (the scale runs need no ratio).
 	SkipPgbench bool
+	// WriteCeiling adds a pgbench run of a channel decision's own writes
+	// (ceiling.go) after the baseline.
+	WriteCeiling bool
 	// StatementStats, when set, receives PostgreSQL's most expensive
 	// statements of the Walkie phase (pg_stat_statements).
 	StatementStats io.Writer
@@ -175,6 +178,16 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	if o.WriteCeiling && rep.Commits > 0 {
+		ceiling, err := RunWriteCeiling(ctx, PgbenchOptions{
+			BinDir: cluster.BinDir(), Port: cluster.Port(), Database: "walkie",
+			Clients: o.Senders, Threads: 2, Duration: pgDuration, WorkDir: cluster.Dir(),
+		}, walkieDB, o.Rooms, float64(rep.Decisions)/float64(rep.Commits))
+		if err != nil {
+			return nil, err
+		}
+		rep.WriteCeiling = &ceiling
 	}
 	return rep, nil
 }

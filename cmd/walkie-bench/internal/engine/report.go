@@ -55,6 +55,8 @@ type Report struct {
 	MallocsPerDecision, BytesPerDecision float64
 
 	Pgbench PgbenchResult
+	// WriteCeiling is pgbench replaying a decision's writes (nil: not run).
+	WriteCeiling *WriteCeilingResult
 
 	// Memory after setup (all rooms managed) and after the measured phase.
 	MemoryAfterSetup, MemoryAfterLoad Memory
@@ -157,6 +159,13 @@ func (r *Report) Write(w io.Writer) {
 		pg.Clients, pg.Threads, int(pg.Duration/time.Second), pg.TPS)
 	p("  %s", pg.Command)
 	p("throughput ratio walkie/pgbench = %.2f", r.Ratio())
+	if w := r.WriteCeiling; w != nil && pg.TPS > 0 {
+		p("write ceiling (pgbench replaying a grant's writes on Walkie's tables, %d rooms per transaction, no Walkie process): tps = %.1f, %.1f decisions/s",
+			w.RoomsPerCommit, w.TPS, w.DecisionsPerSecond())
+		p("  %s", w.Command)
+		p("ceiling ratio (best any Walkie with these writes could do)/pgbench = %.2f; walkie/ceiling = %.2f",
+			w.DecisionsPerSecond()/pg.TPS, r.DecisionsPerSecond()/w.DecisionsPerSecond())
+	}
 }
 
 func (r *Report) runLength() string {

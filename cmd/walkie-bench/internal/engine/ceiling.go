@@ -1,0 +1,133 @@
+package engine
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The write ceiling: pgbench replays the rows a channel decision writes
+// (the same statements against Walkie's own tables and rooms, left as the
+// measured phase left them), with no Walkie process at all. Its decisions
+// per second bound what any Walkie with today's write set could reach on
+// this server, so the ratio of the ceiling to the single-row update says
+// whether a throughput target is a matter of Walkie's code or of the rows
+// each decision writes.
+//
+// The replay is generous to the ceiling: it leaves out every read
+// (pending events, the clock, device locks), the JSON parse of the room
+// state (the row's own state is re-written, the same size), and all of
+// Walkie's CPU (decisions, pgx, the homeserver calls, the stand-in).
+
+// WriteCeilingResult is one pgbench run of the decision's writes.
+type WriteCeilingResult struct {
+	RoomsPerCommit int     // rooms a transaction writes (Walkie's measured rooms per commit, rounded)
+	TPS            float64 // pgbench transactions per second, each RoomsPerCommit decisions
+	Command        string
+	Script         string // where the script was written, to rerun by hand
+}
+
+// DecisionsPerSecond is the ceiling in Walkie's unit.
+func (w WriteCeilingResult) DecisionsPerSecond() float64 { return w.TPS * float64(w.RoomsPerCommit) }
+
+// ceilingSpec is what the script needs from the measured run.
+type ceilingSpec struct {
+	rooms          int // the benchmark's rooms, named roomName(i)
+	roomsPerCommit int
+	floorState     string // a floor-state payload Walkie wrote (the outbox row)
+}
+
+func roomName(i int) string { return "!room" + strconv.Itoa(i) + ":" + Domain }
+
+// RunWriteCeiling replays a channel decision's writes with pgbench on
+// Walkie's database (o.Database) after Walkie stopped.
+func RunWriteCeiling(ctx context.Context, o PgbenchOptions, dbURL string, rooms int, roomsPerCommit float64) (WriteCeilingResult, error) {
+	spec := ceilingSpec{rooms: rooms, roomsPerCommit: max(1, int(roomsPerCommit+0.5))}
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return WriteCeilingResult{}, err
+	}
+	err = conn.QueryRow(ctx, `SELECT payload::text FROM outbox WHERE kind = 'state' AND payload->>'event_type' = 'org.matrix.msc4002.floor' ORDER BY id DESC LIMIT 1`).Scan(&spec.floorState)
+	conn.Close(ctx)
+	if err != nil {
+		return WriteCeilingResult{}, fmt.Errorf("a floor state to replay: %w", err)
+	}
+	script := filepath.Join(o.WorkDir, "decision-writes.sql")
+	if err := os.WriteFile(script, []byte(spec.script()), 0o644); err != nil {
+		return WriteCeilingResult{}, err
+	}
+	threads := max(1, min(o.Threads, o.Clients))
+	secs := max(1, int(o.Duration.Round(time.Second)/time.Second))
+	// --max-tries: two clients may draw rooms that share a group in
+	// another order only through a deadlock PostgreSQL breaks; retry it
+	// as Walkie's committer does.
+	args := []string{"-n", "-M", "prepared", "-f", script, "--max-tries", "10",
+		"-c", strconv.Itoa(o.Clients), "-j", strconv.Itoa(threads), "-T", strconv.Itoa(secs),
+		"-h", "127.0.0.1", "-p", strconv.Itoa(o.Port), "-U", "postgres", o.Database}
+	out, err := pgbenchCommand(ctx, o.BinDir, args...)
+	if err != nil {
+		return WriteCeilingResult{}, fmt.Errorf("pgbench (decision writes): %w", err)
+	}
+	tps, err := parseTPS(out)
+	if err != nil {
+		return WriteCeilingResult{}, err
+	}
+	return WriteCeilingResult{RoomsPerCommit: spec.roomsPerCommit, TPS: tps,
+		Command: "pgbench " + strings.Join(args, " "), Script: script}, nil
+}
+
+// script is one pgbench transaction per group of roomsPerCommit rooms
+// (groups are disjoint, so rooms are locked in one order), as a batch of
+// channel decisions that each grant: the statements of internal/store
+// (tx.go SaveRoom, writes.go queueLog and queueOutbox, handoff.go
+// queueLeases, the floor notifications), then the sender's finish round
+// (finish.go: the sent marks and the release, synchronous_commit off).
+func (s ceilingSpec) script() string {
+	k := s.roomsPerCommit
+	groups := max(1, s.rooms/k)
+	ids := make([]string, k)
+	for i := range k {
+		ids[i] = fmt.Sprintf(`'!room' || (:g::int * %d + %d) || %s`, k, i, text(":"+Domain))
+	}
+	list := "ARRAY[" + strings.Join(ids, ", ") + "]"
+	payload := text(s.floorState)
+	user := text("@u0d0:" + Domain)
+	var b strings.Builder
+	fmt.Fprintf(&b, "\\set g random(0, %d)\n", groups-1)
+	b.WriteString("BEGIN;\n")
+	fmt.Fprintf(&b, "SELECT count(*) FROM (SELECT 1 FROM room WHERE room_id = ANY(%s) ORDER BY room_id FOR UPDATE) AS locked;\n", list)
+	for _, id := range ids {
+		fmt.Fprintf(&b, "UPDATE room SET state = state || '{}'::jsonb, joined = true, managed = true, passive = false, term = term + 1, "+
+			"holder_user = %s, holder_device = 'DEV0', queue_length = 0, next_deadline = clock_timestamp() + interval '5 s', valid_permits = 4, "+
+			"version = nextval('room_version'), updated_at = clock_timestamp() WHERE room_id = %s RETURNING version;\n", user, id)
+	}
+	fmt.Fprintf(&b, "INSERT INTO floor_log (room_id, action, user_id, device_id, term, reason, event_id) "+
+		"SELECT m, 'grant', %s, 'DEV0', 1, '', '' FROM unnest(%s) AS m;\n", user, list)
+	fmt.Fprintf(&b, "INSERT INTO outbox (room_id, kind, payload) SELECT m, 'state', %s::text::jsonb FROM unnest(%s) AS m RETURNING id, room_id, created_at;\n", payload, list)
+	fmt.Fprintf(&b, "INSERT INTO outbox_room AS r (room_id, due, gen, owner, until) "+
+		"SELECT m, clock_timestamp() + interval '30 s', 1, 'ceiling', clock_timestamp() + interval '30 s' FROM unnest(%s) AS m "+
+		"ON CONFLICT (room_id) DO UPDATE SET gen = r.gen + 1, due = EXCLUDED.due, owner = EXCLUDED.owner, until = EXCLUDED.until "+
+		"RETURNING r.room_id, r.gen, r.until;\n", list)
+	fmt.Fprintf(&b, "SELECT pg_notify('walkie_floor_ceiling', m || %s) FROM unnest(%s) AS m;\n", payload, list)
+	b.WriteString("COMMIT;\n")
+	b.WriteString("BEGIN;\nSET LOCAL synchronous_commit = off;\n")
+	fmt.Fprintf(&b, "UPDATE outbox SET sent_at = clock_timestamp(), last_error = NULL, sent_event_id = '$sent' "+
+		"WHERE room_id = ANY(%s) AND sent_at IS NULL AND NOT failed;\n", list)
+	fmt.Fprintf(&b, "UPDATE outbox_room SET owner = NULL, until = NULL, due = 'infinity' WHERE room_id = ANY(%s) AND owner = 'ceiling' RETURNING due <= clock_timestamp();\n", list)
+	b.WriteString("COMMIT;\n")
+	return b.String()
+}
+
+// text is s as an SQL expression without a colon: pgbench reads ":name"
+// as a variable even inside a string literal, so the text travels in
+// base64.
+func text(s string) string {
+	return fmt.Sprintf("convert_from(decode('%s', 'base64'), 'UTF8')", base64.StdEncoding.EncodeToString([]byte(s)))
+}
