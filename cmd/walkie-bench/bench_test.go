@@ -75,7 +75,7 @@ func TestEngineQuickChannel(t *testing.T) {
 	}
 	// The write ceiling replays the decision's statements on Walkie's
 	// tables: pgbench fails the run if one of them does not fit the schema.
-	if w := rep.WriteCeiling; w == nil || w.TPS <= 0 || w.RoomsPerCommit < 1 || !strings.Contains(stdout.String(), "ceiling ratio") {
+	if w := rep.WriteCeilings; len(w) != 1 || w[0].TPS <= 0 || w[0].RoomsPerCommit < 1 || !strings.Contains(stdout.String(), "ceiling/pgbench") {
 		t.Errorf("write ceiling %+v; report:\n%s", w, stdout.String())
 	}
 }

@@ -28,6 +28,7 @@ import (
 
 // WriteCeilingResult is one pgbench run of the decision's writes.
 type WriteCeilingResult struct {
+	Name           string  // the variant (CeilingVariants)
 	RoomsPerCommit int     // rooms a transaction writes (Walkie's measured rooms per commit, rounded)
 	TPS            float64 // pgbench transactions per second, each RoomsPerCommit decisions
 	Command        string
@@ -42,14 +43,38 @@ type ceilingSpec struct {
 	rooms          int // the benchmark's rooms, named roomName(i)
 	roomsPerCommit int
 	floorState     string // a floor-state payload Walkie wrote (the outbox row)
+	without        Omit
+}
+
+// Omit names parts of the write set a ceiling variant leaves out, to
+// show what each costs (`-write-ceiling-variants`).
+type Omit struct {
+	FloorLog    bool // the floor-log row
+	Outbox      bool // the outbox row, its room's lease, sent mark and release: the floor state published from the room row
+	Notify      bool // the floor notification
+	RoomIndexes bool // the room update changes no indexed column (next_deadline, holder): a HOT update
+}
+
+// CeilingVariants are the write sets `-write-ceiling-variants` measures:
+// today's, each part left out, and the least a decision could write.
+var CeilingVariants = []struct {
+	Name    string
+	Without Omit
+}{
+	{"today's writes", Omit{}},
+	{"without the floor-log row", Omit{FloorLog: true}},
+	{"without the outbox (floor state from the room row)", Omit{Outbox: true}},
+	{"without the notification", Omit{Notify: true}},
+	{"room update HOT (no indexed column changes)", Omit{RoomIndexes: true}},
+	{"room lock and HOT update only", Omit{FloorLog: true, Outbox: true, Notify: true, RoomIndexes: true}},
 }
 
 func roomName(i int) string { return "!room" + strconv.Itoa(i) + ":" + Domain }
 
 // RunWriteCeiling replays a channel decision's writes with pgbench on
 // Walkie's database (o.Database) after Walkie stopped.
-func RunWriteCeiling(ctx context.Context, o PgbenchOptions, dbURL string, rooms int, roomsPerCommit float64) (WriteCeilingResult, error) {
-	spec := ceilingSpec{rooms: rooms, roomsPerCommit: max(1, int(roomsPerCommit+0.5))}
+func RunWriteCeiling(ctx context.Context, o PgbenchOptions, dbURL string, rooms int, roomsPerCommit float64, without Omit) (WriteCeilingResult, error) {
+	spec := ceilingSpec{rooms: rooms, roomsPerCommit: max(1, int(roomsPerCommit+0.5)), without: without}
 	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
 		return WriteCeilingResult{}, err
@@ -65,10 +90,8 @@ func RunWriteCeiling(ctx context.Context, o PgbenchOptions, dbURL string, rooms 
 	}
 	threads := max(1, min(o.Threads, o.Clients))
 	secs := max(1, int(o.Duration.Round(time.Second)/time.Second))
-	// --max-tries: two clients may draw rooms that share a group in
-	// another order only through a deadlock PostgreSQL breaks; retry it
-	// as Walkie's committer does.
-	args := []string{"-n", "-M", "prepared", "-f", script, "--max-tries", "10",
+	// Groups are disjoint and locked in sorted order: no deadlocks to retry.
+	args := []string{"-n", "-M", "prepared", "-f", script,
 		"-c", strconv.Itoa(o.Clients), "-j", strconv.Itoa(threads), "-T", strconv.Itoa(secs),
 		"-h", "127.0.0.1", "-p", strconv.Itoa(o.Port), "-U", "postgres", o.Database}
 	out, err := pgbenchCommand(ctx, o.BinDir, args...)
@@ -101,27 +124,43 @@ func (s ceilingSpec) script() string {
 	user := text("@u0d0:" + Domain)
 	var b strings.Builder
 	fmt.Fprintf(&b, "\\set g random(0, %d)\n", groups-1)
-	b.WriteString("BEGIN;\n")
+	// Round trips as Walkie makes them (pipelines): the locks, then every
+	// write with the commit, then the sender's finish round.
+	b.WriteString("\\startpipeline\nBEGIN;\n")
 	fmt.Fprintf(&b, "SELECT count(*) FROM (SELECT 1 FROM room WHERE room_id = ANY(%s) ORDER BY room_id FOR UPDATE) AS locked;\n", list)
+	b.WriteString("\\endpipeline\n\\startpipeline\n")
+	indexed := fmt.Sprintf("holder_user = %s, holder_device = 'DEV0', next_deadline = clock_timestamp() + interval '5 s'", user)
+	if s.without.RoomIndexes {
+		indexed = "holder_user = holder_user, holder_device = holder_device, next_deadline = next_deadline"
+	}
 	for _, id := range ids {
 		fmt.Fprintf(&b, "UPDATE room SET state = state || '{}'::jsonb, joined = true, managed = true, passive = false, term = term + 1, "+
-			"holder_user = %s, holder_device = 'DEV0', queue_length = 0, next_deadline = clock_timestamp() + interval '5 s', valid_permits = 4, "+
-			"version = nextval('room_version'), updated_at = clock_timestamp() WHERE room_id = %s RETURNING version;\n", user, id)
+			"%s, queue_length = 0, valid_permits = 4, "+
+			"version = nextval('room_version'), updated_at = clock_timestamp() WHERE room_id = %s RETURNING version;\n", indexed, id)
 	}
-	fmt.Fprintf(&b, "INSERT INTO floor_log (room_id, action, user_id, device_id, term, reason, event_id) "+
-		"SELECT m, 'grant', %s, 'DEV0', 1, '', '' FROM unnest(%s) AS m;\n", user, list)
-	fmt.Fprintf(&b, "INSERT INTO outbox (room_id, kind, payload) SELECT m, 'state', %s::text::jsonb FROM unnest(%s) AS m RETURNING id, room_id, created_at;\n", payload, list)
-	fmt.Fprintf(&b, "INSERT INTO outbox_room AS r (room_id, due, gen, owner, until) "+
-		"SELECT m, clock_timestamp() + interval '30 s', 1, 'ceiling', clock_timestamp() + interval '30 s' FROM unnest(%s) AS m "+
-		"ON CONFLICT (room_id) DO UPDATE SET gen = r.gen + 1, due = EXCLUDED.due, owner = EXCLUDED.owner, until = EXCLUDED.until "+
-		"RETURNING r.room_id, r.gen, r.until;\n", list)
-	fmt.Fprintf(&b, "SELECT pg_notify('walkie_floor_ceiling', m || %s) FROM unnest(%s) AS m;\n", payload, list)
-	b.WriteString("COMMIT;\n")
-	b.WriteString("BEGIN;\nSET LOCAL synchronous_commit = off;\n")
+	if !s.without.FloorLog {
+		fmt.Fprintf(&b, "INSERT INTO floor_log (room_id, action, user_id, device_id, term, reason, event_id) "+
+			"SELECT m, 'grant', %s, 'DEV0', 1, '', '' FROM unnest(%s) AS m;\n", user, list)
+	}
+	if !s.without.Outbox {
+		fmt.Fprintf(&b, "INSERT INTO outbox (room_id, kind, payload) SELECT m, 'state', %s::jsonb FROM unnest(%s) AS m RETURNING id, room_id, created_at;\n", payload, list)
+		fmt.Fprintf(&b, "INSERT INTO outbox_room AS r (room_id, due, gen, owner, until) "+
+			"SELECT m, clock_timestamp() + interval '30 s', 1, 'ceiling', clock_timestamp() + interval '30 s' FROM unnest(%s) AS m "+
+			"ON CONFLICT (room_id) DO UPDATE SET gen = r.gen + 1, due = EXCLUDED.due, owner = EXCLUDED.owner, until = EXCLUDED.until "+
+			"RETURNING r.room_id, r.gen, r.until;\n", list)
+	}
+	if !s.without.Notify {
+		fmt.Fprintf(&b, "SELECT pg_notify('walkie_floor_ceiling', m || %s) FROM unnest(%s) AS m;\n", payload, list)
+	}
+	b.WriteString("COMMIT;\n\\endpipeline\n")
+	if s.without.Outbox {
+		return b.String()
+	}
+	b.WriteString("\\startpipeline\nBEGIN;\nSELECT set_config('synchronous_commit', 'off', true);\n")
 	fmt.Fprintf(&b, "UPDATE outbox SET sent_at = clock_timestamp(), last_error = NULL, sent_event_id = '$sent' "+
 		"WHERE room_id = ANY(%s) AND sent_at IS NULL AND NOT failed;\n", list)
 	fmt.Fprintf(&b, "UPDATE outbox_room SET owner = NULL, until = NULL, due = 'infinity' WHERE room_id = ANY(%s) AND owner = 'ceiling' RETURNING due <= clock_timestamp();\n", list)
-	b.WriteString("COMMIT;\n")
+	b.WriteString("COMMIT;\n\\endpipeline\n")
 	return b.String()
 }
 

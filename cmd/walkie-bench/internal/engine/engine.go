@@ -60,8 +60,9 @@ type Options struct {
 	// SkipPgbench leaves out the pgbench baseline (the scale runs need no ratio).
 	SkipPgbench bool
 	// WriteCeiling adds a pgbench run of a channel decision's own writes
-	// (ceiling.go) after the baseline.
-	WriteCeiling bool
+	// (ceiling.go) after the baseline; CeilingVariants runs every variant
+	// of CeilingVariants instead of today's writes alone.
+	WriteCeiling, CeilingVariants bool
 	// StatementStats, when set, receives PostgreSQL's most expensive
 	// statements of the Walkie phase (pg_stat_statements).
 	StatementStats io.Writer
@@ -179,15 +180,23 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.WriteCeiling && rep.Commits > 0 {
+	variants := CeilingVariants[:1]
+	if o.CeilingVariants {
+		variants = CeilingVariants
+	}
+	for _, v := range variants {
+		if !o.WriteCeiling && !o.CeilingVariants || rep.Commits == 0 {
+			break
+		}
 		ceiling, err := RunWriteCeiling(ctx, PgbenchOptions{
 			BinDir: cluster.BinDir(), Port: cluster.Port(), Database: "walkie",
 			Clients: o.Senders, Threads: 2, Duration: pgDuration, WorkDir: cluster.Dir(),
-		}, walkieDB, o.Rooms, float64(rep.Decisions)/float64(rep.Commits))
+		}, walkieDB, o.Rooms, float64(rep.Decisions)/float64(rep.Commits), v.Without)
 		if err != nil {
 			return nil, err
 		}
-		rep.WriteCeiling = &ceiling
+		ceiling.Name = v.Name
+		rep.WriteCeilings = append(rep.WriteCeilings, ceiling)
 	}
 	return rep, nil
 }

@@ -55,8 +55,9 @@ type Report struct {
 	MallocsPerDecision, BytesPerDecision float64
 
 	Pgbench PgbenchResult
-	// WriteCeiling is pgbench replaying a decision's writes (nil: not run).
-	WriteCeiling *WriteCeilingResult
+	// WriteCeilings are pgbench replaying a decision's writes, today's
+	// first, then any variants (none: not run).
+	WriteCeilings []WriteCeilingResult
 
 	// Memory after setup (all rooms managed) and after the measured phase.
 	MemoryAfterSetup, MemoryAfterLoad Memory
@@ -159,12 +160,16 @@ func (r *Report) Write(w io.Writer) {
 		pg.Clients, pg.Threads, int(pg.Duration/time.Second), pg.TPS)
 	p("  %s", pg.Command)
 	p("throughput ratio walkie/pgbench = %.2f", r.Ratio())
-	if w := r.WriteCeiling; w != nil && pg.TPS > 0 {
-		p("write ceiling (pgbench replaying a grant's writes on Walkie's tables, %d rooms per transaction, no Walkie process): tps = %.1f, %.1f decisions/s",
-			w.RoomsPerCommit, w.TPS, w.DecisionsPerSecond())
-		p("  %s", w.Command)
-		p("ceiling ratio (best any Walkie with these writes could do)/pgbench = %.2f; walkie/ceiling = %.2f",
-			w.DecisionsPerSecond()/pg.TPS, r.DecisionsPerSecond()/w.DecisionsPerSecond())
+	for i, w := range r.WriteCeilings {
+		if pg.TPS <= 0 || w.TPS <= 0 {
+			continue
+		}
+		if i == 0 {
+			p("write ceiling: pgbench replaying a grant's writes on Walkie's tables, %d rooms per transaction, no Walkie process", w.RoomsPerCommit)
+			p("  %s", w.Command)
+		}
+		p("  %-52s tps %8.1f  %8.1f decisions/s  ceiling/pgbench %.2f  walkie/ceiling %.2f",
+			w.Name, w.TPS, w.DecisionsPerSecond(), w.DecisionsPerSecond()/pg.TPS, r.DecisionsPerSecond()/w.DecisionsPerSecond())
 	}
 }
 
