@@ -60,6 +60,7 @@ func engineReport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	logLevel := flags.String("log-level", "warn", "Walkie's log level (to stderr)")
 	writeCeiling := flags.Bool("write-ceiling", false, "after pgbench, replay a channel decision's writes with pgbench on Walkie's tables (no Walkie process) and print that ceiling's ratio")
 	ceilingVariants := flags.Bool("write-ceiling-variants", false, "like -write-ceiling, then again with each part of the write set left out (floor log, outbox, notification, indexed room columns), to show what each costs")
+	ceilingRounds := flags.Int("ceiling-rounds", 1, "run pgbench's baseline and the write ceilings this many times, alternating, and report medians")
 	pgStats := flags.Bool("pg-stats", false, "load pg_stat_statements and print PostgreSQL's costliest statements (to stderr)")
 	flags.Usage = func() {
 		fmt.Fprint(flags.Output(), `Usage: walkie-bench engine [flags]
@@ -106,7 +107,7 @@ stdout, progress to stderr.
 
 	opts := engine.Options{
 		Rooms: *rooms, Devices: *devices, Senders: *senders, Load: engine.Load(*load), Duration: *duration, Transactions: *requests,
-		PgbenchDuration: *pgbenchDuration, MaxConns: *maxConns, WriteCeiling: *writeCeiling, CeilingVariants: *ceilingVariants, Progress: stderr,
+		PgbenchDuration: *pgbenchDuration, MaxConns: *maxConns, WriteCeiling: *writeCeiling, CeilingVariants: *ceilingVariants, CeilingRounds: *ceilingRounds, Progress: stderr,
 		Log: zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: true}).Level(level).With().Timestamp().Logger(),
 	}
 	if *pgStats {

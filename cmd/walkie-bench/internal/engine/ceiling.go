@@ -28,11 +28,19 @@ import (
 
 // WriteCeilingResult is one pgbench run of the decision's writes.
 type WriteCeilingResult struct {
-	Name           string  // the variant (CeilingVariants)
-	RoomsPerCommit int     // rooms a transaction writes (Walkie's measured rooms per commit, rounded)
-	TPS            float64 // pgbench transactions per second, each RoomsPerCommit decisions
+	Name           string    // the variant (CeilingVariants)
+	RoomsPerCommit int       // rooms a transaction writes (Walkie's measured rooms per commit, rounded)
+	TPS            float64   // pgbench transactions per second, each RoomsPerCommit decisions (the median of Runs)
+	Runs           []float64 // each round's TPS
 	Command        string
 	Script         string // where the script was written, to rerun by hand
+}
+
+// add records another round of the same variant.
+func (w *WriteCeilingResult) add(run WriteCeilingResult) {
+	runs := append(w.Runs, run.TPS)
+	*w = run
+	w.Runs, w.TPS = runs, median(runs)
 }
 
 // DecisionsPerSecond is the ceiling in Walkie's unit.

@@ -63,6 +63,9 @@ type Options struct {
 	// (ceiling.go) after the baseline; CeilingVariants runs every variant
 	// of CeilingVariants instead of today's writes alone.
 	WriteCeiling, CeilingVariants bool
+	// CeilingRounds repeats the baseline and the ceilings, alternating
+	// (default 1).
+	CeilingRounds int
 	// StatementStats, when set, receives PostgreSQL's most expensive
 	// statements of the Walkie phase (pg_stat_statements).
 	StatementStats io.Writer
@@ -173,30 +176,38 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if pgDuration <= 0 {
 		pgDuration = max(time.Second, rep.Window)
 	}
-	rep.Pgbench, err = RunPgbench(ctx, PgbenchOptions{
-		BinDir: cluster.BinDir(), Port: cluster.Port(), Database: "pgbench",
-		Clients: o.Senders, Threads: 2, Duration: pgDuration, WorkDir: cluster.Dir(),
-	})
-	if err != nil {
-		return nil, err
-	}
-	variants := CeilingVariants[:1]
-	if o.CeilingVariants {
+	variants := CeilingVariants[:0]
+	switch {
+	case rep.Commits == 0:
+	case o.CeilingVariants:
 		variants = CeilingVariants
+	case o.WriteCeiling:
+		variants = CeilingVariants[:1]
 	}
-	for _, v := range variants {
-		if !o.WriteCeiling && !o.CeilingVariants || rep.Commits == 0 {
-			break
-		}
-		ceiling, err := RunWriteCeiling(ctx, PgbenchOptions{
-			BinDir: cluster.BinDir(), Port: cluster.Port(), Database: "walkie",
-			Clients: o.Senders, Threads: 2, Duration: pgDuration, WorkDir: cluster.Dir(),
-		}, walkieDB, o.Rooms, float64(rep.Decisions)/float64(rep.Commits), v.Without)
+	rep.WriteCeilings = make([]WriteCeilingResult, len(variants))
+	// Rounds alternate the baseline and every variant, so a machine that
+	// speeds up or slows down during the runs weighs on all of them; each
+	// figure is its median over the rounds.
+	for round := range max(1, o.CeilingRounds) {
+		base, err := RunPgbench(ctx, PgbenchOptions{
+			BinDir: cluster.BinDir(), Port: cluster.Port(), Database: "pgbench",
+			Clients: o.Senders, Threads: 2, Duration: pgDuration, WorkDir: cluster.Dir(), Initialised: round > 0,
+		})
 		if err != nil {
 			return nil, err
 		}
-		ceiling.Name = v.Name
-		rep.WriteCeilings = append(rep.WriteCeilings, ceiling)
+		rep.Pgbench.add(base)
+		for i, v := range variants {
+			ceiling, err := RunWriteCeiling(ctx, PgbenchOptions{
+				BinDir: cluster.BinDir(), Port: cluster.Port(), Database: "walkie",
+				Clients: o.Senders, Threads: 2, Duration: pgDuration, WorkDir: cluster.Dir(),
+			}, walkieDB, o.Rooms, float64(rep.Decisions)/float64(rep.Commits), v.Without)
+			if err != nil {
+				return nil, err
+			}
+			ceiling.Name = v.Name
+			rep.WriteCeilings[i].add(ceiling)
+		}
 	}
 	return rep, nil
 }

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,14 +32,35 @@ type PgbenchOptions struct {
 	Threads  int
 	Duration time.Duration
 	WorkDir  string // where the script file is written
+	// Initialised skips pgbench -i: an earlier run made the tables.
+	Initialised bool
 }
 
-// PgbenchResult is one pgbench run.
+// PgbenchResult is one pgbench run, or the median of several (add).
 type PgbenchResult struct {
 	Clients, Threads int
 	Duration         time.Duration
-	TPS              float64
-	Command          string // for the report, so it can be rerun by hand
+	TPS              float64   // the median of Runs
+	Runs             []float64 // each run's TPS, in order
+	Command          string    // for the report, so it can be rerun by hand
+}
+
+// add records another run of the same command.
+func (r *PgbenchResult) add(run PgbenchResult) {
+	runs := append(r.Runs, run.TPS)
+	*r = run
+	r.Runs, r.TPS = runs, median(runs)
+}
+
+func median(xs []float64) float64 {
+	s := slices.Sorted(slices.Values(xs))
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // RunPgbench initialises a scale-1 pgbench database and runs the
@@ -47,8 +69,10 @@ type PgbenchResult struct {
 func RunPgbench(ctx context.Context, o PgbenchOptions) (PgbenchResult, error) {
 	threads := max(1, min(o.Threads, o.Clients)) // pgbench refuses more threads than clients
 	conn := []string{"-h", "127.0.0.1", "-p", strconv.Itoa(o.Port), "-U", "postgres"}
-	if _, err := pgbenchCommand(ctx, o.BinDir, append(append([]string{"-i", "-s", "1", "-q"}, conn...), o.Database)...); err != nil {
-		return PgbenchResult{}, fmt.Errorf("pgbench -i: %w", err)
+	if !o.Initialised {
+		if _, err := pgbenchCommand(ctx, o.BinDir, append(append([]string{"-i", "-s", "1", "-q"}, conn...), o.Database)...); err != nil {
+			return PgbenchResult{}, fmt.Errorf("pgbench -i: %w", err)
+		}
 	}
 	script := filepath.Join(o.WorkDir, "single-row-update.sql")
 	if err := os.WriteFile(script, []byte(pgbenchScript), 0o644); err != nil {

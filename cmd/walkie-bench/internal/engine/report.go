@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strings"
 	"time"
 )
 
@@ -156,8 +157,8 @@ func (r *Report) Write(w io.Writer) {
 		return
 	}
 	pg := r.Pgbench
-	p("pgbench (same server, Walkie stopped): single-row UPDATE, -c %d -j %d -T %d -M prepared: tps = %.1f",
-		pg.Clients, pg.Threads, int(pg.Duration/time.Second), pg.TPS)
+	p("pgbench (same server, Walkie stopped): single-row UPDATE, -c %d -j %d -T %d -M prepared: tps = %.1f%s",
+		pg.Clients, pg.Threads, int(pg.Duration/time.Second), pg.TPS, runs(pg.Runs))
 	p("  %s", pg.Command)
 	p("throughput ratio walkie/pgbench = %.2f", r.Ratio())
 	for i, w := range r.WriteCeilings {
@@ -168,8 +169,8 @@ func (r *Report) Write(w io.Writer) {
 			p("write ceiling: pgbench replaying a grant's writes on Walkie's tables, %d rooms per transaction, no Walkie process", w.RoomsPerCommit)
 			p("  %s", w.Command)
 		}
-		p("  %-52s tps %8.1f  %8.1f decisions/s  ceiling/pgbench %.2f  walkie/ceiling %.2f",
-			w.Name, w.TPS, w.DecisionsPerSecond(), w.DecisionsPerSecond()/pg.TPS, r.DecisionsPerSecond()/w.DecisionsPerSecond())
+		p("  %-52s tps %8.1f  %8.1f decisions/s  ceiling/pgbench %.2f  walkie/ceiling %.2f%s",
+			w.Name, w.TPS, w.DecisionsPerSecond(), w.DecisionsPerSecond()/pg.TPS, r.DecisionsPerSecond()/w.DecisionsPerSecond(), runs(w.Runs))
 	}
 }
 
@@ -178,6 +179,19 @@ func (r *Report) runLength() string {
 		return fmt.Sprintf("%d transactions", r.Options.Transactions)
 	}
 	return r.Options.Duration.String()
+}
+
+// runs lists the TPS of each round when there were several (the figure
+// printed is their median).
+func runs(tps []float64) string {
+	if len(tps) < 2 {
+		return ""
+	}
+	parts := make([]string, len(tps))
+	for i, t := range tps {
+		parts[i] = fmt.Sprintf("%.0f", t)
+	}
+	return " (median of " + strings.Join(parts, ", ") + ")"
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }
