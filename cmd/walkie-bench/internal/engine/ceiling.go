@@ -34,13 +34,17 @@ type WriteCeilingResult struct {
 	Runs           []float64 // each round's TPS
 	Command        string
 	Script         string // where the script was written, to rerun by hand
+	// CPU is what each decision cost PostgreSQL and pgbench (the median
+	// over rounds; 0: not measured).
+	CPU  time.Duration
+	cpus []time.Duration
 }
 
 // add records another round of the same variant.
 func (w *WriteCeilingResult) add(run WriteCeilingResult) {
-	runs := append(w.Runs, run.TPS)
+	runs, cpus := append(w.Runs, run.TPS), append(w.cpus, run.CPU)
 	*w = run
-	w.Runs, w.TPS = runs, median(runs)
+	w.Runs, w.TPS, w.cpus, w.CPU = runs, median(runs), cpus, medianDuration(cpus)
 }
 
 // DecisionsPerSecond is the ceiling in Walkie's unit.
@@ -102,15 +106,12 @@ func RunWriteCeiling(ctx context.Context, o PgbenchOptions, dbURL string, rooms 
 	args := []string{"-n", "-M", "prepared", "-f", script,
 		"-c", strconv.Itoa(o.Clients), "-j", strconv.Itoa(threads), "-T", strconv.Itoa(secs),
 		"-h", "127.0.0.1", "-p", strconv.Itoa(o.Port), "-U", "postgres", o.Database}
-	out, err := pgbenchCommand(ctx, o.BinDir, args...)
+	run, err := o.measure(ctx, args)
 	if err != nil {
 		return WriteCeilingResult{}, fmt.Errorf("pgbench (decision writes): %w", err)
 	}
-	tps, err := parseTPS(out)
-	if err != nil {
-		return WriteCeilingResult{}, err
-	}
-	return WriteCeilingResult{RoomsPerCommit: spec.roomsPerCommit, TPS: tps,
+	return WriteCeilingResult{RoomsPerCommit: spec.roomsPerCommit, TPS: run.tps,
+		CPU:     run.cpuPerTransaction() / time.Duration(spec.roomsPerCommit),
 		Command: "pgbench " + strings.Join(args, " "), Script: script}, nil
 }
 

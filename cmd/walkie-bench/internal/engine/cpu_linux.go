@@ -25,8 +25,8 @@ func processCPU() time.Duration {
 
 // postgresCPU is the CPU time the PostgreSQL server with data directory
 // dataDir has used: the postmaster and its live children (backends,
-// WAL writer, checkpointer). Backends that exited are not counted; the
-// benchmark's pools keep theirs open.
+// WAL writer, checkpointer), and the children it has reaped (its cutime
+// and cstime: pgbench's backends exit at the end of each run).
 func postgresCPU(dataDir string) time.Duration {
 	pidFile, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
 	if err != nil {
@@ -51,13 +51,18 @@ func postgresCPU(dataDir string) time.Duration {
 		if !ok {
 			continue
 		}
-		f := strings.Fields(rest) // f[0] is field 3 (state), f[1] ppid, f[11] utime, f[12] stime
-		if len(f) < 13 || (e.Name() != postmaster && f[1] != postmaster) {
+		f := strings.Fields(rest) // f[0] is field 3 (state), f[1] ppid, f[11] utime, f[12] stime, f[13] cutime, f[14] cstime
+		if len(f) < 15 || (e.Name() != postmaster && f[1] != postmaster) {
 			continue
 		}
-		utime, _ := strconv.ParseInt(f[11], 10, 64)
-		stime, _ := strconv.ParseInt(f[12], 10, 64)
-		ticks += utime + stime
+		used := f[11:13]
+		if e.Name() == postmaster {
+			used = f[11:15]
+		}
+		for _, v := range used {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			ticks += n
+		}
 	}
 	return time.Duration(ticks) * time.Second / userHZ
 }

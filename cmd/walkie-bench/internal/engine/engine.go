@@ -191,7 +191,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	for round := range max(1, o.CeilingRounds) {
 		base, err := RunPgbench(ctx, PgbenchOptions{
 			BinDir: cluster.BinDir(), Port: cluster.Port(), Database: "pgbench",
-			Clients: o.Senders, Threads: 2, Duration: pgDuration, WorkDir: cluster.Dir(), Initialised: round > 0,
+			Clients: o.Senders, Threads: 2, Duration: pgDuration, WorkDir: cluster.Dir(), Initialised: round > 0, DataDir: cluster.DataDir(),
 		})
 		if err != nil {
 			return nil, err
@@ -200,7 +200,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		for i, v := range variants {
 			ceiling, err := RunWriteCeiling(ctx, PgbenchOptions{
 				BinDir: cluster.BinDir(), Port: cluster.Port(), Database: "walkie",
-				Clients: o.Senders, Threads: 2, Duration: pgDuration, WorkDir: cluster.Dir(),
+				Clients: o.Senders, Threads: 2, Duration: pgDuration, WorkDir: cluster.Dir(), DataDir: cluster.DataDir(),
 			}, walkieDB, o.Rooms, float64(rep.Decisions)/float64(rep.Commits), v.Without)
 			if err != nil {
 				return nil, err

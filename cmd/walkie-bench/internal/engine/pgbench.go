@@ -34,6 +34,8 @@ type PgbenchOptions struct {
 	WorkDir  string // where the script file is written
 	// Initialised skips pgbench -i: an earlier run made the tables.
 	Initialised bool
+	// DataDir is the server's, to account for its CPU time ("": not).
+	DataDir string
 }
 
 // PgbenchResult is one pgbench run, or the median of several (add).
@@ -43,13 +45,26 @@ type PgbenchResult struct {
 	TPS              float64   // the median of Runs
 	Runs             []float64 // each run's TPS, in order
 	Command          string    // for the report, so it can be rerun by hand
+	// CPU is what each transaction cost PostgreSQL and pgbench together
+	// (the median over runs; 0: not measured). Unlike TPS it hardly
+	// depends on what else the machine runs meanwhile.
+	CPU  time.Duration
+	cpus []time.Duration
 }
 
 // add records another run of the same command.
 func (r *PgbenchResult) add(run PgbenchResult) {
-	runs := append(r.Runs, run.TPS)
+	runs, cpus := append(r.Runs, run.TPS), append(r.cpus, run.CPU)
 	*r = run
-	r.Runs, r.TPS = runs, median(runs)
+	r.Runs, r.TPS, r.cpus, r.CPU = runs, median(runs), cpus, medianDuration(cpus)
+}
+
+func medianDuration(ds []time.Duration) time.Duration {
+	fs := make([]float64, len(ds))
+	for i, d := range ds {
+		fs[i] = float64(d)
+	}
+	return time.Duration(median(fs))
 }
 
 func median(xs []float64) float64 {
@@ -82,18 +97,54 @@ func RunPgbench(ctx context.Context, o PgbenchOptions) (PgbenchResult, error) {
 	args := append([]string{"-n", "-M", "prepared", "-f", script,
 		"-c", strconv.Itoa(o.Clients), "-j", strconv.Itoa(threads), "-T", strconv.Itoa(secs)}, conn...)
 	args = append(args, o.Database)
-	out, err := pgbenchCommand(ctx, o.BinDir, args...)
+	run, err := o.measure(ctx, args)
 	if err != nil {
 		return PgbenchResult{}, fmt.Errorf("pgbench: %w", err)
 	}
-	tps, err := parseTPS(out)
-	if err != nil {
-		return PgbenchResult{}, err
-	}
 	return PgbenchResult{
-		Clients: o.Clients, Threads: threads, Duration: time.Duration(secs) * time.Second, TPS: tps,
+		Clients: o.Clients, Threads: threads, Duration: time.Duration(secs) * time.Second, TPS: run.tps, CPU: run.cpuPerTransaction(),
 		Command: "pgbench " + strings.Join(args, " "),
 	}, nil
+}
+
+// pgbenchRun is what one pgbench run measured.
+type pgbenchRun struct {
+	tps          float64
+	transactions int64
+	cpu          time.Duration // PostgreSQL's and pgbench's
+}
+
+func (r pgbenchRun) cpuPerTransaction() time.Duration {
+	if r.transactions <= 0 || r.cpu <= 0 {
+		return 0
+	}
+	return r.cpu / time.Duration(r.transactions)
+}
+
+// measure runs pgbench with args and reads its figures, and the CPU time
+// it and the server used meanwhile.
+func (o PgbenchOptions) measure(ctx context.Context, args []string) (pgbenchRun, error) {
+	var pg0 time.Duration
+	if o.DataDir != "" {
+		pg0 = postgresCPU(o.DataDir)
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(o.BinDir, "pgbench"), args...)
+	cmd.Env = withoutPGVariables(os.Environ())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return pgbenchRun{}, fmt.Errorf("%w\n%s", err, strings.TrimSpace(string(out)))
+	}
+	var run pgbenchRun
+	if run.tps, err = parseTPS(string(out)); err != nil {
+		return pgbenchRun{}, err
+	}
+	if m := processedLine.FindStringSubmatch(string(out)); m != nil {
+		run.transactions, _ = strconv.ParseInt(m[1], 10, 64)
+	}
+	if o.DataDir != "" {
+		run.cpu = postgresCPU(o.DataDir) - pg0 + cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
+	return run, nil
 }
 
 func pgbenchCommand(ctx context.Context, binDir string, args ...string) (string, error) {
@@ -120,6 +171,8 @@ func withoutPGVariables(env []string) []string {
 
 // tpsLine matches pgbench's summary, e.g.
 // "tps = 1234.567890 (without initial connection time)".
+var processedLine = regexp.MustCompile(`(?m)^number of transactions actually processed: ([0-9]+)`)
+
 var tpsLine = regexp.MustCompile(`(?m)^tps = ([0-9.]+) \(without initial connection time\)`)
 
 func parseTPS(output string) (float64, error) {

@@ -161,6 +161,14 @@ func (r *Report) Write(w io.Writer) {
 		pg.Clients, pg.Threads, int(pg.Duration/time.Second), pg.TPS, runs(pg.Runs))
 	p("  %s", pg.Command)
 	p("throughput ratio walkie/pgbench = %.2f", r.Ratio())
+	walkieCPU := time.Duration(0)
+	if r.Decisions > 0 {
+		walkieCPU = (r.WalkieCPU + r.PostgresCPU) / time.Duration(r.Decisions)
+	}
+	if pg.CPU > 0 && walkieCPU > 0 {
+		p("CPU per unit: pgbench %s per transaction (PostgreSQL and pgbench), Walkie %s per decision (Walkie's process and PostgreSQL): ratio %.2f",
+			ms(pg.CPU), ms(walkieCPU), float64(pg.CPU)/float64(walkieCPU))
+	}
 	for i, w := range r.WriteCeilings {
 		if pg.TPS <= 0 || w.TPS <= 0 {
 			continue
@@ -169,8 +177,12 @@ func (r *Report) Write(w io.Writer) {
 			p("write ceiling: pgbench replaying a grant's writes on Walkie's tables, %d rooms per transaction, no Walkie process", w.RoomsPerCommit)
 			p("  %s", w.Command)
 		}
-		p("  %-52s tps %8.1f  %8.1f decisions/s  ceiling/pgbench %.2f  walkie/ceiling %.2f%s",
-			w.Name, w.TPS, w.DecisionsPerSecond(), w.DecisionsPerSecond()/pg.TPS, r.DecisionsPerSecond()/w.DecisionsPerSecond(), runs(w.Runs))
+		cpu := ""
+		if w.CPU > 0 && pg.CPU > 0 {
+			cpu = fmt.Sprintf("  CPU %s/decision, pgbench's/this %.2f", ms(w.CPU), float64(pg.CPU)/float64(w.CPU))
+		}
+		p("  %-52s tps %8.1f  %8.1f decisions/s  ceiling/pgbench %.2f  walkie/ceiling %.2f%s%s",
+			w.Name, w.TPS, w.DecisionsPerSecond(), w.DecisionsPerSecond()/pg.TPS, r.DecisionsPerSecond()/w.DecisionsPerSecond(), cpu, runs(w.Runs))
 	}
 }
 
@@ -194,4 +206,4 @@ func runs(tps []float64) string {
 	return " (median of " + strings.Join(parts, ", ") + ")"
 }
 
-func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }
+func ms(d time.Duration) string { return fmt.Sprintf("%.3fms", float64(d)/float64(time.Millisecond)) }
