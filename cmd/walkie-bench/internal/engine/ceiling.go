@@ -136,7 +136,9 @@ func (s ceilingSpec) script() string {
 	groups := max(1, s.rooms/k)
 	ids := make([]string, k)
 	for i := range k {
-		ids[i] = fmt.Sprintf(`'!room' || (:g::int * %d + %d) || %s`, k, i, text(":"+Domain))
+		// chr(58) is the colon; immutable, so the primary key finds the
+		// room (convert_from is not, and would make every look-up a scan).
+		ids[i] = fmt.Sprintf(`'!room' || (:g::int * %d + %d) || chr(58) || '%s'`, k, i, Domain)
 	}
 	list := "ARRAY[" + strings.Join(ids, ", ") + "]"
 	payload := text(s.floorState)

@@ -30,6 +30,10 @@ import (
 	"github.com/walkie-ptt/walkie/internal/testkit/testconfig"
 )
 
+// DecisionBatches is how many decision transactions a Walkie process has
+// in flight at most (internal/decide's maxBatches).
+const DecisionBatches = 2
+
 // Options configure an engine benchmark.
 type Options struct {
 	Rooms   int // rooms, all managed by Walkie
@@ -66,6 +70,10 @@ type Options struct {
 	// CeilingRounds repeats the baseline and the ceilings, alternating
 	// (default 1).
 	CeilingRounds int
+	// CeilingClients is the write ceiling's pgbench clients (default
+	// DecisionBatches: as many transactions in flight as Walkie's
+	// decisions have, each of Walkie's rooms per commit).
+	CeilingClients int
 	// StatementStats, when set, receives PostgreSQL's most expensive
 	// statements of the Walkie phase (pg_stat_statements).
 	StatementStats io.Writer
@@ -109,6 +117,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.ActiveRooms == 0 {
 		o.ActiveRooms = o.Rooms
+	}
+	if o.CeilingClients <= 0 {
+		o.CeilingClients = DecisionBatches
 	}
 	return o, nil
 }
@@ -200,7 +211,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		for i, v := range variants {
 			ceiling, err := RunWriteCeiling(ctx, PgbenchOptions{
 				BinDir: cluster.BinDir(), Port: cluster.Port(), Database: "walkie",
-				Clients: o.Senders, Threads: 2, Duration: pgDuration, WorkDir: cluster.Dir(), DataDir: cluster.DataDir(),
+				Clients: o.CeilingClients, Threads: 2, Duration: pgDuration, WorkDir: cluster.Dir(), DataDir: cluster.DataDir(),
 			}, walkieDB, o.Rooms, float64(rep.Decisions)/float64(rep.Commits), v.Without)
 			if err != nil {
 				return nil, err

@@ -174,7 +174,7 @@ func (r *Report) Write(w io.Writer) {
 			continue
 		}
 		if i == 0 {
-			p("write ceiling: pgbench replaying a grant's writes on Walkie's tables, %d rooms per transaction, no Walkie process", w.RoomsPerCommit)
+			p("write ceiling: pgbench replaying a grant's writes on Walkie's tables, %d rooms per transaction, %d clients, no Walkie process", w.RoomsPerCommit, r.Options.CeilingClients)
 			p("  %s", w.Command)
 		}
 		cpu := ""
