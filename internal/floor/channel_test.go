@@ -26,8 +26,9 @@ func floorVersion(want int64) func(*testing.T, Decision) {
 }
 
 // channelRules: a channel request is decided like a talk_request (same
-// checks, same queue, same term); only the requester's own answer is
-// different: it is the socket's (Response.Channel), not the room's.
+// checks, same queue, same term); only the requester's answers are
+// different: they are the socket's (Response.Channel), not the room's,
+// and its queue place or turn remembers the channel for the later ones.
 func channelRules() []rule {
 	stale := overChannel(withTerm(talk(alice, ActionRelease), 6))
 	return []rule{
@@ -39,7 +40,10 @@ func channelRules() []rule {
 			log:     []string{"grant"},
 			holder:  &alice,
 			term:    8,
-			check:   floorVersion(1),
+			check: func(t *testing.T, d Decision) {
+				floorVersion(1)(t, d)
+				remembersChannel(alice, "c1")(t, d)
+			},
 		},
 		{
 			name:    "channel/a device without a permit is denied no_permit, and nothing changes",
@@ -57,6 +61,7 @@ func channelRules() []rule {
 			log:     []string{"queue"},
 			holder:  &bob,
 			queue:   []Device{alice},
+			check:   remembersChannel(alice, "c1"),
 		},
 		{
 			name:    "channel/pre-emption: the revoked holder is told in the room",
@@ -165,26 +170,6 @@ func remembersChannel(dev Device, channel string) func(*testing.T, Decision) {
 // and effectOrderRules ("re $q-BOB"), and stay so.
 func channelLaterRules() []rule {
 	return []rule{
-		{
-			name:    "channel/a queued place remembers the channel request",
-			room:    newTestRoom(holding(bob, PhaseTalking)),
-			in:      overChannel(talk(alice, ActionRequest)),
-			effects: []string{"resp ALICE queued floor_taken #1 via c1", "floor"},
-			log:     []string{"queue"},
-			holder:  &bob,
-			queue:   []Device{alice},
-			check:   remembersChannel(alice, "c1"),
-		},
-		{
-			name:    "channel/a turn remembers the channel request",
-			room:    newTestRoom(),
-			in:      overChannel(talk(alice, ActionRequest)),
-			effects: []string{"floor", "resp ALICE granted via c1"},
-			log:     []string{"grant"},
-			holder:  &alice,
-			term:    8,
-			check:   remembersChannel(alice, "c1"),
-		},
 		{
 			name:    "channel/later: the holder releases, the channel-queued device is granted on its sockets",
 			room:    newTestRoom(holding(alice, PhaseTalking), queued(bob), askedOverChannel(bob)),
