@@ -12,6 +12,10 @@
 // notifications of every process's decisions (store.ListenFloor, PostgreSQL
 // NOTIFY), so a replica pushes what another one decided. Each socket gets a
 // room's states in version order (floor.Room.FloorVersion), each once.
+// Both sources also carry the decisions' later answers to channel requests
+// (a grant from the queue, say): the sockets of the answer's device that
+// follow the room get them just before the floor state they came with
+// (hub.deliver).
 package floorchannel
 
 import (
