@@ -213,6 +213,71 @@ func TestChannelReplicaPushesAnotherReplicasDecision(t *testing.T) {
 	}
 }
 
+// A request queued over the channel of one process is granted when the
+// holder releases through another: the grant, and later the turn's end
+// (start_timeout: bob never starts), reach bob's socket as responses to
+// his request's id, the grant ahead of the floor push it caused, and no
+// talk_response for bob reaches the timeline.
+func TestChannelLaterAnswersReachTheQueuedSocket(t *testing.T) {
+	admin := newUser(t, shared, "admin", "ADM")
+	alice, bob := newUser(t, shared, "alice", "ALICEPHONE"), newUser(t, shared, "bob", "BOBPHONE")
+	room := talkRoom(t, admin, alice, bob)
+	replica, err := shared.Walkie.Replica(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(replica.Stop)
+	if err := replica.Start(t.Context()); err != nil {
+		t.Fatalf("start a second walkie on the same database: %v", err)
+	}
+	b := bob.channel(replica)
+	follow(b, room)
+	a := alice.channel(shared.Walkie)
+	follow(a, room)
+	a.Send(channelclient.Message{"type": "request", "room_id": room, "id": "a1"})
+	if resp := a.Response("a1"); resp["status"] != "granted" || resp["term"] != float64(1) {
+		t.Fatalf("alice's request: %v, want granted at term 1", resp)
+	}
+	// A state decided after bob followed the room reached the replica:
+	// its listener is up (a later answer, unlike a floor state, is not
+	// read back when a listener connects).
+	b.FloorUntil(room.String(), "alice holding", func(m channelclient.Message) bool {
+		return channelclient.Holder(m) == alice.user+"/"+alice.device
+	})
+	b.Send(channelclient.Message{"type": "request", "room_id": room, "id": "b1"})
+	if resp := b.Response("b1"); resp["status"] != "queued" {
+		t.Fatalf("bob's request: %v, want queued", resp)
+	}
+
+	a.Send(channelclient.Message{"type": "release", "room_id": room, "id": "a2", "term": 1})
+	if resp := a.Response("a2"); resp["status"] != "released" {
+		t.Fatalf("alice's release: %v", resp)
+	}
+	bobHolds := func(m channelclient.Message) bool {
+		return m["type"] == "floor" && m["room_id"] == room.String() && channelclient.Holder(m) == bob.user+"/"+bob.device
+	}
+	first := b.Take("bob's grant or the floor it caused", func(m channelclient.Message) bool {
+		return bobHolds(m) || (m["type"] == "response" && m["id"] == "b1")
+	})
+	if first["type"] != "response" || first["status"] != "granted" || first["term"] != float64(2) {
+		t.Fatalf("bob's socket got %v first, want the response to b1 granting term 2 before the floor push", first)
+	}
+	b.Take("the floor push with bob holding", bobHolds)
+	if resp := b.Response("b1"); resp["status"] != "revoked" || resp["reason"] != string(floor.ReasonNoMedia) {
+		t.Fatalf("bob's socket got %v, want his turn revoked no_media", resp)
+	}
+
+	// Alice's timeline request is answered after anything queued for the
+	// room before it, and none of that is bob's.
+	req := alice.request(room, "request", nil)
+	alice.waitResponse(room, req)
+	for _, r := range timelineResponses(t, alice, room) {
+		if r.Device != nil && r.Device.UserID == bob.user {
+			t.Fatalf("a talk_response for bob's channel request reached the timeline: %+v", r)
+		}
+	}
+}
+
 func TestChannelDroppedSocketDoesNotReleaseTheFloor(t *testing.T) {
 	admin := newUser(t, shared, "admin", "ADM")
 	alice, bob := newUser(t, shared, "alice", "ALICEPHONE"), newUser(t, shared, "bob", "BOBPHONE")

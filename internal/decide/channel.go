@@ -11,12 +11,17 @@ import (
 	"github.com/walkie-ptt/walkie/internal/store"
 )
 
-// FloorChange is a floor state a committed decision of this process
-// published.
+// FloorChange is what a committed decision of this process has for the
+// floor channel's sockets: the floor state it published, and its later
+// answers to floor-channel requests.
 type FloorChange struct {
 	RoomID  string
 	Version int64 // the room's FloorVersion: later states have higher ones
-	Floor   floor.FloorState
+	// Floor is nil when the decision published none (only answers).
+	Floor *floor.FloorState
+	// Answers are the decision's later answers (Outcome.Later): the
+	// floor channel delivers them with Floor, before it.
+	Answers []floor.Response
 }
 
 // floorChangesBuffer is how many floor changes may wait for the floor
@@ -24,8 +29,9 @@ type FloorChange struct {
 const floorChangesBuffer = 4096
 
 // FloorChanges receives every floor state this process's decisions
-// publish, right after their commit and before any of their outbox rows
-// is sent: the floor channel pushes them to its sockets. A send never
+// publish, and every later answer to a floor-channel request they make,
+// right after their commit and before any of their outbox rows is sent:
+// the floor channel pushes them to its sockets. A send never
 // blocks a decision: when the reader falls behind, changes are dropped and
 // FloorChangesLost says so.
 func (d *Decider) FloorChanges() <-chan FloorChange { return d.floorChanges }
@@ -50,12 +56,18 @@ func (d *Decider) completeFloor(fs *floor.FloorState) {
 	}
 }
 
+// Origin names this Decider in the database's notifications of its
+// decisions (store.FloorNotice.Origin): later answers that come without a
+// floor state cannot be told apart by version, so the floor channel of
+// this process takes those from FloorChanges only.
+func (d *Decider) Origin() string { return d.origin }
+
 func (d *Decider) publishFloor(out Outcome) {
-	if out.Floor == nil {
+	if out.Floor == nil && len(out.Later) == 0 {
 		return
 	}
 	select {
-	case d.floorChanges <- FloorChange{RoomID: out.RoomID, Version: out.FloorVersion, Floor: *out.Floor}:
+	case d.floorChanges <- FloorChange{RoomID: out.RoomID, Version: out.FloorVersion, Floor: out.Floor, Answers: out.Later}:
 	default:
 		d.floorLost.Store(true)
 	}

@@ -9,6 +9,7 @@ package decide
 
 import (
 	"context"
+	"crypto/rand"
 	"sync/atomic"
 	"time"
 
@@ -58,6 +59,9 @@ type Decider struct {
 	// floorChanges and floorLost: see FloorChanges.
 	floorChanges chan FloorChange
 	floorLost    atomic.Bool
+	// origin names this Decider in its notifications
+	// (store.FloorNotice.Origin); see Origin.
+	origin string
 	// handOffs is the outbox sender that takes idle rooms at commit, nil
 	// when none does (handoff.go).
 	handOffs atomic.Pointer[HandOffs]
@@ -74,6 +78,7 @@ func New(opts Options) *Decider {
 		liveService: opts.LiveKitServiceURL,
 		metrics:     opts.Metrics, log: opts.Log, outboxReady: make(chan struct{}, 1),
 		floorChanges: make(chan FloorChange, floorChangesBuffer),
+		origin:       rand.Text(),
 	}
 	d.commits = newCommitter(d)
 	return d
@@ -110,6 +115,10 @@ type Outcome struct {
 	// Answers are the answers to the floor-channel requests among the
 	// inputs (Response.Channel names each): they went nowhere else.
 	Answers []floor.Response
+	// Later are answers to floor-channel requests decided earlier
+	// (Response.Later): FloorChanges and the database's notifications
+	// take them to the sockets of their devices.
+	Later []floor.Response
 	// joined: the controller is in the room after the decision.
 	joined bool
 	// handOff is the room's rows leased to the outbox sender at commit

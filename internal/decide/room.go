@@ -42,6 +42,8 @@ func (d *Decider) decideRoom(tx *store.Tx, roomID string, limit int, inputs []fl
 		out.Log = append(out.Log, dec.Log...)
 		for _, eff := range dec.Effects {
 			switch {
+			case eff.ToChannel() && eff.Response.Later:
+				out.Later = append(out.Later, *eff.Response)
 			case eff.ToChannel():
 				out.Answers = append(out.Answers, *eff.Response)
 			case eff.Kind == floor.EffectFloorState:
@@ -100,10 +102,10 @@ func (d *Decider) decideRoom(tx *store.Tx, roomID string, limit int, inputs []fl
 	tx.AppendOutbox(roomID, rows)
 	out.handOff = d.leaseOutbox(tx, roomID, calls)
 	tx.MarkDecided(locked.Events)
+	// Other processes push the floor state and the later answers to
+	// their floor-channel sockets when this commits.
+	tx.NotifyDecision(roomID, d.origin, room.FloorVersion, published, out.Later)
 	if published != nil {
-		// Other processes push it to their floor-channel sockets when
-		// this commits.
-		tx.NotifyFloor(roomID, room.FloorVersion, *published)
 		out.Floor, out.FloorVersion = published, room.FloorVersion
 	}
 	out.Events, out.Calls, out.After, out.joined = locked.Events, len(rows), room, joined

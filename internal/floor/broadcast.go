@@ -87,7 +87,7 @@ func (d *decider) onStarted(in BroadcastInfo) {
 		d.record(LogStarted, dev, "", in.EventID)
 		return
 	}
-	v := d.admit(dev, in.EventID, false)
+	v := d.admit(dev, in.EventID, "", false)
 	if v.status == StatusGranted {
 		// One round trip: the started event is the floor's broadcast at
 		// once, and the floor state is the only answer.

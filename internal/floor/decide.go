@@ -181,6 +181,14 @@ func (d *decider) respondVia(dev Device, inReplyTo, channel string, resp Respons
 	d.effects = append(d.effects, Effect{Kind: EffectResponse, Response: &resp})
 }
 
+// answerLater answers a request decided earlier (queued, or granted):
+// in the room, referencing its event, or, for a floor-channel request,
+// on the device's sockets (Response.Later), never in the room's timeline.
+func (d *decider) answerLater(dev Device, eventID, channel string, resp Response) {
+	resp.Later = channel != ""
+	d.respondVia(dev, eventID, channel, resp)
+}
+
 // deny logs and answers a refused request. detail says what was wrong
 // (the error field); "" explains the reason in general terms.
 func (d *decider) deny(dev Device, eventID string, reason Reason, detail string) {

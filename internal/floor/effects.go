@@ -63,8 +63,15 @@ type Response struct {
 	// Channel is set on the answer to a floor-channel request
 	// (TalkRequest.Channel): it goes back to that request's socket, never
 	// to the room.
-	Channel string     `json:"-"`
-	Device  *Addressee `json:"device,omitempty"`
+	Channel string `json:"-"`
+	// Later is set on a channel answer that is not the asking request's
+	// own (that one is returned to the socket that asked): a grant from
+	// the queue, a drop from it, the end of a turn the channel request
+	// was granted. The asking socket may be gone or served by another
+	// process by then, so the answer is delivered to the sockets of
+	// Device that follow the room.
+	Later  bool       `json:"-"`
+	Device *Addressee `json:"device,omitempty"`
 }
 
 // ToChannel reports whether the effect is an answer for the floor channel

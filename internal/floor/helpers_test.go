@@ -150,6 +150,7 @@ func unmanaged(r *Room) {
 // render writes an effect compactly so rows can list them exactly:
 // "resp ALICE denied no_permit re $ev", "resp BOB queued floor_taken #1 re $ev",
 // "resp ALICE granted via c1" (an answer for the floor channel),
+// "resp BOB granted via c-BOB later" (a later answer for it, Response.Later),
 // "redact $ev", "notice", "floor", "setup".
 func render(e Effect) string {
 	switch e.Kind {
@@ -166,7 +167,10 @@ func render(e Effect) string {
 		if r.Position > 0 {
 			s += fmt.Sprintf(" #%d", r.Position)
 		}
-		if r.Channel != "" {
+		switch {
+		case r.Later:
+			return s + " via " + r.Channel + " later"
+		case r.Channel != "":
 			return s + " via " + r.Channel
 		}
 		return s + " re " + r.InReplyTo

@@ -9,7 +9,8 @@ import (
 // it is the fencing token clients put into their `started` events. The
 // turn's timers start when the grant is made (decidedAt), not at the time
 // of the request: a late decision must not spend the device's time.
-func (d *decider) grant(dev Device, requestEventID string) *Holder {
+// channel is the floor channel's name of the request ("" for an event).
+func (d *decider) grant(dev Device, requestEventID, channel string) *Holder {
 	r := d.r
 	r.removeQueued(dev)
 	r.Term++
@@ -20,6 +21,7 @@ func (d *decider) grant(dev Device, requestEventID string) *Holder {
 		LastActivity:   d.decidedAt,
 		Power:          r.Power.UserLevel(dev.UserID),
 		RequestEventID: requestEventID,
+		Channel:        channel,
 	}
 	d.record(LogGrant, dev, "", requestEventID)
 	if r.Config.Live() {
@@ -36,7 +38,7 @@ func (d *decider) grantedResponse() Response {
 // dropHolder takes the floor away without handing it on. status is
 // StatusRevoked when the controller (or a chair) ends the turn and
 // StatusReleased when the holder ended it; notify says whether the holder
-// gets a talk_response referencing its request.
+// gets an answer to its request (answerLater).
 func (d *decider) dropHolder(reason Reason, status Status, notify bool) {
 	r := d.r
 	h := r.Holder
@@ -54,7 +56,7 @@ func (d *decider) dropHolder(reason Reason, status Status, notify bool) {
 	}
 	d.record(action, h.Device, reason, h.RequestEventID)
 	if notify {
-		d.respond(h.Device, h.RequestEventID, Response{Status: status, Reason: reason, Term: r.Term})
+		d.answerLater(h.Device, h.RequestEventID, h.Channel, Response{Status: status, Reason: reason, Term: r.Term})
 	}
 }
 
@@ -129,8 +131,8 @@ func (d *decider) grantNext() {
 			d.dropQueued(e, StatusDenied, ReasonBusyElsewhere, true)
 			continue
 		}
-		d.grant(e.Device, e.RequestEventID)
-		d.respond(e.Device, e.RequestEventID, d.grantedResponse())
+		d.grant(e.Device, e.RequestEventID, e.Channel)
+		d.answerLater(e.Device, e.RequestEventID, e.Channel, d.grantedResponse())
 	}
 }
 

@@ -12,9 +12,11 @@ type TalkRequest struct {
 	EventID string
 	// Channel is the floor channel's name for a request sent over it ("" for
 	// a room event). The requester's answer then goes back to the socket
-	// (Response.Channel) instead of into the room's timeline; everything
-	// else the request causes (floor state, others' responses) goes to the
-	// room as usual.
+	// (Response.Channel) instead of into the room's timeline, and so do its
+	// later answers (Response.Later: granted from the queue, dropped from
+	// it, the turn ended), which the queue place or turn remembers the
+	// channel for. Everything else the request causes (floor state,
+	// others' responses) goes to the room as usual.
 	Channel  string
 	Sender   string
 	Action   string

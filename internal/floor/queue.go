@@ -7,13 +7,15 @@ import (
 )
 
 // enqueue adds dev to the queue and returns its 1-based position.
-func (d *decider) enqueue(dev Device, requestEventID string) int {
+// channel is the floor channel's name of the request ("" for an event).
+func (d *decider) enqueue(dev Device, requestEventID, channel string) int {
 	r := d.r
 	r.Queue = append(r.Queue, QueueEntry{
 		Device:         dev,
 		Power:          r.Power.UserLevel(dev.UserID),
 		EnqueuedAt:     d.decidedAt, // the wait starts with the answer, like a grant's timers
 		RequestEventID: requestEventID,
+		Channel:        channel,
 	})
 	r.sortQueue()
 	return r.queuePosition(dev)
@@ -57,7 +59,7 @@ func (r *Room) removeQueued(dev Device) (QueueEntry, bool) {
 }
 
 // dropQueued reports an entry already taken out of the queue: one log line
-// and, when notify, a response referencing its request.
+// and, when notify, an answer to the request that queued it (answerLater).
 func (d *decider) dropQueued(e QueueEntry, status Status, reason Reason, notify bool) {
 	d.record(LogDrop, e.Device, reason, e.RequestEventID)
 	if !notify {
@@ -67,7 +69,7 @@ func (d *decider) dropQueued(e QueueEntry, status Status, reason Reason, notify 
 	if status == StatusDenied {
 		resp = denial(reason, "")
 	}
-	d.respond(e.Device, e.RequestEventID, resp)
+	d.answerLater(e.Device, e.RequestEventID, e.Channel, resp)
 }
 
 // enforceQueueLimit trims the queue to the current config (queue switched

@@ -43,7 +43,7 @@ func (d *decider) onTalkRequest(in TalkRequest) {
 	}
 	switch in.Action {
 	case ActionRequest:
-		reply(d.verdictResponse(d.admit(dev, in.EventID, in.Preempt)))
+		reply(d.verdictResponse(d.admit(dev, in.EventID, in.Channel, in.Preempt)))
 	case ActionRelease:
 		if reason, detail := d.checkTerm(in.Term); reason != "" {
 			deny(reason, detail)
@@ -140,9 +140,10 @@ func (d *decider) chairRevoke(in TalkRequest, deny func(Reason, string), reply f
 // admit runs the checks every floor request passes, explicit or implicit,
 // in PROTOCOL.md's order, and carries out the outcome: grant, pre-emption
 // or queueing. The requester's own response is the caller's (the implicit
-// path answers differently); everything else is done here.
-func (d *decider) admit(dev Device, eventID string, preempt bool) verdict {
-	v := d.decideAdmission(dev, eventID, preempt)
+// path answers differently); everything else is done here. channel is
+// the floor channel's name of the request ("" for an event).
+func (d *decider) admit(dev Device, eventID, channel string, preempt bool) verdict {
+	v := d.decideAdmission(dev, eventID, channel, preempt)
 	switch {
 	case v.status == StatusQueued:
 		d.record(LogQueue, dev, v.reason, eventID)
@@ -154,7 +155,7 @@ func (d *decider) admit(dev Device, eventID string, preempt bool) verdict {
 	return v
 }
 
-func (d *decider) decideAdmission(dev Device, eventID string, preempt bool) verdict {
+func (d *decider) decideAdmission(dev Device, eventID, channel string, preempt bool) verdict {
 	r := d.r
 	if !d.withinRateLimit(dev) {
 		return denied(ReasonRateLimited)
@@ -169,12 +170,12 @@ func (d *decider) decideAdmission(dev Device, eventID string, preempt bool) verd
 		return verdict{status: StatusGranted, again: true}
 	}
 	if r.Holder == nil {
-		d.grant(dev, eventID)
+		d.grant(dev, eventID, channel)
 		return verdict{status: StatusGranted}
 	}
 	if preempt && d.mayPreempt(dev) {
 		d.dropHolder(ReasonPreempted, StatusRevoked, true)
-		d.grant(dev, eventID)
+		d.grant(dev, eventID, channel)
 		return verdict{status: StatusGranted}
 	}
 	if pos := r.queuePosition(dev); pos > 0 {
@@ -191,7 +192,7 @@ func (d *decider) decideAdmission(dev Device, eventID string, preempt bool) verd
 		return verdict{status: StatusDenied, reason: ReasonQueueFull,
 			detail: fmt.Sprintf("%s already waits on device %s (one place per user)", dev.UserID, other.DeviceID)}
 	}
-	return verdict{status: StatusQueued, reason: ReasonFloorTaken, position: d.enqueue(dev, eventID)}
+	return verdict{status: StatusQueued, reason: ReasonFloorTaken, position: d.enqueue(dev, eventID, channel)}
 }
 
 // mayPreempt (MCPTT pre-emption): at least preempt_power_level and

@@ -53,6 +53,11 @@ type Holder struct {
 	// RequestEventID is the event that asked for the floor (a talk_request,
 	// or the `started` of the implicit path); responses reference it.
 	RequestEventID string `json:"request_event_id,omitempty"`
+	// Channel is the floor channel's name of the request that was granted
+	// (TalkRequest.Channel), "" for a room event: the turn's later answers
+	// (revoked, released by a timer) go to the device's sockets, not to
+	// the room (see answerLater).
+	Channel string `json:"channel,omitempty"`
 }
 
 // QueueEntry is a device waiting for the floor.
@@ -61,6 +66,11 @@ type QueueEntry struct {
 	Power          int       `json:"power"`
 	EnqueuedAt     time.Time `json:"enqueued_at"`
 	RequestEventID string    `json:"request_event_id,omitempty"`
+	// Channel is the floor channel's name of the request that queued the
+	// device (TalkRequest.Channel), "" for a room event: its later answers
+	// (granted from the queue, dropped from it) go to the device's
+	// sockets, not to the room (see answerLater).
+	Channel string `json:"channel,omitempty"`
 }
 
 // RevokedBroadcast remembers a broadcast that does not (or no longer) hold

@@ -31,7 +31,7 @@ type rule struct {
 func TestRules(t *testing.T) {
 	var all []rule
 	for _, group := range [][]rule{permitRules(), requestRules(), grantRules(), broadcastRules(),
-		chunkRules(), timerRules(), clockRules(), roomRules(), controllerRules(), snapshotRules(), creatorRules(), effectOrderRules(), capRules(), redactionRules(), setupRules(), liveRules(), channelRules()} {
+		chunkRules(), timerRules(), clockRules(), roomRules(), controllerRules(), snapshotRules(), creatorRules(), effectOrderRules(), capRules(), redactionRules(), setupRules(), liveRules(), channelRules(), channelLaterRules()} {
 		all = append(all, group...)
 	}
 	seen := map[string]bool{}

@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/walkie-ptt/walkie/internal/floorchannel"
+	"github.com/walkie-ptt/walkie/internal/testkit/channelclient"
 	"github.com/walkie-ptt/walkie/internal/webclient"
 )
 
@@ -88,11 +89,12 @@ func TestBrowserModule(t *testing.T) {
 	}
 	eval[bool](p, fmt.Sprintf(`(async () => {
 		const { connect } = await import("/floorchannel.js");
-		window.statuses = []; window.floors = [];
+		window.statuses = []; window.floors = []; window.laters = [];
 		const start = (url) => connect({
 			url, getOpenIdToken: async () => (%s), deviceId: "PHONE", userId: %q,
 			onFloor: (room, floor, version) => floors.push({ room, holder: floor.holder ? floor.holder.user_id : "", term: floor.term, version }),
 			onStatus: (status, detail) => statuses.push(status),
+			onLater: (room, response) => laters.push({ room, status: response.status, term: response.term, floorsBefore: floors.length }),
 		});
 		window.start = start;
 		window.channel = start("ws://" + location.host + %q);
@@ -129,6 +131,27 @@ func TestBrowserModule(t *testing.T) {
 		t.Fatalf("release resolved with %v, want released", released)
 	}
 	p.waitFor("the idle floor pushed after the release", `floors.at(-1).holder === "" && floors.at(-1).term === 1`)
+
+	// Queued behind bob, then granted when he releases: the later answer
+	// reaches onLater, ahead of the floor push that shows alice holding.
+	bobs := r.connect(r.replica, bob, "PHONE")
+	bobs.Send(channelclient.Message{"type": "request", "room_id": room, "id": "b1"})
+	if resp := bobs.Response("b1"); resp["status"] != "granted" {
+		t.Fatalf("bob's request: %v", resp)
+	}
+	queued := eval[map[string]any](p, fmt.Sprintf(`channel.request(%q)`, room))
+	if queued["status"] != "queued" {
+		t.Fatalf("request resolved with %v, want queued behind bob", queued)
+	}
+	bobs.Send(channelclient.Message{"type": "release", "room_id": room, "id": "b2"})
+	p.waitFor("alice's grant pushed after bob's release", fmt.Sprintf(`floors.at(-1).holder === %q && floors.at(-1).term === 3`, alice))
+	later := eval[map[string]any](p, `laters.length === 1 ? laters[0] : null`)
+	if later["room"] != room || later["status"] != "granted" || later["term"] != float64(3) {
+		t.Fatalf("later answers %v, want alice's grant at term 3", later)
+	}
+	if pushed := eval[float64](p, `floors.findIndex(f => f.term === 3 && f.holder === "`+alice+`")`); later["floorsBefore"].(float64) > pushed {
+		t.Fatalf("the later answer came after the floor push it caused (%v pushes before it, the push is #%v)", later["floorsBefore"], pushed)
+	}
 
 	// A channel that is not there (blocked, or not served) is unavailable.
 	eval[bool](p, `channel.close(), statuses.length = 0, window.channel = start("ws://" + location.host + "/nowhere"), true`)

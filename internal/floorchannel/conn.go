@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,7 +38,8 @@ type conn struct {
 	closeCode   websocket.StatusCode
 	closeReason string
 
-	// Set once by authentication, then read by the reader only.
+	// Set once by authentication (under hub.mu), then read by the reader
+	// and the hub.
 	user, device string
 	// subscribed is the hub's (under hub.mu).
 	subscribed map[string]bool
@@ -194,12 +196,11 @@ func (c *conn) authenticate() bool {
 		c.fail(closeWrongUser, truncate(fmt.Sprintf("the token is %s's, not %s's", user, m.UserID)))
 		return false
 	}
-	if !c.s.hub.authenticate(c, user, c.s.opts.MaxSocketsPerUser) {
+	if !c.s.hub.authenticate(c, user, m.DeviceID, c.s.opts.MaxSocketsPerUser) {
 		c.s.authFailed("too_many_sockets")
 		c.fail(closeTooManySockets, fmt.Sprintf("at most %d floor-channel sockets per user", c.s.opts.MaxSocketsPerUser))
 		return false
 	}
-	c.device = m.DeviceID
 	c.send(encode(readyMessage{Type: typeReady, UserID: user, DeviceID: c.device}))
 	return true
 }
@@ -313,7 +314,7 @@ func (c *conn) room(roomID string) (*floor.Room, *protocolError) {
 
 // request decides a request, release or cancel and answers it.
 func (c *conn) request(m clientMessage) {
-	req := floor.TalkRequest{Channel: "channel:" + m.ID, Sender: c.user, DeviceID: c.device,
+	req := floor.TalkRequest{Channel: channelName(m.ID), Sender: c.user, DeviceID: c.device,
 		Action: action(m.Type), Term: m.Term, Preempt: m.Preempt}
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	resp, out, err := c.s.opts.Decider.ChannelRequest(ctx, m.RoomID, req)
@@ -329,10 +330,20 @@ func (c *conn) request(m clientMessage) {
 	}
 	c.send(encode(responseMessage{Type: typeResponse, ID: m.ID, RoomID: m.RoomID, Response: resp}))
 	if out.Floor != nil {
-		// At once, ahead of the copy that comes through Run.
-		c.s.hub.publish(m.RoomID, out.FloorVersion, *out.Floor)
+		// At once, ahead of the copy that comes through Run, with the
+		// decision's later answers to other requests (a release that
+		// grants the next in the queue), which go first.
+		c.s.hub.deliver(m.RoomID, out.Later, out.FloorVersion, out.Floor)
 	}
 }
+
+// channelName is the engine's name (floor.TalkRequest.Channel) of the
+// request the client named id; requestID gives id back.
+func channelName(id string) string { return channelPrefix + id }
+
+func requestID(channel string) (string, bool) { return strings.CutPrefix(channel, channelPrefix) }
+
+const channelPrefix = "channel:"
 
 // tokenBucket limits a socket's messages: burstMessages at once, then
 // messageRate a second.

@@ -45,16 +45,16 @@ func (h *hub) add(c *conn) {
 	h.conns[c] = struct{}{}
 }
 
-// authenticate counts a socket's user as authenticated on it, unless the
-// user has max sockets already.
-func (h *hub) authenticate(c *conn, user string, max int) bool {
+// authenticate counts a socket's user as authenticated on it with
+// device, unless the user has max sockets already.
+func (h *hub) authenticate(c *conn, user, device string, max int) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.users[user] >= max {
 		return false
 	}
 	h.users[user]++
-	c.user = user
+	c.user, c.device = user, device
 	return true
 }
 
@@ -112,18 +112,57 @@ func (h *hub) unsubscribeLocked(c *conn, room string) {
 // the database's notifications) deliver most states twice, and in either
 // order.
 func (h *hub) publish(room string, version int64, fs floor.FloorState) {
+	h.deliver(room, nil, version, &fs)
+}
+
+// deliver hands a committed decision's news to the room's followers: its
+// later answers to floor-channel requests (see answerLocked) and its floor
+// state. With a floor state they go with it, first, to each follower that
+// has not had that version yet: the two copies of a decision (this
+// process's and the database's) make one delivery, and no socket gets
+// the floor state a grant caused before the grant's answer. A follower
+// that got a later version first gets neither: that floor state tells it
+// what happened. Without a floor state (the decision published none) the
+// answers go at once; the caller sees to it that only one copy comes.
+func (h *hub) deliver(room string, answers []floor.Response, version int64, fs *floor.FloorState) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if fs == nil {
+		for c := range h.rooms[room] {
+			h.answerLocked(c, room, answers)
+		}
+		return
+	}
 	var msg []byte // encoded once, for every follower
 	for c, seen := range h.rooms[room] {
 		if version <= seen {
 			continue
 		}
 		if msg == nil {
-			msg = floorPush(room, version, fs)
+			msg = floorPush(room, version, *fs)
 		}
+		h.answerLocked(c, room, answers)
 		h.rooms[room][c] = version
 		h.push(c, msg)
+	}
+}
+
+// answerLocked sends c the later answers (floor.Response.Later) meant
+// for its user and device, each as the response to the request's id.
+// Every socket of the device that follows the room gets them, not "the
+// socket that asked": by now that one may be gone, replaced by the
+// device's next socket, or served by another replica, while a socket of
+// the device that follows the room is found by whichever replica serves
+// it, and gets the room's floor states in the same order. A device with
+// no such socket gets nothing here: it learns from the floor state, which
+// the room has too.
+func (h *hub) answerLocked(c *conn, room string, answers []floor.Response) {
+	for _, a := range answers {
+		id, ok := requestID(a.Channel)
+		if !ok || a.Device == nil || c.user != a.Device.UserID || c.device != a.Device.DeviceID {
+			continue
+		}
+		c.send(encode(responseMessage{Type: typeResponse, ID: id, RoomID: room, Response: a}))
 	}
 }
 

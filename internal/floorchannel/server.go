@@ -12,6 +12,10 @@
 // notifications of every process's decisions (store.ListenFloor, PostgreSQL
 // NOTIFY), so a replica pushes what another one decided. Each socket gets a
 // room's states in version order (floor.Room.FloorVersion), each once.
+// Both sources also carry the decisions' later answers to channel requests
+// (a grant from the queue, say): the sockets of the answer's device that
+// follow the room get them just before the floor state they came with
+// (hub.deliver).
 package floorchannel
 
 import (
@@ -255,7 +259,7 @@ func (s *Server) Run(ctx context.Context) {
 			<-listening
 			return
 		case ch := <-changes:
-			s.hub.publish(ch.RoomID, ch.Version, ch.Floor)
+			s.hub.deliver(ch.RoomID, ch.Answers, ch.Version, ch.Floor)
 			if s.opts.Decider.FloorChangesLost() {
 				s.log.Warn().Msg("Floor changes were dropped before they reached the floor channel; reading every followed room")
 				go s.resync(ctx)
@@ -267,10 +271,17 @@ func (s *Server) Run(ctx context.Context) {
 					s.log.Warn().Err(n.Lost).Msg("The floor channel's database listener reconnected; reading every followed room")
 				}
 				go s.resync(ctx)
-			case n.Floor == nil:
-				go s.refresh(ctx, n.RoomID)
+			case n.Floor != nil:
+				s.hub.deliver(n.RoomID, n.LaterAnswers(), n.Version, n.Floor)
+			case len(n.Answers) > 0:
+				// Answers of a decision that published no floor state:
+				// no version tells the copies apart, so this process's
+				// own come through changes only.
+				if n.Origin != s.opts.Decider.Origin() {
+					s.hub.deliver(n.RoomID, n.LaterAnswers(), n.Version, nil)
+				}
 			default:
-				s.hub.publish(n.RoomID, n.Version, *n.Floor)
+				go s.refresh(ctx, n.RoomID)
 			}
 		}
 	}

@@ -28,6 +28,15 @@ type FloorNotice struct {
 	// Floor is nil when it did not fit into the notification: read the
 	// room (Store.Room) for it.
 	Floor *floor.FloorState `json:"floor,omitempty"`
+	// Answers are the decision's later answers to floor-channel requests
+	// (floor.Response.Later, see LaterAnswers), to deliver before Floor,
+	// which they come with. Floor is nil with answers only when the
+	// decision published no floor state; answers that do not fit are left
+	// out (the floor state tells the client).
+	Answers []ChannelAnswer `json:"answers,omitempty"`
+	// Origin names the deciding process (its decide.Decider; "" from
+	// NotifyFloor).
+	Origin string `json:"origin,omitempty"`
 	// Resync is set (alone) after the listener (re)connected: notices may
 	// have been lost meanwhile, so every room of interest must be read.
 	// Lost is why the previous connection ended (nil on the first).
@@ -35,16 +44,58 @@ type FloorNotice struct {
 	Lost   error `json:"-"`
 }
 
-// NotifyFloor queues a notification of the room's new floor state. It is
-// part of the decision's transaction: PostgreSQL delivers it to listeners
-// on commit, and never if the transaction rolls back. The notifications of
-// every room decided in the transaction go in one statement (writes.go).
+// ChannelAnswer is a later answer to a floor-channel request that a
+// decision committed.
+type ChannelAnswer struct {
+	// Response is the answer; LaterAnswers sets its Channel (which its
+	// JSON leaves out) and Later.
+	Response floor.Response `json:"response"`
+	Channel  string         `json:"channel"`
+}
+
+// LaterAnswers are the notice's answers as the engine made them.
+func (n FloorNotice) LaterAnswers() []floor.Response {
+	out := make([]floor.Response, 0, len(n.Answers))
+	for _, a := range n.Answers {
+		a.Response.Channel, a.Response.Later = a.Channel, true
+		out = append(out, a.Response)
+	}
+	return out
+}
+
+// NotifyFloor queues a notification of the room's new floor state (see
+// NotifyDecision).
 func (tx *Tx) NotifyFloor(roomID string, version int64, fs floor.FloorState) {
-	n := FloorNotice{RoomID: roomID, Version: version, Floor: &fs}
+	tx.NotifyDecision(roomID, "", version, &fs, nil)
+}
+
+// NotifyDecision queues a notification of what a room's decision has for
+// the floor channel: its new floor state (nil when it published none) and
+// its later answers to floor-channel requests, in one payload, so a
+// listener delivers the answers with the floor state they came with. It
+// is part of the decision's transaction: PostgreSQL delivers it to
+// listeners on commit, and never if the transaction rolls back. The
+// notifications of every room decided in the transaction go in one
+// statement (writes.go). A notice too big for a notification loses its
+// answers first, then its floor state (listeners read the room).
+func (tx *Tx) NotifyDecision(roomID, origin string, version int64, fs *floor.FloorState, answers []floor.Response) {
+	if fs == nil && len(answers) == 0 {
+		return
+	}
+	n := FloorNotice{RoomID: roomID, Version: version, Floor: fs, Origin: origin}
+	for _, a := range answers {
+		n.Answers = append(n.Answers, ChannelAnswer{Response: a, Channel: a.Channel})
+	}
 	payload, err := json.Marshal(n)
 	if err != nil || len(payload) > maxNotifyPayload {
-		n.Floor = nil
-		payload, _ = json.Marshal(n) // a room ID and a number
+		if fs == nil {
+			return // answers alone that do not fit
+		}
+		n.Answers = nil
+		if payload, err = json.Marshal(n); err != nil || len(payload) > maxNotifyPayload {
+			n.Floor = nil
+			payload, _ = json.Marshal(n) // a room ID, an origin and a number
+		}
 	}
 	tx.writes.notices = append(tx.writes.notices, string(payload))
 }

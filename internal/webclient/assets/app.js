@@ -69,6 +69,7 @@ function start(session, config) {
       current?.view.onFloorPush(room);
       renderRoomList(rooms, client);
     },
+    onLater: (room, response) => current?.view.onLaterAnswer(room, response),
     onStatus: () => current?.view.render(),
   });
   const view = new RoomView({ client, rooms, player: window.walkieDebug.player, mic, firstSync, floorPath });

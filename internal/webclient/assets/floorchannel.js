@@ -12,6 +12,7 @@
 //     onStatus: (status, detail) => {},  // "connecting" | "ready" | "unavailable" | "closed"
 //     onError: (error) => {},            // {errcode, error, room_id?} not about a request,
 //                                        // e.g. M_FORBIDDEN for a subscribe
+//     onLater: (roomId, response) => {}, // a later answer to a request of this device
 //   });
 //   channel.subscribe(roomId);
 //   const response = await channel.request(roomId, { preempt: false });
@@ -21,7 +22,9 @@
 // request, release and cancel resolve with the talk_response content
 // ({status, reason, error, position, term, expires_ts}), or reject when the
 // channel cannot answer (unavailable, or no answer in time): the caller
-// then sends the same request as a room event.
+// then sends the same request as a room event. Answers that come after
+// (docs/protocol.md "Later answers": granted from the queue, dropped from
+// it, a turn revoked) go to onLater, for the rooms followed.
 
 const REQUEST_TIMEOUT_MS = 10000;
 const FIRST_RETRY_MS = 1000;
@@ -33,7 +36,7 @@ const PERMANENT = new Map([
   [4003, "wrong_user"],
 ]);
 
-export function connect({ url, getOpenIdToken, deviceId, userId, onFloor = () => {}, onStatus = () => {}, onError = () => {}, WebSocketImpl = globalThis.WebSocket }) {
+export function connect({ url, getOpenIdToken, deviceId, userId, onFloor = () => {}, onStatus = () => {}, onError = () => {}, onLater = () => {}, WebSocketImpl = globalThis.WebSocket }) {
   const rooms = new Set();            // rooms to follow, across reconnections
   const versions = new Map();         // room → the latest version handed to onFloor
   const pending = new Map();          // request id → {resolve, reject, timer}
@@ -92,7 +95,14 @@ export function connect({ url, getOpenIdToken, deviceId, userId, onFloor = () =>
       case "error": {
         const p = m.id !== undefined && pending.get(m.id);
         if (!p) {
-          if (m.type !== "error") return;
+          if (m.type === "response") {
+            // A later answer: its request was answered (and forgotten)
+            // already, maybe on an earlier socket.
+            const { type, id, room_id: room, ...response } = m;
+            if (!rooms.has(room)) return;
+            try { onLater(room, response); } catch (e) { console.error("floor channel onLater:", e); }
+            return;
+          }
           console.warn("floor channel:", m.errcode, m.error);
           try { onError(m); } catch (e) { console.error("floor channel onError:", e); }
           return;

@@ -11,8 +11,11 @@ const RESUBSCRIBE_MS = [500, 1000, 2000, 4000, 8000, 15000, 30000];
 
 export class FloorPath {
   // onFloor(room) follows a pushed state that changed the room's floor;
+  // onLater(room, response) a later answer to a request of this device
+  // (granted from the queue, dropped from it, a turn revoked), which the
+  // channel sends instead of a talk_response in the room;
   // onStatus(status) every change of the channel's status.
-  constructor({ client, config, rooms, onFloor, onStatus }) {
+  constructor({ client, config, rooms, onFloor, onLater = () => {}, onStatus }) {
     this.following = new Map(); // room ID → refused subscribes in a row
     this.rooms = rooms;
     this.channel = null;
@@ -34,6 +37,10 @@ export class FloorPath {
         onStatus(status);
       },
       onError: (e) => this.refused(e),
+      onLater: (roomId, response) => {
+        const room = rooms.joined.get(roomId);
+        if (room) onLater(room, response);
+      },
     });
   }
 

@@ -97,6 +97,14 @@ export class RoomView {
     this.render();
   }
 
+  // onLaterAnswer: the floor channel's later answer to a request of this
+  // device in a room (it sends those instead of a talk_response).
+  onLaterAnswer(room, response) {
+    if (room !== this.room) return;
+    this.talk.onLaterAnswer(response);
+    this.render();
+  }
+
   floorChanged() {
     if (this.room.floors.changes === this.floorSeen) return;
     this.floorSeen = this.room.floors.changes;

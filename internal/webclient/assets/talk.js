@@ -166,6 +166,15 @@ export class Talk {
     if (this.recent.length > 20) this.recent.shift();
   }
 
+  // onLaterAnswer: Walkie's later answer, over the floor channel, to a
+  // request this device sent there (docs/protocol.md "Later answers"). It
+  // references no event: a denial while queued (the permit went, say)
+  // ends the wait like a cancel; the rest is as in the room.
+  onLaterAnswer(c) {
+    if (c.status === 'denied' && this.phase === 'queued') return this.endTurn({ text: explain(c.reason), reason: c.reason });
+    this.onResponse(c);
+  }
+
   onResponse(c) {
     const b = this.broadcast;
     const aboutStart = b && b.startedId && referenced(c) === b.startedId;
