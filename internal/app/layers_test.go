@@ -16,7 +16,7 @@ import (
 var layers = map[string][]string{
 	"internal/floor":      {},
 	"internal/matrix":     {"internal/floor"},
-	"internal/config":     {"internal/floor"},
+	"internal/config":     {"internal/floor", "internal/openid"},
 	"internal/store":      {"internal/floor", "migrations"},
 	"internal/metrics":    {"internal/floor", "internal/store"},
 	"internal/decide":     {"internal/floor", "internal/matrix", "internal/store", "internal/metrics", "internal/config"},
