@@ -108,7 +108,7 @@ func (l *liveMode) SetPublish(ctx context.Context, roomID string, dev floor.Devi
 		if p.UserID != dev.UserID || p.DeviceID != dev.DeviceID {
 			continue
 		}
-		if err := l.rooms.SetPublish(ctx, name, p.Identity, allow); err != nil && !errors.Is(err, livekit.ErrNotInRoom) {
+		if err := l.rooms.SetPublish(ctx, name, p.Identity, allow); err != nil {
 			return err
 		}
 	}
