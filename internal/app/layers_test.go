@@ -31,7 +31,7 @@ var layers = map[string][]string{
 	"internal/app": {"internal/floor", "internal/matrix", "internal/store", "internal/metrics", "internal/decide",
 		"internal/config", "internal/outbox", "internal/appservice", "internal/homeserver", "internal/webclient",
 		"internal/floorchannel", "internal/openid", "internal/livekit", "internal/rtcauth"},
-	"internal/floorchannel": {"internal/floor", "internal/store", "internal/metrics", "internal/decide", "internal/openid"},
+	"internal/floorchannel": {"internal/floor", "internal/store", "internal/metrics", "internal/decide", "internal/openid", "internal/config"},
 	"cmd/walkie":            {"internal/app", "internal/config"},
 }
 
