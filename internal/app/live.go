@@ -36,17 +36,13 @@ type liveMode struct {
 	minter   *livekit.Minter
 	webhooks *livekit.Webhooks
 	store    *store.Store
-	decider  *decide.Decider // set once the decider exists
+	decider  *decide.Decider
 	metrics  *metrics.Live
 	log      zerolog.Logger
 }
 
-// newLiveMode reads the LiveKit secrets and makes the clients; nil when
-// live mode is off.
-func newLiveMode(cfg config.LiveKitConfig, st *store.Store, m *metrics.Live, log zerolog.Logger) (*liveMode, error) {
-	if !cfg.Enabled() {
-		return nil, nil
-	}
+// newLiveMode reads the LiveKit secrets and makes the clients.
+func newLiveMode(cfg config.LiveKitConfig, st *store.Store, d *decide.Decider, m *metrics.Live, log zerolog.Logger) (*liveMode, error) {
 	secrets, err := cfg.Secrets()
 	if err != nil {
 		return nil, err
@@ -57,14 +53,26 @@ func newLiveMode(cfg config.LiveKitConfig, st *store.Store, m *metrics.Live, log
 		minter:   livekit.NewMinter(cfg.APIKey, secrets.API, cfg.TokenTTL),
 		webhooks: livekit.NewWebhooks(cfg.WebhookAPIKey(), secrets.Webhook),
 		store:    st,
+		decider:  d,
 		metrics:  m,
 		log:      log,
 	}, nil
 }
 
-// serviceURL is the token service's public URL: what live rooms' floor
-// state names, and clients name as their focus.
-func serviceURL(web config.WebConfig) string { return web.ClientPublicURL() + livePath }
+// servesLive says whether this process serves live mode: an SFU is
+// configured and the web listener, which serves the token service and
+// LiveKit's webhooks, is on (config refuses one without the other).
+func servesLive(cfg *config.Config) bool { return cfg.LiveKit.Enabled() && cfg.Web.Enabled() }
+
+// liveServiceURL is the token service's public URL: what live rooms' floor
+// state names, and clients name as their focus; "" when live mode is not
+// served.
+func liveServiceURL(cfg *config.Config) string {
+	if !servesLive(cfg) {
+		return ""
+	}
+	return cfg.Web.ClientPublicURL() + livePath
+}
 
 // mount serves the token service and the webhook receiver on mux.
 func (l *liveMode) mount(mux *http.ServeMux, verifier rtcauth.Verifier) {
@@ -108,7 +116,7 @@ func (l *liveMode) SetPublish(ctx context.Context, roomID string, dev floor.Devi
 		if p.UserID != dev.UserID || p.DeviceID != dev.DeviceID {
 			continue
 		}
-		if err := l.rooms.SetPublish(ctx, name, p.Identity, allow); err != nil && !errors.Is(err, livekit.ErrNotInRoom) {
+		if err := l.rooms.SetPublish(ctx, name, p.Identity, allow); err != nil {
 			return err
 		}
 	}

@@ -55,6 +55,9 @@ func newLiveTestServiceOn(t *testing.T, url, key, secret string) *Service {
 	if svc.live == nil || svc.sender.Media == nil || svc.verifier == nil {
 		t.Fatal("live mode is not wired: no token service, permission sender or OpenID verifier")
 	}
+	if svc.live.decider != svc.decider {
+		t.Fatal("live mode decides webhooks and reconciliations with another decider than the service's")
+	}
 	return svc
 }
 

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/walkie-ptt/walkie/internal/floor"
@@ -76,7 +75,7 @@ func (l *liveMode) reconcile(ctx context.Context, lr store.LiveKitRoom) error {
 		ours := p.UserID != "" && p.DeviceID != ""
 		if ours && room.Members[p.UserID] != "join" {
 			// A member who left, or was kicked or banned, stops listening.
-			if err := l.rooms.Remove(ctx, lr.Name, p.Identity); err != nil && !errors.Is(err, livekit.ErrNotInRoom) {
+			if err := l.rooms.Remove(ctx, lr.Name, p.Identity); err != nil {
 				return err
 			}
 			l.fixed("removed", lr, p)
@@ -90,7 +89,7 @@ func (l *liveMode) reconcile(ctx context.Context, lr store.LiveKitRoom) error {
 		if !live || !ours {
 			// Nobody may publish here, and no decision could allow
 			// anyone: withdrawing it directly overtakes nothing.
-			if err := l.rooms.SetPublish(ctx, lr.Name, p.Identity, false); err != nil && !errors.Is(err, livekit.ErrNotInRoom) {
+			if err := l.rooms.SetPublish(ctx, lr.Name, p.Identity, false); err != nil {
 				return err
 			}
 			l.fixed("deny", lr, p)

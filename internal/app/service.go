@@ -101,19 +101,18 @@ func NewService(ctx context.Context, cfg *config.Config, log zerolog.Logger, reg
 		s.channelMetrics = metrics.NewChannel(reg)
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	// The decider first: live rooms' floor state names the token service
+	// (known from the configuration alone), and live mode decides webhooks
+	// through the decider.
+	s.decider = decide.New(decide.Options{
+		Store: st, Controller: cfg.BotUserID(), Permissions: cfg, ManagePowerLevels: cfg.Floor.ManagePowerLevels,
+		LiveKitServiceURL: liveServiceURL(cfg), Metrics: s.metrics, Log: log.With().Str("component", "decide").Logger(),
+	})
 	if err := s.setUpClientAuth(reg); err != nil {
 		st.Close()
 		return nil, err
 	}
-
-	liveService := ""
-	if s.live != nil {
-		liveService = serviceURL(cfg.Web)
-	}
-	s.decider = decide.New(decide.Options{
-		Store: st, Controller: cfg.BotUserID(), Permissions: cfg, ManagePowerLevels: cfg.Floor.ManagePowerLevels,
-		LiveKitServiceURL: liveService, Metrics: s.metrics, Log: log.With().Str("component", "decide").Logger(),
-	})
 	s.workers = newRoomScheduler(s.decideRoom)
 	s.sender = &outbox.Sender{
 		Client: client, Store: st, Ready: s.decider.OutboxReady(), Decider: s.decider, Metrics: s.metrics,
@@ -124,7 +123,6 @@ func NewService(ctx context.Context, cfg *config.Config, log zerolog.Logger, reg
 		Log: log.With().Str("component", "sender").Logger(),
 	}
 	if s.live != nil {
-		s.live.decider = s.decider
 		s.sender.Media = s.live
 	}
 	s.server = &appservice.Server{

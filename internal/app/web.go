@@ -21,9 +21,9 @@ func (s *Service) setUpClientAuth(reg prometheus.Registerer) error {
 		return nil
 	}
 	var err error
-	if s.cfg.LiveKit.Enabled() {
+	if servesLive(s.cfg) {
 		live := metrics.NewLive(reg)
-		if s.live, err = newLiveMode(s.cfg.LiveKit, s.store, live, s.log.With().Str("component", "livekit").Logger()); err != nil {
+		if s.live, err = newLiveMode(s.cfg.LiveKit, s.store, s.decider, live, s.log.With().Str("component", "livekit").Logger()); err != nil {
 			return err
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/walkie-ptt/walkie/internal/floor"
+	"github.com/walkie-ptt/walkie/internal/matrixhttp"
 	"github.com/walkie-ptt/walkie/internal/outbox"
 	"github.com/walkie-ptt/walkie/internal/store"
 )
@@ -42,13 +43,13 @@ func (s *Server) adminRooms(w http.ResponseWriter, r *http.Request) {
 	after := r.URL.Query().Get("after")
 	if after != "" {
 		if msg := checkRoomID(after); msg != "" {
-			writeError(w, http.StatusBadRequest, "M_INVALID_PARAM", "after: "+msg)
+			matrixhttp.WriteError(w, http.StatusBadRequest, "M_INVALID_PARAM", "after: "+msg)
 			return
 		}
 	}
 	rooms, err := s.Store.Rooms(r.Context(), after, int(limit))
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "M_UNKNOWN", "database unavailable")
+		matrixhttp.WriteError(w, http.StatusServiceUnavailable, "M_UNKNOWN", "database unavailable")
 		return
 	}
 	if rooms == nil {
@@ -58,7 +59,7 @@ func (s *Server) adminRooms(w http.ResponseWriter, r *http.Request) {
 	if len(rooms) == int(limit) {
 		resp["next_after"] = rooms[len(rooms)-1].RoomID
 	}
-	writeJSON(w, http.StatusOK, resp)
+	matrixhttp.WriteJSON(w, http.StatusOK, resp)
 }
 
 // adminRetryOutbox sends a room's failed outbox rows again (those the
@@ -70,17 +71,17 @@ func (s *Server) adminRetryOutbox(w http.ResponseWriter, r *http.Request) {
 	}
 	requeued, superseded, err := outbox.RetryFailed(r.Context(), s.Store, roomID)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "M_UNKNOWN", "database unavailable")
+		matrixhttp.WriteError(w, http.StatusServiceUnavailable, "M_UNKNOWN", "database unavailable")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"requeued": requeued, "superseded": superseded})
+	matrixhttp.WriteJSON(w, http.StatusOK, map[string]any{"requeued": requeued, "superseded": superseded})
 }
 
 // withRoomID answers 400 for a path's room ID that cannot be one.
 func withRoomID(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if msg := checkRoomID(r.PathValue("roomId")); msg != "" {
-			writeError(w, http.StatusBadRequest, "M_INVALID_PARAM", msg)
+			matrixhttp.WriteError(w, http.StatusBadRequest, "M_INVALID_PARAM", msg)
 			return
 		}
 		next(w, r)
@@ -127,7 +128,7 @@ func (s *Server) adminRoom(w http.ResponseWriter, r *http.Request) {
 	if d := room.NextDeadline(); !d.IsZero() {
 		st.NextDeadline = &d
 	}
-	writeJSON(w, http.StatusOK, st)
+	matrixhttp.WriteJSON(w, http.StatusOK, st)
 }
 
 // adminRelease releases the turn the operator's call sees, and only that
@@ -147,11 +148,11 @@ func (s *Server) adminRelease(w http.ResponseWriter, r *http.Request) {
 	// that cannot be decided must not make the release fail.
 	out, err := s.Decider.DecideInputs(r.Context(), roomID, release)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "M_UNKNOWN", "database unavailable")
+		matrixhttp.WriteError(w, http.StatusServiceUnavailable, "M_UNKNOWN", "database unavailable")
 		return
 	}
 	released := slices.ContainsFunc(out.Log, func(e floor.LogEntry) bool { return e.Action == floor.LogAdminRelease })
-	writeJSON(w, http.StatusOK, map[string]any{"released": released, "floor": out.After.FloorState(out.CommittedAt)})
+	matrixhttp.WriteJSON(w, http.StatusOK, map[string]any{"released": released, "floor": out.After.FloorState(out.CommittedAt)})
 }
 
 func (s *Server) adminLog(w http.ResponseWriter, r *http.Request) {
@@ -166,14 +167,14 @@ func (s *Server) adminLog(w http.ResponseWriter, r *http.Request) {
 	}
 	rows, err := s.Store.FloorLog(r.Context(), roomID, before, int(limit))
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "M_UNKNOWN", "database unavailable")
+		matrixhttp.WriteError(w, http.StatusServiceUnavailable, "M_UNKNOWN", "database unavailable")
 		return
 	}
 	resp := map[string]any{"entries": rows}
 	if len(rows) == int(limit) {
 		resp["next_before"] = rows[len(rows)-1].ID
 	}
-	writeJSON(w, http.StatusOK, resp)
+	matrixhttp.WriteJSON(w, http.StatusOK, resp)
 }
 
 // queryInt reads an optional integer query parameter in [lo, hi]; a bad
@@ -185,7 +186,7 @@ func queryInt(w http.ResponseWriter, r *http.Request, name string, dflt, lo, hi 
 	}
 	v, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil || v < lo || v > hi {
-		writeError(w, http.StatusBadRequest, "M_INVALID_PARAM", fmt.Sprintf("%s must be an integer from %d to %d", name, lo, hi))
+		matrixhttp.WriteError(w, http.StatusBadRequest, "M_INVALID_PARAM", fmt.Sprintf("%s must be an integer from %d to %d", name, lo, hi))
 		return 0, false
 	}
 	return v, true
@@ -194,10 +195,10 @@ func queryInt(w http.ResponseWriter, r *http.Request, name string, dflt, lo, hi 
 func (s *Server) adminLookup(w http.ResponseWriter, err error) bool {
 	switch {
 	case errors.Is(err, store.ErrUnknownRoom):
-		writeError(w, http.StatusNotFound, "M_NOT_FOUND", "Walkie does not know this room")
+		matrixhttp.WriteError(w, http.StatusNotFound, "M_NOT_FOUND", "Walkie does not know this room")
 		return false
 	case err != nil:
-		writeError(w, http.StatusServiceUnavailable, "M_UNKNOWN", "database unavailable")
+		matrixhttp.WriteError(w, http.StatusServiceUnavailable, "M_UNKNOWN", "database unavailable")
 		return false
 	}
 	return true

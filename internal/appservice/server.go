@@ -2,7 +2,6 @@ package appservice
 
 import (
 	"crypto/subtle"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -11,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/walkie-ptt/walkie/internal/decide"
+	"github.com/walkie-ptt/walkie/internal/matrixhttp"
 	"github.com/walkie-ptt/walkie/internal/metrics"
 	"github.com/walkie-ptt/walkie/internal/store"
 )
@@ -76,11 +76,11 @@ func bearer(want, what string, fromQuery bool) func(http.HandlerFunc) http.Handl
 				token = ""
 			}
 			if token == "" {
-				writeError(w, http.StatusUnauthorized, "M_UNAUTHORIZED", "missing "+what)
+				matrixhttp.WriteError(w, http.StatusUnauthorized, "M_UNAUTHORIZED", "missing "+what)
 				return
 			}
 			if subtle.ConstantTimeCompare([]byte(token), []byte(want)) != 1 {
-				writeError(w, http.StatusForbidden, "M_FORBIDDEN", "invalid "+what)
+				matrixhttp.WriteError(w, http.StatusForbidden, "M_FORBIDDEN", "invalid "+what)
 				return
 			}
 			next(w, r)
@@ -93,7 +93,7 @@ func method(m string, next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != m {
 			w.Header().Set("Allow", m)
-			writeError(w, http.StatusMethodNotAllowed, "M_UNRECOGNIZED", "method not allowed")
+			matrixhttp.WriteError(w, http.StatusMethodNotAllowed, "M_UNRECOGNIZED", "method not allowed")
 			return
 		}
 		next(w, r)
@@ -111,15 +111,4 @@ func checkStorable(what, id string) string {
 		return what + " is not valid UTF-8 or contains NUL"
 	}
 	return ""
-}
-
-// writeError writes a Matrix error body.
-func writeError(w http.ResponseWriter, status int, errcode, msg string) {
-	writeJSON(w, status, map[string]string{"errcode": errcode, "error": msg})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }

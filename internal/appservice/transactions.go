@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/walkie-ptt/walkie/internal/matrixhttp"
 	"github.com/walkie-ptt/walkie/internal/metrics"
 )
 
@@ -29,12 +30,12 @@ func (s *Server) registerTransactions(mux *http.ServeMux) {
 }
 
 func notFound(w http.ResponseWriter, _ *http.Request) {
-	writeError(w, http.StatusNotFound, "M_NOT_FOUND", "Walkie has no virtual users or rooms")
+	matrixhttp.WriteError(w, http.StatusNotFound, "M_NOT_FOUND", "Walkie has no virtual users or rooms")
 }
 
 // ping answers MSC2659 / the spec's appservice ping.
 func ping(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, struct{}{})
+	matrixhttp.WriteJSON(w, http.StatusOK, struct{}{})
 }
 
 type transactionBody struct {
@@ -55,7 +56,7 @@ func (s *Server) putTransaction(w http.ResponseWriter, r *http.Request) {
 		// PostgreSQL would refuse to store it, which would look like an
 		// outage: answer what is wrong instead.
 		res.Status = http.StatusBadRequest
-		writeError(w, res.Status, "M_INVALID_PARAM", msg)
+		matrixhttp.WriteError(w, res.Status, "M_INVALID_PARAM", msg)
 		return
 	}
 	limit := s.MaxBodyBytes
@@ -70,7 +71,7 @@ func (s *Server) putTransaction(w http.ResponseWriter, r *http.Request) {
 	}
 	if dec.More() {
 		res.Status = http.StatusBadRequest
-		writeError(w, res.Status, "M_NOT_JSON", "trailing data after the transaction object")
+		matrixhttp.WriteError(w, res.Status, "M_NOT_JSON", "trailing data after the transaction object")
 		return
 	}
 	got, err := s.Decider.Transaction(r.Context(), txnID, body.Events)
@@ -81,11 +82,11 @@ func (s *Server) putTransaction(w http.ResponseWriter, r *http.Request) {
 			s.DatabaseOutage.Store(true)
 		}
 		res.Status = http.StatusServiceUnavailable
-		writeError(w, res.Status, "M_UNKNOWN", "database unavailable, retry later")
+		matrixhttp.WriteError(w, res.Status, "M_UNKNOWN", "database unavailable, retry later")
 		return
 	}
 	res.Replay, res.Status = got.Replay, http.StatusOK
-	writeJSON(w, http.StatusOK, struct{}{})
+	matrixhttp.WriteJSON(w, http.StatusOK, struct{}{})
 	if len(got.More) > 0 && s.Workers != nil {
 		s.Workers.Schedule(got.More...)
 	}
@@ -106,14 +107,14 @@ func rejectBody(w http.ResponseWriter, err error) int {
 	var typeErr *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &tooBig):
-		writeError(w, http.StatusRequestEntityTooLarge, "M_TOO_LARGE", "transaction body too large")
+		matrixhttp.WriteError(w, http.StatusRequestEntityTooLarge, "M_TOO_LARGE", "transaction body too large")
 		return http.StatusRequestEntityTooLarge
 	case errors.As(err, &typeErr):
-		writeError(w, http.StatusBadRequest, "M_BAD_JSON", "transaction must be an object with an events array: "+err.Error())
+		matrixhttp.WriteError(w, http.StatusBadRequest, "M_BAD_JSON", "transaction must be an object with an events array: "+err.Error())
 	case errors.As(err, &syntax), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		writeError(w, http.StatusBadRequest, "M_NOT_JSON", "body is not valid JSON")
+		matrixhttp.WriteError(w, http.StatusBadRequest, "M_NOT_JSON", "body is not valid JSON")
 	default:
-		writeError(w, http.StatusBadRequest, "M_NOT_JSON", "body is not valid JSON: "+err.Error())
+		matrixhttp.WriteError(w, http.StatusBadRequest, "M_NOT_JSON", "body is not valid JSON: "+err.Error())
 	}
 	return http.StatusBadRequest
 }

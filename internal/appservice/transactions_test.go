@@ -98,6 +98,32 @@ func TestTransactionEndpointRejectsBadInputAndChangesNothing(t *testing.T) {
 	}
 }
 
+// TestErrorsAreMatrixErrorsToTheByte: the status, Content-Type and body
+// homeservers get, exactly (the keys in this order, a trailing newline).
+func TestErrorsAreMatrixErrorsToTheByte(t *testing.T) {
+	_, _, _, srv := newServerWith(t)
+	h := srv.Handler()
+	for _, c := range []struct {
+		method, path, auth string
+		status             int
+		body               string
+	}{
+		{"GET", "/_matrix/app/v1/users/@x:test", "", 401, `{"errcode":"M_UNAUTHORIZED","error":"missing hs_token"}`},
+		{"GET", "/_matrix/app/v1/users/@x:test", "Bearer nope", 403, `{"errcode":"M_FORBIDDEN","error":"invalid hs_token"}`},
+		{"GET", "/_matrix/app/v1/users/@x:test", "Bearer " + hsToken, 404, `{"errcode":"M_NOT_FOUND","error":"Walkie has no virtual users or rooms"}`},
+		{"POST", "/_matrix/app/v1/transactions/t1", "Bearer " + hsToken, 405, `{"errcode":"M_UNRECOGNIZED","error":"method not allowed"}`},
+		{"PUT", "/_matrix/app/v1/transactions/t1", "Bearer " + hsToken, 400, `{"errcode":"M_NOT_JSON","error":"body is not valid JSON"}`},
+	} {
+		req := httptest.NewRequest(c.method, c.path, strings.NewReader("hello"))
+		req.Header.Set("Authorization", c.auth)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if got := rec.Body.String(); rec.Code != c.status || rec.Header().Get("Content-Type") != "application/json" || got != c.body+"\n" {
+			t.Errorf("%s %s: %d %q %q, want %d application/json %q", c.method, c.path, rec.Code, rec.Header().Get("Content-Type"), got, c.status, c.body+"\n")
+		}
+	}
+}
+
 func TestTransactionStoredBeforeAckAndReplayIgnored(t *testing.T) {
 	ts, st, woken := newServer(t)
 	put := func(path, body string) int {

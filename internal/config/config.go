@@ -126,6 +126,13 @@ type FloorChannelConfig struct {
 	OpenIDDiscovery bool `yaml:"openid_discovery"`
 }
 
+// Defaults of web.floor_channel's socket bounds, and of the floor
+// channel's own Options (floorchannel.New), so the two cannot differ.
+const (
+	DefaultMaxSocketsPerUser = 10
+	DefaultMaxSockets        = 20_000
+)
+
 // OpenIDServers is openid_servers with homeserver.domain's default.
 func (c *Config) OpenIDServers() map[string]string {
 	servers := map[string]string{c.Homeserver.Domain: c.Homeserver.Address}
@@ -184,7 +191,7 @@ func defaults() *Config {
 		Database: DatabaseConfig{MaxConns: 10},
 		Metrics:  MetricsConfig{Listen: "127.0.0.1:9330"},
 		Web: WebConfig{FloorChannel: FloorChannelConfig{
-			Enabled: true, MaxSocketsPerUser: 10, MaxSockets: 20_000,
+			Enabled: true, MaxSocketsPerUser: DefaultMaxSocketsPerUser, MaxSockets: DefaultMaxSockets,
 		}},
 		// Defaults from MCPTT (3GPP TS 24.380), as PROTOCOL.md lists them.
 		Floor: FloorConfig{

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -40,6 +41,8 @@ func TestBadConfigs(t *testing.T) {
 		"homeserver_url_without_scheme": {key: "homeserver.address", line: 0},
 		"appservice_url_not_http":       {key: "appservice.address", line: 0},
 		"domain_with_scheme":            {key: "homeserver.domain", line: 0},
+		"domain_port_zero":              {key: "homeserver.domain", line: 0, msg: "not a server name"},
+		"domain_port_too_big":           {key: "homeserver.domain", line: 0, msg: "not a server name"},
 		"port_zero":                     {key: "appservice.port", line: 0},
 		"port_too_big":                  {key: "appservice.port", line: 0},
 		"missing_appservice_id":         {key: "appservice.id", line: 0},
@@ -56,6 +59,8 @@ func TestBadConfigs(t *testing.T) {
 		"web_public_url_not_http":       {key: "web.public_url", line: 0},
 		"channel_origin_with_path":      {key: "web.floor_channel.allowed_origins[0]", line: 0, msg: "not an origin"},
 		"channel_openid_url_no_scheme":  {key: `web.floor_channel.openid_servers."example.com"`, line: 0, msg: "not an http"},
+		"channel_openid_url_with_path":  {key: `web.floor_channel.openid_servers."example.com"`, line: 0, msg: "base URL"},
+		"openid_server_port_padded":     {key: `web.floor_channel.openid_servers."example.com:08448"`, line: 0, msg: "not a server name"},
 		"livekit_url_not_websocket":     {key: "livekit.url", line: 0, msg: "ws://"},
 		"livekit_without_url":           {key: "livekit.url", line: 0, msg: "mean nothing without it"},
 		"livekit_without_web_listener":  {key: "livekit.url", line: 0, msg: "web.listen"},
@@ -66,6 +71,7 @@ func TestBadConfigs(t *testing.T) {
 		"live_mode_without_livekit":     {key: "floor.mode", line: 0, msg: "livekit.url"},
 		"permission_level_unknown":      {key: `permissions."@alice:example.org"`, line: 0},
 		"permission_subject_invalid":    {key: `permissions."@alice"`, line: 0},
+		"permission_port_too_big":       {key: `permissions."@alice:example.org:70000"`, line: 0},
 		"max_talk_too_long":             {key: "floor.max_talk", line: 0},
 		"start_timeout_zero":            {key: "floor.start_timeout", line: 0},
 		"negative_rate_limit":           {key: "floor.rate_limit", line: 0},
@@ -320,15 +326,32 @@ func TestIdentity(t *testing.T) {
 	}
 }
 
-func TestValidateAcceptsServerNames(t *testing.T) {
-	for _, name := range []string{"example.org", "example.org:8448", "localhost", "127.0.0.1:8008", "[::1]", "[2001:db8::1]:8448"} {
-		if !validServerName(name) {
-			t.Errorf("%q refused", name)
+// TestValidateServerNames: homeserver.domain and permission subjects are
+// checked with openid.ValidServerName, the one check of server names
+// (ports 1 to 65535 without a leading zero, IPv6 addresses without a zone).
+func TestValidateServerNames(t *testing.T) {
+	for name, want := range map[string]bool{
+		"example.org": true, "example.org:8448": true, "localhost": true, "127.0.0.1:8008": true, "[::1]": true,
+		"[2001:db8::1]:8448": true, "example.org:65535": true,
+		"https://example.org": false, "example.org/": false, "example.org:": false, "example.org:123456": false,
+		"[::1": false, "[example.org]": false, "user@example.org": false, "exa mple.org": false,
+		// Accepted before the one check: no server listens on these.
+		"example.org:0": false, "example.org:65536": false, "example.org:99999": false, "example.org:08448": false,
+		"[fe80::1%eth0]": false,
+	} {
+		cfg := loadValid(t, "testdata/minimal.yaml")
+		cfg.Homeserver.Domain = name
+		cfg.Permissions = map[string]Level{"@alice:" + name: LevelUser, name: LevelAdmin}
+		keys := map[string]bool{}
+		for _, ke := range KeyErrors(cfg.Validate()) {
+			keys[ke.Key] = true
 		}
-	}
-	for _, name := range []string{"", "https://example.org", "example.org/", "example.org:", "example.org:123456", "[::1", "[example.org]", "user@example.org", "exa mple.org"} {
-		if validServerName(name) {
-			t.Errorf("%q accepted", name)
+		wantKeys := map[string]bool{}
+		if !want {
+			wantKeys = map[string]bool{"homeserver.domain": true, keyPath("permissions", "@alice:"+name): true, keyPath("permissions", name): true}
+		}
+		if !maps.Equal(keys, wantKeys) {
+			t.Errorf("server name %q: errors about %v, want %v", name, keys, wantKeys)
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/walkie-ptt/walkie/internal/floor"
+	"github.com/walkie-ptt/walkie/internal/openid"
 )
 
 // Validate checks the whole configuration and returns one KeyError per
@@ -136,10 +137,12 @@ func (v *validator) floorChannel(fc FloorChannelConfig) {
 	if fc.MaxSockets < 1 {
 		v.add(key+"max_sockets", "must be at least 1")
 	}
+	// openid.New's own check, so a server it would refuse at start-up is
+	// refused here, with the key that names it.
 	for _, name := range slices.Sorted(maps.Keys(fc.OpenIDServers)) {
-		k := keyPath(key+"openid_servers", name)
-		v.serverName(k, name)
-		v.httpURL(k, fc.OpenIDServers[name])
+		if err := openid.CheckServer(name, fc.OpenIDServers[name]); err != nil {
+			v.add(keyPath(key+"openid_servers", name), "%s", err)
+		}
 	}
 }
 
@@ -210,7 +213,7 @@ func (v *validator) postgresURL(key, value string) {
 }
 
 func (v *validator) serverName(key, value string) {
-	if v.required(key, value) && !validServerName(value) {
+	if v.required(key, value) && !openid.ValidServerName(value) {
 		v.add(key, "%q is not a server name (a host name, optionally with :port, no scheme)", value)
 	}
 }
@@ -267,26 +270,6 @@ var safeToken = regexp.MustCompile(`^[A-Za-z0-9._~+/=-]+$`).MatchString
 // data over HTTP; walkie -g writes 26 random base32 characters.
 const minAdminTokenLength = 20
 
-// validServerName follows the spec's server name grammar: a DNS name, an
-// IPv4 address or a bracketed IPv6 address, optionally with a port.
-func validServerName(s string) bool {
-	host := s
-	if i := strings.LastIndexByte(s, ':'); i >= 0 && !strings.HasSuffix(s, "]") {
-		port := s[i+1:]
-		if len(port) < 1 || len(port) > 5 || strings.Trim(port, "0123456789") != "" {
-			return false
-		}
-		host = s[:i]
-	}
-	if inner, ok := strings.CutPrefix(host, "["); ok {
-		inner, ok = strings.CutSuffix(inner, "]")
-		return ok && strings.Contains(inner, ":") && net.ParseIP(inner) != nil
-	}
-	return len(host) > 0 && len(host) <= 255 && dnsName(host)
-}
-
-var dnsName = regexp.MustCompile(`^[A-Za-z0-9.-]+$`).MatchString
-
 // validPermissionSubject accepts "*", a server name, or a user ID. Existing
 // user IDs may predate the strict localpart grammar, so only the server
 // part is checked.
@@ -296,7 +279,7 @@ func validPermissionSubject(s string) bool {
 	}
 	if rest, ok := strings.CutPrefix(s, "@"); ok {
 		localpart, server, ok := strings.Cut(rest, ":")
-		return ok && localpart != "" && validServerName(server)
+		return ok && localpart != "" && openid.ValidServerName(server)
 	}
-	return validServerName(s)
+	return openid.ValidServerName(s)
 }

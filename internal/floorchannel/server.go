@@ -29,6 +29,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/rs/zerolog"
 
+	"github.com/walkie-ptt/walkie/internal/config"
 	"github.com/walkie-ptt/walkie/internal/decide"
 	"github.com/walkie-ptt/walkie/internal/metrics"
 	"github.com/walkie-ptt/walkie/internal/openid"
@@ -54,7 +55,8 @@ type Options struct {
 	PublicURL      string
 	AllowedOrigins []string
 	// MaxSocketsPerUser bounds one user's authenticated sockets; MaxSockets
-	// all sockets, authenticated or not.
+	// all sockets, authenticated or not. Zero means config's default
+	// (config.DefaultMaxSocketsPerUser, config.DefaultMaxSockets).
 	MaxSocketsPerUser int
 	MaxSockets        int
 	// Metrics, when set, counts sockets, failures, messages and pushes.
@@ -68,13 +70,11 @@ type Options struct {
 	MemberCheck time.Duration
 }
 
-// Defaults of Options.
+// Defaults of Options; the socket bounds' are config's.
 const (
-	DefaultMaxSocketsPerUser = 10
-	DefaultMaxSockets        = 20_000
-	defaultAuthTimeout       = 10 * time.Second
-	defaultPingInterval      = 30 * time.Second
-	defaultMemberCheck       = 30 * time.Second
+	defaultAuthTimeout  = 10 * time.Second
+	defaultPingInterval = 30 * time.Second
+	defaultMemberCheck  = 30 * time.Second
 )
 
 // Limits of one socket.
@@ -114,10 +114,10 @@ type Server struct {
 // New makes a Server.
 func New(opts Options) *Server {
 	if opts.MaxSocketsPerUser <= 0 {
-		opts.MaxSocketsPerUser = DefaultMaxSocketsPerUser
+		opts.MaxSocketsPerUser = config.DefaultMaxSocketsPerUser
 	}
 	if opts.MaxSockets <= 0 {
-		opts.MaxSockets = DefaultMaxSockets
+		opts.MaxSockets = config.DefaultMaxSockets
 	}
 	if opts.AuthTimeout <= 0 {
 		opts.AuthTimeout = defaultAuthTimeout

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livekit/protocol/livekit"
 	"github.com/rs/zerolog"
 
 	lktest "github.com/walkie-ptt/walkie/internal/testkit/livekit"
@@ -193,13 +194,21 @@ func TestPublishingOnlyWhileAllowed(t *testing.T) {
 	}
 
 	// A participant removed from the room is gone: a webhook says so, and
-	// it has no permission left to set.
+	// it has no permission left to set. The server answers not_found
+	// (errNotInRoom), which SetPublish and Remove answer as done.
 	if err := r.rooms.Remove(ctx, room, bob.Identity); err != nil {
 		t.Fatal(err)
 	}
 	r.waitEvent(ctx, ParticipantLeft, bob.Identity)
-	if err := r.rooms.SetPublish(ctx, room, bob.Identity, true); !errors.Is(err, ErrNotInRoom) {
-		t.Fatalf("SetPublish for a removed participant = %v, want ErrNotInRoom", err)
+	_, err = r.rooms.client.UpdateParticipant(ctx, &livekit.UpdateParticipantRequest{Room: room, Identity: bob.Identity})
+	if err := callError("update participant", err); !errors.Is(err, errNotInRoom) {
+		t.Fatalf("updating a removed participant = %v, want errNotInRoom", err)
+	}
+	if err := r.rooms.SetPublish(ctx, room, bob.Identity, true); err != nil {
+		t.Fatalf("SetPublish for a removed participant = %v, want nil", err)
+	}
+	if err := r.rooms.Remove(ctx, room, bob.Identity); err != nil {
+		t.Fatalf("Remove of a removed participant = %v, want nil", err)
 	}
 	if ps, err := r.rooms.Participants(ctx, RoomName("!nowhere:example.org")); err != nil || len(ps) != 0 {
 		t.Fatalf("Participants of a room that does not exist = %v, %v; want none", ps, err)

@@ -11,10 +11,9 @@ import (
 	"github.com/twitchtv/twirp"
 )
 
-// ErrNotInRoom: the participant (or its room) is not on the server now.
-// For the floor that is no failure: a participant that is gone publishes
-// nothing, and one that joins later starts without the permission.
-var ErrNotInRoom = errors.New("livekit: no such participant in the room")
+// errNotInRoom: the participant (or its room) is not on the server now.
+// For the floor that is no failure (see gone), so no call returns it.
+var errNotInRoom = errors.New("livekit: no such participant in the room")
 
 // Rooms calls LiveKit's room service (Twirp over HTTP) with Walkie's key.
 type Rooms struct {
@@ -44,22 +43,20 @@ type Participant struct {
 
 // SetPublish gives or takes identity's permission to publish its
 // microphone, sending the whole permission set. Taking it makes the server
-// unpublish the participant's tracks at once.
+// unpublish the participant's tracks at once. A participant that is not
+// there is no error (see gone).
 func (r *Rooms) SetPublish(ctx context.Context, room, identity string, allowed bool) error {
 	_, err := r.client.UpdateParticipant(ctx, &livekit.UpdateParticipantRequest{
 		Room: room, Identity: identity, Permission: permission(allowed),
 	})
-	return callError("update participant", err)
+	return gone(callError("update participant", err))
 }
 
 // Participants lists the participants of room; none if the room does not
 // exist.
 func (r *Rooms) Participants(ctx context.Context, room string) ([]Participant, error) {
 	res, err := r.client.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: room})
-	if err := callError("list participants", err); err != nil {
-		if errors.Is(err, ErrNotInRoom) {
-			return nil, nil
-		}
+	if err := gone(callError("list participants", err)); err != nil || res == nil {
 		return nil, err
 	}
 	out := make([]Participant, 0, len(res.Participants))
@@ -70,10 +67,11 @@ func (r *Rooms) Participants(ctx context.Context, room string) ([]Participant, e
 }
 
 // Remove disconnects identity from room (a member who left the Matrix
-// room must stop listening too).
+// room must stop listening too). A participant that is not there is no
+// error (see gone).
 func (r *Rooms) Remove(ctx context.Context, room, identity string) error {
 	_, err := r.client.RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: room, Identity: identity})
-	return callError("remove participant", err)
+	return gone(callError("remove participant", err))
 }
 
 // Ensure creates room unless it exists, for servers that do not create
@@ -100,13 +98,24 @@ func participantOf(p *livekit.ParticipantInfo) Participant {
 	return out
 }
 
-// callError names the call, and turns Twirp's not_found into ErrNotInRoom.
+// callError names the call, and turns Twirp's not_found into errNotInRoom.
 func callError(call string, err error) error {
 	if err == nil {
 		return nil
 	}
 	if te, ok := errors.AsType[twirp.Error](err); ok && te.Code() == twirp.NotFound {
-		return fmt.Errorf("livekit: %s: %w (%s)", call, ErrNotInRoom, te.Msg())
+		return fmt.Errorf("livekit: %s: %w (%s)", call, errNotInRoom, te.Msg())
 	}
 	return fmt.Errorf("livekit: %s: %w", call, err)
+}
+
+// gone drops errNotInRoom: for the floor a participant (or room) that is
+// not on the server is no failure. One that is gone publishes nothing and
+// listens to nothing, one that joins later starts without the permission,
+// and a room that does not exist has no participants.
+func gone(err error) error {
+	if errors.Is(err, errNotInRoom) {
+		return nil
+	}
+	return err
 }

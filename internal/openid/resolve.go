@@ -67,15 +67,10 @@ const maxDiscovered = 10_000
 func newResolver(servers map[string]string, discover bool, timeout time.Duration) (*resolver, error) {
 	r := &resolver{servers: map[string]*url.URL{}, found: map[string]discovered{}}
 	for name, raw := range servers {
-		u, err := url.Parse(raw)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
-			u.RawQuery != "" || u.Fragment != "" || strings.Trim(u.Path, "/") != "" {
-			return nil, fmt.Errorf("openid server %s: %q is not a base URL such as https://matrix.example.org:8448", name, raw)
+		u, err := parseServer(name, raw)
+		if err != nil {
+			return nil, fmt.Errorf("openid server %s: %w", name, err)
 		}
-		if !ValidServerName(name) {
-			return nil, fmt.Errorf("openid server %q is not a server name", name)
-		}
-		u.Path = ""
 		r.servers[name] = u
 	}
 	noRedirects := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }

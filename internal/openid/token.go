@@ -9,8 +9,6 @@ package openid
 
 import (
 	"errors"
-	"net/netip"
-	"strconv"
 	"strings"
 )
 
@@ -61,52 +59,6 @@ func (t Token) check() error {
 		return errors.Join(ErrMalformed, errors.New("matrix_server_name is not a server name"))
 	}
 	return nil
-}
-
-// ValidServerName reports whether s is a Matrix server name: a DNS name,
-// an IPv4 address or a bracketed IPv6 address, with an optional port.
-func ValidServerName(s string) bool {
-	host, port, ok := splitServerName(s)
-	if !ok {
-		return false
-	}
-	if port != "" {
-		n, err := strconv.Atoi(port)
-		if err != nil || n < 1 || n > 65535 || port[0] == '0' {
-			return false
-		}
-	}
-	if strings.HasPrefix(host, "[") {
-		a, err := netip.ParseAddr(strings.Trim(host, "[]"))
-		return err == nil && a.Is6() && strings.HasSuffix(host, "]")
-	}
-	if host == "" || len(host) > 255 {
-		return false
-	}
-	return !strings.ContainsFunc(host, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.')
-	})
-}
-
-// splitServerName splits "host[:port]", keeping an IPv6 host's brackets.
-func splitServerName(s string) (host, port string, ok bool) {
-	if strings.HasPrefix(s, "[") {
-		end := strings.IndexByte(s, ']')
-		if end < 0 {
-			return "", "", false
-		}
-		host, rest := s[:end+1], s[end+1:]
-		if rest == "" {
-			return host, "", true
-		}
-		port, ok := strings.CutPrefix(rest, ":")
-		return host, port, ok && port != ""
-	}
-	host, port, found := strings.Cut(s, ":")
-	if found && port == "" {
-		return "", "", false
-	}
-	return host, port, true
 }
 
 // userServer returns the server name of a user ID (@localpart:server).

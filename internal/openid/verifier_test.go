@@ -268,30 +268,3 @@ func TestVerifyCacheStaysBounded(t *testing.T) {
 		t.Fatalf("%d entries, want at most 3", len(v.cache))
 	}
 }
-
-func TestServerNames(t *testing.T) {
-	for name, want := range map[string]bool{
-		"example.org": true, "example.org:8448": true, "127.0.0.1": true, "[::1]:8008": true, "localhost": true,
-		"": false, "example.org:": false, "example.org:0": false, "example.org:65536": false, "example.org:08": false,
-		"exa mple.org": false, "example.org/path": false, "[::1": false, "[::1]x": false, "user@example.org": false,
-		"[127.0.0.1]": false, strings.Repeat("a", 256): false,
-	} {
-		if got := ValidServerName(name); got != want {
-			t.Errorf("ValidServerName(%q) = %v, want %v", name, got, want)
-		}
-	}
-}
-
-func TestNewRefusesBadServerURLs(t *testing.T) {
-	for _, raw := range []string{"matrix.example.org", "ftp://x", "https://x/path", "https://u:p@x", "https://x?q=1"} {
-		if _, err := New(Options{Servers: map[string]string{"example.org": raw}}); err == nil {
-			t.Errorf("%q was accepted", raw)
-		}
-	}
-	if _, err := New(Options{Servers: map[string]string{"exa mple": "https://x"}}); err == nil {
-		t.Error("a bad server name was accepted")
-	}
-	if _, err := New(Options{Servers: map[string]string{"example.org": "http://127.0.0.1:8008/"}}); err != nil {
-		t.Errorf("a base URL with a trailing slash: %v", err)
-	}
-}

@@ -1,21 +1,21 @@
 package rtcauth
 
 import (
-	"encoding/json"
 	"net/http"
+
+	"github.com/walkie-ptt/walkie/internal/matrixhttp"
 )
 
-// matrixError is an answer in the Matrix error format.
+// matrixError is an answer in the Matrix error format, kept as a value
+// until it is logged and written.
 type matrixError struct {
 	status  int
-	ErrCode string `json:"errcode"`
-	Message string `json:"error"`
+	ErrCode string
+	Message string
 }
 
 func (e *matrixError) write(w http.ResponseWriter) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(e.status)
-	_ = json.NewEncoder(w).Encode(e)
+	matrixhttp.WriteError(w, e.status, e.ErrCode, e.Message)
 }
 
 func badJSON(msg string) *matrixError {

@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/walkie-ptt/walkie/internal/livekit"
+	"github.com/walkie-ptt/walkie/internal/matrixhttp"
 	"github.com/walkie-ptt/walkie/internal/openid"
 )
 
@@ -123,8 +124,7 @@ func (h *Handler) endpoint(name string, parse parseFunc) http.Handler {
 			var resp response
 			resp, e = h.token(ctx, name, req)
 			if e == nil {
-				w.Header().Set("Content-Type", "application/json")
-				_ = json.NewEncoder(w).Encode(resp)
+				matrixhttp.WriteJSON(w, http.StatusOK, resp)
 				return
 			}
 		}

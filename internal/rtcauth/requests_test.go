@@ -85,6 +85,28 @@ func TestMalformedRequestsRefusedBeforeAnyCheck(t *testing.T) {
 	}
 }
 
+// TestErrorsAreMatrixErrorsToTheByte: the status, Content-Type and body
+// clients get, exactly (the keys in this order, a trailing newline).
+func TestErrorsAreMatrixErrorsToTheByte(t *testing.T) {
+	mux := http.NewServeMux()
+	New(Options{Verifier: mustNotVerify{t}, Access: mustNotVerify{t}, Log: zerolog.Nop()}).Mount(mux, "/livekit")
+	for _, c := range []struct {
+		method, body string
+		status       int
+		want         string
+	}{
+		{http.MethodGet, "", 405, `{"errcode":"M_UNRECOGNIZED","error":"POST only"}`},
+		{http.MethodPost, "not json", 400, `{"errcode":"M_NOT_JSON","error":"the body is not the JSON object this endpoint takes"}`},
+		{http.MethodPost, `{"room":"!r:example.org"}`, 400, `{"errcode":"M_BAD_JSON","error":"the request needs room, openid_token and device_id"}`},
+	} {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest(c.method, "/livekit/sfu/get", strings.NewReader(c.body)))
+		if got := rec.Body.String(); rec.Code != c.status || rec.Header().Get("Content-Type") != "application/json" || got != c.want+"\n" {
+			t.Errorf("%s %q: %d %q %q, want %d application/json %q", c.method, c.body, rec.Code, rec.Header().Get("Content-Type"), got, c.status, c.want+"\n")
+		}
+	}
+}
+
 func TestPreflightAndMethods(t *testing.T) {
 	srv := testServer(t, Options{Verifier: mustNotVerify{t}, Access: mustNotVerify{t}, Log: zerolog.Nop()})
 	req, _ := http.NewRequest(http.MethodOptions, srv.URL+"/livekit/get_token", nil)

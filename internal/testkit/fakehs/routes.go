@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/walkie-ptt/walkie/internal/matrix"
+	"github.com/walkie-ptt/walkie/internal/matrixhttp"
 )
 
 // ServeHTTP routes the client-server API calls Walkie makes.
@@ -40,7 +41,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if path == "versions" && r.Method == http.MethodGet {
-		writeJSON(w, http.StatusOK, map[string]any{"versions": []string{"v1.11"}})
+		matrixhttp.WriteJSON(w, http.StatusOK, map[string]any{"versions": []string{"v1.11"}})
 		return
 	}
 	if r.Header.Get("Authorization") != "Bearer "+asToken {
@@ -51,14 +52,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodPost && path == "v3/register":
 		// What Synapse answers when the appservice's sender already exists.
-		writeError(w, http.StatusBadRequest, "M_USER_IN_USE", "user exists")
+		matrixhttp.WriteError(w, http.StatusBadRequest, "M_USER_IN_USE", "user exists")
 	case r.Method == http.MethodGet && path == "v3/account/whoami":
-		writeJSON(w, http.StatusOK, map[string]any{"user_id": s.opts.BotUserID})
+		matrixhttp.WriteJSON(w, http.StatusOK, map[string]any{"user_id": s.opts.BotUserID})
 	case r.Method == http.MethodPost && len(seg) == 4 && seg[1] == "appservice" && seg[3] == "ping":
 		// Like Dendrite: no ping endpoint.
-		writeError(w, http.StatusNotFound, "M_UNRECOGNIZED", "no ping")
+		matrixhttp.WriteError(w, http.StatusNotFound, "M_UNRECOGNIZED", "no ping")
 	case r.Method == http.MethodPut && len(seg) == 4 && seg[1] == "profile" && seg[3] == "displayname":
-		writeJSON(w, http.StatusOK, struct{}{})
+		matrixhttp.WriteJSON(w, http.StatusOK, struct{}{})
 	case len(seg) >= 4 && seg[0] == "v3" && seg[1] == "rooms":
 		s.room(w, r.Method, seg[2], seg[3:], body, arrived)
 	default:
@@ -70,9 +71,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) room(w http.ResponseWriter, method, roomID string, rest []string, body []byte, arrived time.Time) {
 	switch {
 	case method == http.MethodPost && rest[0] == "join":
-		writeJSON(w, http.StatusOK, map[string]any{"room_id": roomID})
+		matrixhttp.WriteJSON(w, http.StatusOK, map[string]any{"room_id": roomID})
 	case method == http.MethodPost && rest[0] == "leave":
-		writeJSON(w, http.StatusOK, struct{}{})
+		matrixhttp.WriteJSON(w, http.StatusOK, struct{}{})
 	case method == http.MethodGet && rest[0] == "state" && len(rest) == 1:
 		s.mu.Lock()
 		events := s.state[roomID]
@@ -80,7 +81,7 @@ func (s *Server) room(w http.ResponseWriter, method, roomID string, rest []strin
 		if events == nil {
 			events = []json.RawMessage{}
 		}
-		writeJSON(w, http.StatusOK, events)
+		matrixhttp.WriteJSON(w, http.StatusOK, events)
 	case method == http.MethodPut && rest[0] == "state" && len(rest) >= 2:
 		s.send(w, Delivery{RoomID: roomID, Kind: matrix.KindState, EventType: rest[1], StateKey: strings.Join(rest[2:], "/")}, body, arrived)
 	case method == http.MethodPut && rest[0] == "send" && len(rest) == 3:
@@ -95,18 +96,7 @@ func (s *Server) room(w http.ResponseWriter, method, roomID string, rest []strin
 // fail answers with an error a healthy homeserver would not give Walkie.
 func (s *Server) fail(w http.ResponseWriter, status int, errcode, msg string) {
 	s.refused.Add(1)
-	writeError(w, status, errcode, msg)
-}
-
-// writeError writes a Matrix error: {"errcode": …, "error": …}.
-func writeError(w http.ResponseWriter, status int, errcode, msg string) {
-	writeJSON(w, status, map[string]string{"errcode": errcode, "error": msg})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	matrixhttp.WriteError(w, status, errcode, msg)
 }
 
 // dropConnection closes the connection without an answer: to the client
@@ -114,7 +104,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func dropConnection(w http.ResponseWriter) {
 	hj, ok := w.(http.Hijacker)
 	if !ok {
-		writeError(w, http.StatusBadGateway, "M_UNKNOWN", "homeserver unreachable")
+		matrixhttp.WriteError(w, http.StatusBadGateway, "M_UNKNOWN", "homeserver unreachable")
 		return
 	}
 	conn, _, err := hj.Hijack()

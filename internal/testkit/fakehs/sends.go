@@ -7,6 +7,7 @@ import (
 
 	"github.com/walkie-ptt/walkie/internal/floor"
 	"github.com/walkie-ptt/walkie/internal/matrix"
+	"github.com/walkie-ptt/walkie/internal/matrixhttp"
 )
 
 // Delivery is one send the server applied: a message, a redaction or a
@@ -42,13 +43,13 @@ func (s *Server) send(w http.ResponseWriter, d Delivery, body []byte, arrived ti
 	}
 	eventID, ok := s.apply(d)
 	if !ok {
-		writeError(w, http.StatusForbidden, "M_FORBIDDEN", "the bot may not send in this room")
+		matrixhttp.WriteError(w, http.StatusForbidden, "M_FORBIDDEN", "the bot may not send in this room")
 		return
 	}
 	if floorState && s.opts.Observer != nil {
 		s.opts.Observer.FloorPublished(d.RoomID, fs.Term, arrived)
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"event_id": eventID})
+	matrixhttp.WriteJSON(w, http.StatusOK, map[string]string{"event_id": eventID})
 }
 
 // apply records d, once per transaction ID, and returns the event ID to
