@@ -52,7 +52,7 @@ func (w WriteCeilingResult) DecisionsPerSecond() float64 { return w.TPS * float6
 
 // ceilingSpec is what the script needs from the measured run.
 type ceilingSpec struct {
-	rooms          int // the benchmark's rooms, named roomName(i)
+	rooms          int // the benchmark's rooms, named roomName(i) (as newEngineRun names them)
 	roomsPerCommit int
 	floorState     string // a floor-state payload Walkie wrote (the outbox row)
 	without        Omit

@@ -250,7 +250,7 @@ func newEngineRun(ctx context.Context, o Options, dbURL, dataDir string) (*engin
 	b.events.ChunkLength = chunkLength
 	roomIDs := make([]string, o.Rooms)
 	for i := range o.Rooms {
-		roomIDs[i] = "!room" + strconv.Itoa(i) + ":" + Domain
+		roomIDs[i] = roomName(i)
 		s := &roomScript{roomID: roomIDs[i]}
 		for d := range o.Devices {
 			s.devices = append(s.devices, floor.Device{
