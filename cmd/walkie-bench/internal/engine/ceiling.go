@@ -68,6 +68,12 @@ type Omit struct {
 	Outbox      bool // the outbox row, its room's lease, sent mark and release: the floor state published from the room row
 	Notify      bool // the floor notification
 	RoomIndexes bool // the room update changes no indexed column (next_deadline, holder): a HOT update
+	SentMark    bool // the outbox row's sent mark (the finish round's UPDATE of outbox)
+	Lease       bool // the outbox room's lease and release (outbox_room)
+	// FinishTogether: the finish round's statements ride in the
+	// decision's transaction (as the previous batch's would) instead of a
+	// transaction of their own (moved, not left out).
+	FinishTogether bool
 }
 
 // CeilingVariants are the write sets `-write-ceiling-variants` measures:
@@ -82,6 +88,9 @@ var CeilingVariants = []struct {
 	{"without the notification", Omit{Notify: true}},
 	{"room update HOT (no indexed column changes)", Omit{RoomIndexes: true}},
 	{"room lock and HOT update only", Omit{FloorLog: true, Outbox: true, Notify: true, RoomIndexes: true}},
+	{"outbox without the sent mark", Omit{SentMark: true}},
+	{"outbox without the room lease and release", Omit{Lease: true}},
+	{"outbox finish round in the decision's transaction", Omit{FinishTogether: true}},
 }
 
 func roomName(i int) string { return "!room" + strconv.Itoa(i) + ":" + Domain }
@@ -163,29 +172,40 @@ func (s ceilingSpec) script() string {
 		fmt.Fprintf(&b, "INSERT INTO floor_log (room_id, action, user_id, device_id, term, reason, event_id) "+
 			"SELECT m, 'grant', %s, 'DEV0', 1, '', '' FROM unnest(%s) AS m;\n", user, list)
 	}
+	var finish strings.Builder
 	if !s.without.Outbox {
 		fmt.Fprintf(&b, "INSERT INTO outbox (room_id, kind, payload) SELECT m, 'state', %s::jsonb FROM unnest(%s) AS m RETURNING id, room_id, created_at;\n", payload, list)
-		fmt.Fprintf(&b, "INSERT INTO outbox_room AS r (room_id, due, gen, owner, until) "+
-			"SELECT m, clock_timestamp() + interval '30 s', 1, 'ceiling', clock_timestamp() + interval '30 s' FROM unnest(%s) AS m "+
-			"ON CONFLICT (room_id) DO UPDATE SET gen = r.gen + 1, due = EXCLUDED.due, owner = EXCLUDED.owner, until = EXCLUDED.until "+
-			"RETURNING r.room_id, r.gen, r.until;\n", list)
+		if !s.without.Lease {
+			fmt.Fprintf(&b, "INSERT INTO outbox_room AS r (room_id, due, gen, owner, until) "+
+				"SELECT m, clock_timestamp() + interval '30 s', 1, 'ceiling', clock_timestamp() + interval '30 s' FROM unnest(%s) AS m "+
+				"ON CONFLICT (room_id) DO UPDATE SET gen = r.gen + 1, due = EXCLUDED.due, owner = EXCLUDED.owner, until = EXCLUDED.until "+
+				"RETURNING r.room_id, r.gen, r.until;\n", list)
+		}
+		// The sender marks rows by ID. pgbench cannot carry the IDs out of
+		// a pipeline (\\gset is refused there), so the rows are found near
+		// this session's last ID on the primary key, not through
+		// outbox_pending, whose dead entries would make each look-up
+		// slower than Walkie's.
+		if !s.without.SentMark {
+			fmt.Fprintf(&finish, "UPDATE outbox SET sent_at = clock_timestamp(), last_error = NULL, sent_event_id = '$sent' "+
+				"WHERE id BETWEEN currval('outbox_id_seq') - %d AND currval('outbox_id_seq') AND room_id = ANY(%s) AND sent_at IS NULL AND NOT failed;\n", s.idWindow, list)
+		}
+		if !s.without.Lease {
+			fmt.Fprintf(&finish, "UPDATE outbox_room SET owner = NULL, until = NULL, due = 'infinity' WHERE room_id = ANY(%s) AND owner = 'ceiling' RETURNING due <= clock_timestamp();\n", list)
+		}
 	}
 	if !s.without.Notify {
 		fmt.Fprintf(&b, "SELECT pg_notify('walkie_floor_ceiling', m || %s) FROM unnest(%s) AS m;\n", payload, list)
 	}
-	b.WriteString("COMMIT;\n\\endpipeline\n")
-	if s.without.Outbox {
-		return b.String()
+	if s.without.FinishTogether {
+		b.WriteString(finish.String())
 	}
-	b.WriteString("\\startpipeline\nBEGIN;\nSELECT set_config('synchronous_commit', 'off', true);\n")
-	// The sender marks rows by ID. pgbench cannot carry the IDs out of a
-	// pipeline (\\gset is refused there), so the rows are found near this
-	// session's last ID on the primary key, not through outbox_pending,
-	// whose dead entries would make each look-up slower than Walkie's.
-	fmt.Fprintf(&b, "UPDATE outbox SET sent_at = clock_timestamp(), last_error = NULL, sent_event_id = '$sent' "+
-		"WHERE id BETWEEN currval('outbox_id_seq') - %d AND currval('outbox_id_seq') AND room_id = ANY(%s) AND sent_at IS NULL AND NOT failed;\n", s.idWindow, list)
-	fmt.Fprintf(&b, "UPDATE outbox_room SET owner = NULL, until = NULL, due = 'infinity' WHERE room_id = ANY(%s) AND owner = 'ceiling' RETURNING due <= clock_timestamp();\n", list)
 	b.WriteString("COMMIT;\n\\endpipeline\n")
+	if !s.without.FinishTogether && finish.Len() > 0 {
+		b.WriteString("\\startpipeline\nBEGIN;\nSELECT set_config('synchronous_commit', 'off', true);\n")
+		b.WriteString(finish.String())
+		b.WriteString("COMMIT;\n\\endpipeline\n")
+	}
 	return b.String()
 }
 

@@ -36,6 +36,15 @@ func TestCeilingScript(t *testing.T) {
 			if v.Without.Notify {
 				want["pg_notify"] = 0
 			}
+			if v.Without.SentMark {
+				want["UPDATE outbox SET sent_at"] = 0
+			}
+			if v.Without.Lease {
+				want["INSERT INTO outbox_room"] = 0
+			}
+			if v.Without.FinishTogether {
+				want["\\startpipeline"], want["\\endpipeline"] = 2, 2
+			}
 			if v.Without.RoomIndexes {
 				want["next_deadline = clock_timestamp()"] = 0
 			}
