@@ -95,25 +95,41 @@ var CeilingVariants = []struct {
 
 func roomName(i int) string { return "!room" + strconv.Itoa(i) + ":" + Domain }
 
+// latestFloorState is a floor-state payload Walkie wrote, for the replay.
+func latestFloorState(ctx context.Context, dbURL string) (string, error) {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(ctx)
+	var payload string
+	err = conn.QueryRow(ctx, `SELECT payload::text FROM outbox WHERE kind = 'state' AND payload->>'event_type' = 'org.matrix.msc4002.floor' ORDER BY id DESC LIMIT 1`).Scan(&payload)
+	if err != nil {
+		return "", fmt.Errorf("a floor state to replay: %w", err)
+	}
+	return payload, nil
+}
+
 // RunWriteCeiling replays a channel decision's writes with pgbench on
 // Walkie's database (o.Database) after Walkie stopped.
-func RunWriteCeiling(ctx context.Context, o PgbenchOptions, dbURL string, rooms int, roomsPerCommit float64, without Omit) (WriteCeilingResult, error) {
-	spec := ceilingSpec{rooms: rooms, roomsPerCommit: max(1, int(roomsPerCommit+0.5)), without: without}
+func RunWriteCeiling(ctx context.Context, o PgbenchOptions, dbURL string, rooms int, roomsPerCommit float64, floorState string, without Omit) (WriteCeilingResult, error) {
+	spec := ceilingSpec{rooms: rooms, roomsPerCommit: max(1, int(roomsPerCommit+0.5)), floorState: floorState, without: without}
 	spec.idWindow = 4 * spec.roomsPerCommit * o.Clients
 	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
 		return WriteCeilingResult{}, err
 	}
-	err = conn.QueryRow(ctx, `SELECT payload::text FROM outbox WHERE kind = 'state' AND payload->>'event_type' = 'org.matrix.msc4002.floor' ORDER BY id DESC LIMIT 1`).Scan(&spec.floorState)
+	// Each replay starts as Walkie's run did: an empty outbox, idle
+	// outbox rooms, vacuumed tables. Otherwise the rows and dead tuples
+	// of the runs before (some variants leave rows unsent) slow the
+	// later runs down, and rounds disagree.
+	_, err = conn.Exec(ctx, `TRUNCATE outbox; UPDATE outbox_room SET owner = NULL, until = NULL, due = 'infinity'`)
 	if err == nil {
-		// Each replay starts from vacuumed tables, as Walkie's run started
-		// from fresh ones: the dead rows of the runs before would
-		// otherwise slow the later variants down.
 		_, err = conn.Exec(ctx, `VACUUM (ANALYZE) room, outbox, outbox_room, floor_log`)
 	}
 	conn.Close(ctx)
 	if err != nil {
-		return WriteCeilingResult{}, fmt.Errorf("a floor state to replay: %w", err)
+		return WriteCeilingResult{}, fmt.Errorf("reset before the replay: %w", err)
 	}
 	script := filepath.Join(o.WorkDir, "decision-writes.sql")
 	if err := os.WriteFile(script, []byte(spec.script()), 0o644); err != nil {

@@ -196,6 +196,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		variants = CeilingVariants[:1]
 	}
 	rep.WriteCeilings = make([]WriteCeilingResult, len(variants))
+	var floorState string
+	if len(variants) > 0 {
+		if floorState, err = latestFloorState(ctx, walkieDB); err != nil {
+			return nil, err
+		}
+	}
 	// Rounds alternate the baseline and every variant, so a machine that
 	// speeds up or slows down during the runs weighs on all of them; each
 	// figure is its median over the rounds.
@@ -212,7 +218,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			ceiling, err := RunWriteCeiling(ctx, PgbenchOptions{
 				BinDir: cluster.BinDir(), Port: cluster.Port(), Database: "walkie",
 				Clients: o.CeilingClients, Threads: 2, Duration: pgDuration, WorkDir: cluster.Dir(), DataDir: cluster.DataDir(),
-			}, walkieDB, o.Rooms, float64(rep.Decisions)/float64(rep.Commits), v.Without)
+			}, walkieDB, o.Rooms, float64(rep.Decisions)/float64(rep.Commits), floorState, v.Without)
 			if err != nil {
 				return nil, err
 			}
