@@ -179,14 +179,7 @@ func TestChannelReplicaPushesAnotherReplicasDecision(t *testing.T) {
 	admin := newUser(t, shared, "admin", "ADM")
 	alice, bob := newUser(t, shared, "alice", "ALICEPHONE"), newUser(t, shared, "bob", "BOBPHONE")
 	room := talkRoom(t, admin, alice, bob)
-	replica, err := shared.Walkie.Replica(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(replica.Stop)
-	if err := replica.Start(t.Context()); err != nil {
-		t.Fatalf("start a second walkie on the same database: %v", err)
-	}
+	replica := startReplica(t)
 	onReplica := bob.channel(replica)
 	follow(onReplica, room)
 	onMain := alice.channel(shared.Walkie)
@@ -222,14 +215,7 @@ func TestChannelLaterAnswersReachTheQueuedSocket(t *testing.T) {
 	admin := newUser(t, shared, "admin", "ADM")
 	alice, bob := newUser(t, shared, "alice", "ALICEPHONE"), newUser(t, shared, "bob", "BOBPHONE")
 	room := talkRoom(t, admin, alice, bob)
-	replica, err := shared.Walkie.Replica(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(replica.Stop)
-	if err := replica.Start(t.Context()); err != nil {
-		t.Fatalf("start a second walkie on the same database: %v", err)
-	}
+	replica := startReplica(t)
 	b := bob.channel(replica)
 	follow(b, room)
 	a := alice.channel(shared.Walkie)
@@ -341,4 +327,19 @@ func TestChannelIsAnnouncedToTheWebClient(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&cfg); err != nil || cfg.FloorChannel != channelclient.Path {
 		t.Fatalf("the client config names floor channel %q (%v), want %s", cfg.FloorChannel, err, channelclient.Path)
 	}
+}
+
+// startReplica starts a second walkie process on the shared stack's
+// database, stopped when the test ends.
+func startReplica(t *testing.T) *walkieproc.Process {
+	t.Helper()
+	replica, err := shared.Walkie.Replica(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(replica.Stop)
+	if err := replica.Start(t.Context()); err != nil {
+		t.Fatalf("start a second walkie on the same database: %v", err)
+	}
+	return replica
 }
