@@ -62,6 +62,7 @@ func engineReport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	ceilingVariants := flags.Bool("write-ceiling-variants", false, "like -write-ceiling, then again with each part of the write set left out (floor log, outbox, notification, indexed room columns), to show what each costs")
 	ceilingRounds := flags.Int("ceiling-rounds", 1, "run pgbench's baseline and the write ceilings this many times, alternating, and report medians")
 	ceilingClients := flags.Int("ceiling-clients", engine.DecisionBatches, "the write ceiling's pgbench clients (default: as many decision transactions as Walkie has in flight)")
+	ceilingRooms := flags.Int("ceiling-rooms-per-commit", 0, "rooms each write-ceiling transaction writes (default: Walkie's measured rooms per commit)")
 	pgStats := flags.Bool("pg-stats", false, "load pg_stat_statements and print PostgreSQL's costliest statements (to stderr)")
 	flags.Usage = func() {
 		fmt.Fprint(flags.Output(), `Usage: walkie-bench engine [flags]
@@ -108,7 +109,7 @@ stdout, progress to stderr.
 
 	opts := engine.Options{
 		Rooms: *rooms, Devices: *devices, Senders: *senders, Load: engine.Load(*load), Duration: *duration, Transactions: *requests,
-		PgbenchDuration: *pgbenchDuration, MaxConns: *maxConns, WriteCeiling: *writeCeiling, CeilingVariants: *ceilingVariants, CeilingRounds: *ceilingRounds, CeilingClients: *ceilingClients, Progress: stderr,
+		PgbenchDuration: *pgbenchDuration, MaxConns: *maxConns, WriteCeiling: *writeCeiling, CeilingVariants: *ceilingVariants, CeilingRounds: *ceilingRounds, CeilingClients: *ceilingClients, CeilingRoomsPerCommit: *ceilingRooms, Progress: stderr,
 		Log: zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: true}).Level(level).With().Timestamp().Logger(),
 	}
 	if *pgStats {

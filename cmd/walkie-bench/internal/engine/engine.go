@@ -74,6 +74,9 @@ type Options struct {
 	// DecisionBatches: as many transactions in flight as Walkie's
 	// decisions have, each of Walkie's rooms per commit).
 	CeilingClients int
+	// CeilingRoomsPerCommit overrides the rooms each replayed transaction
+	// writes (0: Walkie's measured rooms per commit).
+	CeilingRoomsPerCommit int
 	// StatementStats, when set, receives PostgreSQL's most expensive
 	// statements of the Walkie phase (pg_stat_statements).
 	StatementStats io.Writer
@@ -196,6 +199,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		variants = CeilingVariants[:1]
 	}
 	rep.WriteCeilings = make([]WriteCeilingResult, len(variants))
+	roomsPerCommit := float64(rep.Decisions) / float64(max(1, rep.Commits))
+	if o.CeilingRoomsPerCommit > 0 {
+		roomsPerCommit = float64(o.CeilingRoomsPerCommit)
+	}
 	var floorState string
 	if len(variants) > 0 {
 		if floorState, err = latestFloorState(ctx, walkieDB); err != nil {
@@ -218,7 +225,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			ceiling, err := RunWriteCeiling(ctx, PgbenchOptions{
 				BinDir: cluster.BinDir(), Port: cluster.Port(), Database: "walkie",
 				Clients: o.CeilingClients, Threads: 2, Duration: pgDuration, WorkDir: cluster.Dir(), DataDir: cluster.DataDir(),
-			}, walkieDB, o.Rooms, float64(rep.Decisions)/float64(rep.Commits), floorState, v.Without)
+			}, walkieDB, o.Rooms, roomsPerCommit, floorState, v.Without)
 			if err != nil {
 				return nil, err
 			}
