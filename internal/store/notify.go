@@ -34,8 +34,8 @@ type FloorNotice struct {
 	// decision published no floor state; answers that do not fit are left
 	// out (the floor state tells the client).
 	Answers []ChannelAnswer `json:"answers,omitempty"`
-	// Origin names the deciding process (its decide.Decider; "" from
-	// NotifyFloor).
+	// Origin names the deciding process (its decide.Decider; "" when
+	// none was named).
 	Origin string `json:"origin,omitempty"`
 	// Resync is set (alone) after the listener (re)connected: notices may
 	// have been lost meanwhile, so every room of interest must be read.
@@ -61,12 +61,6 @@ func (n FloorNotice) LaterAnswers() []floor.Response {
 		out = append(out, a.Response)
 	}
 	return out
-}
-
-// NotifyFloor queues a notification of the room's new floor state (see
-// NotifyDecision).
-func (tx *Tx) NotifyFloor(roomID string, version int64, fs floor.FloorState) {
-	tx.NotifyDecision(roomID, "", version, &fs, nil)
 }
 
 // NotifyDecision queues a notification of what a room's decision has for

@@ -15,7 +15,7 @@ import (
 func (f *fixture) notify(room string, version int64, fs floor.FloorState, rollback bool) {
 	f.t.Helper()
 	_, err := f.st.InTx(f.ctx, func(tx *store.Tx) error {
-		tx.NotifyFloor(room, version, fs)
+		tx.NotifyDecision(room, "", version, &fs, nil)
 		if rollback {
 			return errRollback
 		}
