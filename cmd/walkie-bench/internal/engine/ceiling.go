@@ -28,23 +28,23 @@ import (
 
 // WriteCeilingResult is one pgbench run of the decision's writes.
 type WriteCeilingResult struct {
-	Name           string    // the variant (CeilingVariants)
-	RoomsPerCommit int       // rooms a transaction writes (Walkie's measured rooms per commit, rounded)
-	TPS            float64   // pgbench transactions per second, each RoomsPerCommit decisions (the median of Runs)
-	Runs           []float64 // each round's TPS
+	Name           string  // the variant (CeilingVariants)
+	RoomsPerCommit int     // rooms a transaction writes (Walkie's measured rooms per commit, rounded)
+	TPS            float64 // pgbench transactions per second, each RoomsPerCommit decisions (the median of Runs)
 	Command        string
 	Script         string // where the script was written, to rerun by hand
 	// CPU is what each decision cost PostgreSQL and pgbench (the median
 	// over rounds; 0: not measured).
-	CPU  time.Duration
-	cpus []time.Duration
+	CPU time.Duration
+	rounds
 }
 
 // add records another round of the same variant.
 func (w *WriteCeilingResult) add(run WriteCeilingResult) {
-	runs, cpus := append(w.Runs, run.TPS), append(w.cpus, run.CPU)
+	past := w.rounds
 	*w = run
-	w.Runs, w.TPS, w.cpus, w.CPU = runs, median(runs), cpus, medianDuration(cpus)
+	w.rounds = past
+	w.TPS, w.CPU = w.record(run.TPS, run.CPU)
 }
 
 // DecisionsPerSecond is the ceiling in Walkie's unit.
@@ -135,19 +135,14 @@ func RunWriteCeiling(ctx context.Context, o PgbenchOptions, dbURL string, rooms 
 	if err := os.WriteFile(script, []byte(spec.script()), 0o644); err != nil {
 		return WriteCeilingResult{}, err
 	}
-	threads := max(1, min(o.Threads, o.Clients))
-	secs := max(1, int(o.Duration.Round(time.Second)/time.Second))
 	// Groups are disjoint and locked in sorted order: no deadlocks to retry.
-	args := []string{"-n", "-M", "prepared", "-f", script,
-		"-c", strconv.Itoa(o.Clients), "-j", strconv.Itoa(threads), "-T", strconv.Itoa(secs),
-		"-h", "127.0.0.1", "-p", strconv.Itoa(o.Port), "-U", "postgres", o.Database}
-	run, err := o.measure(ctx, args)
+	run, err := o.measure(ctx, script)
 	if err != nil {
 		return WriteCeilingResult{}, fmt.Errorf("pgbench (decision writes): %w", err)
 	}
 	return WriteCeilingResult{RoomsPerCommit: spec.roomsPerCommit, TPS: run.tps,
 		CPU:     run.cpuPerTransaction() / time.Duration(spec.roomsPerCommit),
-		Command: "pgbench " + strings.Join(args, " "), Script: script}, nil
+		Command: run.command, Script: script}, nil
 }
 
 // script is one pgbench transaction per group of roomsPerCommit rooms

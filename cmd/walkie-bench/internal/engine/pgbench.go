@@ -42,21 +42,34 @@ type PgbenchOptions struct {
 type PgbenchResult struct {
 	Clients, Threads int
 	Duration         time.Duration
-	TPS              float64   // the median of Runs
-	Runs             []float64 // each run's TPS, in order
-	Command          string    // for the report, so it can be rerun by hand
+	TPS              float64 // the median of Runs
+	Command          string  // for the report, so it can be rerun by hand
 	// CPU is what each transaction cost PostgreSQL and pgbench together
 	// (the median over runs; 0: not measured). Unlike TPS it hardly
 	// depends on what else the machine runs meanwhile.
-	CPU  time.Duration
-	cpus []time.Duration
+	CPU time.Duration
+	rounds
 }
 
 // add records another run of the same command.
 func (r *PgbenchResult) add(run PgbenchResult) {
-	runs, cpus := append(r.Runs, run.TPS), append(r.cpus, run.CPU)
+	past := r.rounds
 	*r = run
-	r.Runs, r.TPS, r.cpus, r.CPU = runs, median(runs), cpus, medianDuration(cpus)
+	r.rounds = past
+	r.TPS, r.CPU = r.record(run.TPS, run.CPU)
+}
+
+// rounds keeps what each run of a repeated measurement gave; the results
+// report their medians.
+type rounds struct {
+	Runs []float64 // each run's TPS, in order
+	cpus []time.Duration
+}
+
+// record adds a run and returns the medians so far.
+func (r *rounds) record(tps float64, cpu time.Duration) (float64, time.Duration) {
+	r.Runs, r.cpus = append(r.Runs, tps), append(r.cpus, cpu)
+	return median(r.Runs), medianDuration(r.cpus)
 }
 
 func medianDuration(ds []time.Duration) time.Duration {
@@ -82,10 +95,8 @@ func median(xs []float64) float64 {
 // single-row-update script against it with prepared statements (pgx,
 // which Walkie uses, prepares its statements too).
 func RunPgbench(ctx context.Context, o PgbenchOptions) (PgbenchResult, error) {
-	threads := max(1, min(o.Threads, o.Clients)) // pgbench refuses more threads than clients
-	conn := []string{"-h", "127.0.0.1", "-p", strconv.Itoa(o.Port), "-U", "postgres"}
 	if !o.Initialised {
-		if _, err := pgbenchCommand(ctx, o.BinDir, append(append([]string{"-i", "-s", "1", "-q"}, conn...), o.Database)...); err != nil {
+		if _, _, err := pgbench(ctx, o.BinDir, append(append([]string{"-i", "-s", "1", "-q"}, o.connArgs()...), o.Database)); err != nil {
 			return PgbenchResult{}, fmt.Errorf("pgbench -i: %w", err)
 		}
 	}
@@ -93,17 +104,13 @@ func RunPgbench(ctx context.Context, o PgbenchOptions) (PgbenchResult, error) {
 	if err := os.WriteFile(script, []byte(pgbenchScript), 0o644); err != nil {
 		return PgbenchResult{}, err
 	}
-	secs := max(1, int(o.Duration.Round(time.Second)/time.Second))
-	args := append([]string{"-n", "-M", "prepared", "-f", script,
-		"-c", strconv.Itoa(o.Clients), "-j", strconv.Itoa(threads), "-T", strconv.Itoa(secs)}, conn...)
-	args = append(args, o.Database)
-	run, err := o.measure(ctx, args)
+	run, err := o.measure(ctx, script)
 	if err != nil {
 		return PgbenchResult{}, fmt.Errorf("pgbench: %w", err)
 	}
 	return PgbenchResult{
-		Clients: o.Clients, Threads: threads, Duration: time.Duration(secs) * time.Second, TPS: run.tps, CPU: run.cpuPerTransaction(),
-		Command: "pgbench " + strings.Join(args, " "),
+		Clients: o.Clients, Threads: o.threads(), Duration: time.Duration(o.seconds()) * time.Second, TPS: run.tps, CPU: run.cpuPerTransaction(),
+		Command: run.command,
 	}, nil
 }
 
@@ -112,6 +119,7 @@ type pgbenchRun struct {
 	tps          float64
 	transactions int64
 	cpu          time.Duration // PostgreSQL's and pgbench's
+	command      string        // for the report, so it can be rerun by hand
 }
 
 func (r pgbenchRun) cpuPerTransaction() time.Duration {
@@ -121,40 +129,54 @@ func (r pgbenchRun) cpuPerTransaction() time.Duration {
 	return r.cpu / time.Duration(r.transactions)
 }
 
-// measure runs pgbench with args and reads its figures, and the CPU time
+// measure runs script with o's clients, threads and duration (prepared
+// statements, no vacuum) and reads pgbench's figures, and the CPU time
 // it and the server used meanwhile.
-func (o PgbenchOptions) measure(ctx context.Context, args []string) (pgbenchRun, error) {
+func (o PgbenchOptions) measure(ctx context.Context, script string) (pgbenchRun, error) {
+	args := append([]string{"-n", "-M", "prepared", "-f", script,
+		"-c", strconv.Itoa(o.Clients), "-j", strconv.Itoa(o.threads()), "-T", strconv.Itoa(o.seconds())}, o.connArgs()...)
+	args = append(args, o.Database)
 	var pg0 time.Duration
 	if o.DataDir != "" {
 		pg0 = postgresCPU(o.DataDir)
 	}
-	cmd := exec.CommandContext(ctx, filepath.Join(o.BinDir, "pgbench"), args...)
-	cmd.Env = withoutPGVariables(os.Environ())
-	out, err := cmd.CombinedOutput()
+	out, state, err := pgbench(ctx, o.BinDir, args)
 	if err != nil {
-		return pgbenchRun{}, fmt.Errorf("%w\n%s", err, strings.TrimSpace(string(out)))
-	}
-	var run pgbenchRun
-	if run.tps, err = parseTPS(string(out)); err != nil {
 		return pgbenchRun{}, err
 	}
-	if m := processedLine.FindStringSubmatch(string(out)); m != nil {
+	run := pgbenchRun{command: "pgbench " + strings.Join(args, " ")}
+	if run.tps, err = parseTPS(out); err != nil {
+		return pgbenchRun{}, err
+	}
+	if m := processedLine.FindStringSubmatch(out); m != nil {
 		run.transactions, _ = strconv.ParseInt(m[1], 10, 64)
 	}
 	if o.DataDir != "" {
-		run.cpu = postgresCPU(o.DataDir) - pg0 + cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		run.cpu = postgresCPU(o.DataDir) - pg0 + state.UserTime() + state.SystemTime()
 	}
 	return run, nil
 }
 
-func pgbenchCommand(ctx context.Context, binDir string, args ...string) (string, error) {
+// connArgs reach the server as postgres over loopback.
+func (o PgbenchOptions) connArgs() []string {
+	return []string{"-h", "127.0.0.1", "-p", strconv.Itoa(o.Port), "-U", "postgres"}
+}
+
+// threads is o.Threads, but no more than clients: pgbench refuses that.
+func (o PgbenchOptions) threads() int { return max(1, min(o.Threads, o.Clients)) }
+
+func (o PgbenchOptions) seconds() int { return max(1, int(o.Duration.Round(time.Second)/time.Second)) }
+
+// pgbench runs pgbench with args and returns its output and how it
+// ended (its CPU time).
+func pgbench(ctx context.Context, binDir string, args []string) (string, *os.ProcessState, error) {
 	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "pgbench"), args...)
 	cmd.Env = withoutPGVariables(os.Environ())
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("%w\n%s", err, strings.TrimSpace(string(out)))
+		return "", nil, fmt.Errorf("%w\n%s", err, strings.TrimSpace(string(out)))
 	}
-	return string(out), nil
+	return string(out), cmd.ProcessState, nil
 }
 
 // withoutPGVariables drops PG* variables: a developer's PGHOST or
@@ -169,7 +191,8 @@ func withoutPGVariables(env []string) []string {
 	return out
 }
 
-// tpsLine matches pgbench's summary, e.g.
+// processedLine and tpsLine match pgbench's summary, e.g.
+// "number of transactions actually processed: 12345" and
 // "tps = 1234.567890 (without initial connection time)".
 var processedLine = regexp.MustCompile(`(?m)^number of transactions actually processed: ([0-9]+)`)
 
