@@ -67,3 +67,24 @@ func TestFreePortCanBeListenedOn(t *testing.T) {
 	}
 	l.Close()
 }
+
+// Two ports asked for before either is bound (a walkie's listener and
+// its metrics listener) must differ, even when the kernel offers a port
+// again once its probe is closed.
+func TestFreePortNeverRepeats(t *testing.T) {
+	seen := map[int]bool{}
+	for range 200 {
+		port, err := FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[port] {
+			t.Fatalf("FreePort returned %d twice", port)
+		}
+		seen[port] = true
+	}
+	s := portSet{ports: map[int]bool{}}
+	if !s.claim(8448) || s.claim(8448) || !s.claim(8449) {
+		t.Error("claim: want a port new once, then refused")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -40,14 +41,42 @@ func WaitServing(ctx context.Context, url string, exited <-chan struct{}) error 
 }
 
 // FreePort asks the kernel for a TCP port on 127.0.0.1 that nothing listens
-// on. The kernel picks ports at random, so another process taking it before
-// the caller's server binds it is unlikely; it shows as "address already
-// in use" when it happens.
+// on, and never returns the same port twice in one process. The kernel
+// picks ports at random, so another process taking it before the caller's
+// server binds it is unlikely; it shows as "address already in use" when
+// it happens. It may well offer a port again once its probe is closed,
+// though, and a caller that asks for two ports before binding either (a
+// walkie's listener and its metrics listener) got the same one twice.
 func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, fmt.Errorf("find a free port: %w", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if given.claim(port) {
+			return port, nil
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, errors.New("find a free port: the kernel offered only ports given out before")
+}
+
+// given are the ports FreePort has returned in this process.
+var given = portSet{ports: map[int]bool{}}
+
+type portSet struct {
+	mu    sync.Mutex
+	ports map[int]bool
+}
+
+// claim records port and reports whether it was new.
+func (s *portSet) claim(port int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ports[port] {
+		return false
+	}
+	s.ports[port] = true
+	return true
 }
